@@ -1,0 +1,1 @@
+"""hotline CTI: AMI core, call/agent/queue state, web server."""

@@ -1,0 +1,1 @@
+"""The AMI adapter: one connection to Asterisk, turned into domain events."""

@@ -1,0 +1,311 @@
+"""A guarded AMI connection built from panoramisk's protocol pieces.
+
+panoramisk 1.4 supplies the message parser (``Message``), the action
+formatting and ActionID matching (``Action``) and the protocol skeleton
+(``AMIProtocol.send``). Its ``Manager`` is not used: it reports a failed login
+as success-less silence, retries without backoff, pings without noticing a
+dead peer, replays pending actions (a duplicate Originate is a duplicate
+call), decodes each TCP chunk separately (splitting UTF-8 caller names) and
+dispatches events as unordered tasks. This module replaces exactly those
+parts:
+
+* frames are cut on ``\\r\\n\\r\\n`` from bytes and only then decoded;
+* events go, in order, into one ``asyncio.Queue`` consumed by one task;
+* every action has a timeout that also forgets it; nothing is ever replayed;
+* a failed login raises ``AmiAuthError``; reconnects back off exponentially;
+* a ping watchdog aborts a connection whose peer stopped answering.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+from panoramisk import actions
+from panoramisk.ami_protocol import AMIProtocol
+from panoramisk.message import Message
+
+log = logging.getLogger(__name__)
+
+FRAME_END = b"\r\n\r\n"
+MAX_FRAME_BYTES = 1 << 20
+
+
+class AmiError(RuntimeError):
+    """An AMI action failed or the connection is unusable."""
+
+
+class AmiAuthError(AmiError):
+    """Asterisk refused our credentials: fatal, retrying will not help."""
+
+
+class AmiActionTimeout(AmiError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Connected:
+    """Queued for the consumer right after each successful login."""
+
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnected:
+    generation: int
+    reason: str
+
+
+AmiQueueItem: TypeAlias = Message | Connected | Disconnected
+
+
+class FramedAmiProtocol(AMIProtocol):  # type: ignore[misc]
+    """AMIProtocol that frames on complete messages before decoding."""
+
+    client: AmiClient
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.buffer = bytearray()
+        self.banner_seen = False
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if not self.banner_seen:
+            end = self.buffer.find(b"\r\n")
+            if end < 0:
+                return
+            self.version = self.buffer[:end].decode("utf-8", "replace")
+            del self.buffer[: end + 2]
+            self.banner_seen = True
+        while True:
+            end = self.buffer.find(FRAME_END)
+            if end < 0:
+                if len(self.buffer) > MAX_FRAME_BYTES:
+                    log.error(
+                        "AMI frame larger than %d bytes: dropping connection", MAX_FRAME_BYTES
+                    )
+                    self.transport.abort()
+                return
+            raw = bytes(self.buffer[:end])
+            del self.buffer[: end + len(FRAME_END)]
+            text = raw.decode("utf-8", "replace").strip()
+            if not text:
+                continue
+            try:
+                message = Message.from_line(text)
+            except Exception:  # a malformed frame must not kill the connection
+                log.warning("malformed AMI frame ignored: %r", text[:200])
+                continue
+            if message is None:
+                log.warning("AMI frame without Event/Response ignored: %r", text[:200])
+                continue
+            self.handle_message(message)
+
+    def handle_message(self, message: Message) -> None:
+        pending = self.responses.get(message.id)
+        if pending is None and message.action_id:
+            pending = self.responses.get(message.action_id)
+        if pending is not None:
+            if pending.as_list and message.get("Response") in ("Error", "Failure", "Fail"):
+                # panoramisk would wait forever for a list that never comes
+                if not pending.future.done():
+                    pending.future.set_result([message])
+                self._forget(pending)
+            elif pending.add_message(message):
+                self._forget(pending)
+        elif "event" in message:
+            self.client.event_received(message)
+
+    def _forget(self, action: actions.Action) -> None:
+        self.responses.pop(action.id, None)
+        if action.action_id:
+            self.responses.pop(action.action_id, None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        for action in list(self.responses.values()):
+            if not action.future.done():
+                action.future.set_exception(AmiError("AMI connection lost"))
+        self.responses.clear()
+        self.client.connection_lost(self, exc)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.transport.close()
+
+
+class AmiClient:
+    """One AMI connection with login, watchdog, reconnect and ordered events."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        username: str,
+        secret: str,
+        *,
+        action_timeout: float = 5.0,
+        ping_interval: float = 5.0,
+        ping_timeout: float = 3.0,
+        reconnect_max: float = 10.0,
+        connect_timeout: float = 5.0,
+    ) -> None:
+        self.host, self.port = host, port
+        self.username, self.secret = username, secret
+        self.action_timeout = action_timeout
+        self.ping_interval, self.ping_timeout = ping_interval, ping_timeout
+        self.reconnect_max = reconnect_max
+        self.connect_timeout = connect_timeout
+        self.events: asyncio.Queue[AmiQueueItem] = asyncio.Queue()
+        self.logged_in = asyncio.Event()
+        self.generation = 0
+        self._protocol: FramedAmiProtocol | None = None
+        self._lost: asyncio.Event = asyncio.Event()
+
+    # ------------------------------------------------------------------ life
+    async def run(self, *, first_connect_retries: int | None = None) -> None:
+        """Connect, log in, watch; reconnect with backoff until cancelled.
+
+        Raises ``AmiAuthError`` on refused credentials. With
+        ``first_connect_retries`` set, gives up with ``AmiError`` when the
+        first connection cannot be made after that many attempts.
+        """
+        delay = 0.2
+        attempts = 0
+        while True:
+            try:
+                await self._connect_and_login()
+            except AmiAuthError:
+                raise
+            except (OSError, AmiError, TimeoutError) as exc:
+                attempts += 1
+                if (
+                    first_connect_retries is not None
+                    and self.generation == 0
+                    and attempts > first_connect_retries
+                ):
+                    raise AmiError(f"cannot reach AMI at {self.host}:{self.port}: {exc}") from exc
+                log.warning("AMI connect failed (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay * (0.8 + 0.4 * random.random()))
+                delay = min(delay * 2, self.reconnect_max)
+                continue
+            delay = 0.2
+            attempts = 0
+            await self._watch()
+
+    async def _connect_and_login(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._lost = asyncio.Event()
+
+        def factory() -> FramedAmiProtocol:
+            protocol = FramedAmiProtocol()
+            protocol.client = self
+            return protocol
+
+        async with asyncio.timeout(self.connect_timeout):
+            _, protocol = await loop.create_connection(factory, self.host, self.port)
+        self._protocol = protocol
+        protocol.encoding = "utf-8"
+        try:
+            reply = await self._send(
+                {
+                    "Action": "Login",
+                    "Username": self.username,
+                    "Secret": self.secret,
+                    "Events": "on",
+                },
+                as_list=False,
+                answer_within=self.connect_timeout,
+            )
+        except BaseException:
+            protocol.close()
+            raise
+        if reply.get("Response") != "Success":
+            protocol.close()
+            raise AmiAuthError(
+                f"AMI login as {self.username!r} at {self.host}:{self.port} refused: "
+                f"{reply.get('Message', 'no reason given')}"
+            )
+        self.generation += 1
+        self.logged_in.set()
+        log.info("AMI logged in (%s), generation %d", protocol.version, self.generation)
+        self.events.put_nowait(Connected(self.generation))
+
+    async def _watch(self) -> None:
+        """Ping until the connection dies; abort it when pings go unanswered."""
+        while not self._lost.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.ping_interval):
+                    await self._lost.wait()
+            if self._lost.is_set():
+                break
+            try:
+                await self._send({"Action": "Ping"}, as_list=False, answer_within=self.ping_timeout)
+            except (AmiError, TimeoutError):
+                log.error("AMI peer stopped answering pings: dropping the connection")
+                if self._protocol is not None:
+                    self._protocol.transport.abort()
+                await self._lost.wait()
+
+    def connection_lost(self, protocol: FramedAmiProtocol, exc: Exception | None) -> None:
+        if protocol is not self._protocol:
+            return
+        self.logged_in.clear()
+        self._protocol = None
+        self._lost.set()
+        if self.generation:
+            self.events.put_nowait(Disconnected(self.generation, str(exc or "closed")))
+
+    def event_received(self, message: Message) -> None:
+        self.events.put_nowait(message)
+
+    async def close(self) -> None:
+        if self._protocol is not None:
+            with contextlib.suppress(Exception):
+                await self._send({"Action": "Logoff"}, as_list=False, answer_within=1.0)
+            if self._protocol is not None:
+                self._protocol.close()
+
+    # ------------------------------------------------------------------ actions
+    async def action(
+        self, fields: Mapping[str, Any], *, answer_within: float | None = None
+    ) -> Message:
+        """Send one action, return its response; raises AmiError on failure."""
+        reply = await self._send(fields, as_list=False, answer_within=answer_within)
+        if reply.get("Response") not in ("Success", "Follows", "Goodbye"):
+            raise AmiError(f"{fields.get('Action')} failed: {reply.get('Message', reply)}")
+        return reply
+
+    async def list_action(
+        self, fields: Mapping[str, Any], *, answer_within: float | None = None
+    ) -> list[Message]:
+        """Send an action that answers with an event list; returns the events."""
+        replies = await self._send(fields, as_list=True, answer_within=answer_within)
+        head = replies[0]
+        if head.get("Response") in ("Error", "Failure", "Fail"):
+            raise AmiError(f"{fields.get('Action')} failed: {head.get('Message', head)}")
+        return [m for m in replies if "event" in m and not m["event"].endswith("Complete")]
+
+    async def _send(
+        self, fields: Mapping[str, Any], *, as_list: bool, answer_within: float | None
+    ) -> Any:
+        protocol = self._protocol
+        if protocol is None or protocol.closed:
+            raise AmiError("AMI not connected")
+        action = actions.Action(dict(fields), as_list=as_list)
+        future = protocol.send(action, as_list=as_list)
+        try:
+            async with asyncio.timeout(answer_within or self.action_timeout):
+                return await future
+        except TimeoutError:
+            protocol._forget(action)
+            raise AmiActionTimeout(
+                f"{fields.get('Action')} got no answer in {answer_within or self.action_timeout}s"
+            ) from None

@@ -1,0 +1,139 @@
+"""The ``hotline`` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from cti.ami.client import AmiAuthError, AmiError
+from cti.config import Settings, load_settings
+from cti.db.repository import Repository, create_schema, make_engine
+from cti.demo import DEMO_AGENTS, seed_demo, write_demo_config
+
+log = logging.getLogger("hotline")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="hotline", description=__doc__)
+    parser.add_argument("--config", type=Path, help="TOML settings file (or HOTLINE_CONFIG)")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run the CTI, IVR and web against a running Asterisk")
+    sub.add_parser("demo", help="start Asterisk, seed demo agents/customers and serve")
+    sub.add_parser("seed-demo", help="write demo agents and customers into the database")
+    pbx = sub.add_parser("asterisk", help="provision and run the project's Asterisk")
+    pbx.add_argument("action", choices=["build", "start", "stop", "status"])
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if args.command == "demo" and args.config is None and not os.environ.get("HOTLINE_CONFIG"):
+        args.config = write_demo_config(Settings().asterisk_run_dir.parent / "demo.toml")
+    settings = load_settings(args.config)
+    try:
+        if args.command == "asterisk":
+            return _asterisk(settings, args.action)
+        if args.command == "seed-demo":
+            asyncio.run(_seed(settings))
+            return 0
+        if args.command == "serve":
+            return asyncio.run(_serve(settings))
+        if args.command == "demo":
+            return _demo(settings, args.config)
+    except KeyboardInterrupt:
+        return 130
+    return 2
+
+
+def _asterisk(settings: Settings, action: str) -> int:
+    from cti.pbx import runtime
+
+    try:
+        if action == "build":
+            print(runtime.build(settings))
+        elif action == "start":
+            print(runtime.start(settings))
+        elif action == "stop":
+            print("stopped" if runtime.stop(settings) else "not running")
+        else:
+            print(runtime.status(settings))
+    except runtime.PbxError as exc:
+        print(f"hotline asterisk {action}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _seed(settings: Settings) -> None:
+    engine = make_engine(settings.effective_database_url)
+    try:
+        await create_schema(engine)
+        await seed_demo(Repository(engine), settings.demo_agent_password.get_secret_value())
+    finally:
+        await engine.dispose()
+
+
+async def _serve(settings: Settings) -> int:
+    from cti.server import running_hotline
+
+    if not settings.ami_secret.get_secret_value():
+        print(
+            "hotline serve: ami_secret is not set (config file or HOTLINE_AMI_SECRET)",
+            file=sys.stderr,
+        )
+        return 2
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with running_hotline(settings) as running:
+            log.info(
+                "hotline is up: web %s, FastAGI %s:%d",
+                running.web_url,
+                settings.agi_host,
+                settings.agi_port,
+            )
+            failure = asyncio.create_task(running.wait_failure())
+            stopped = asyncio.create_task(stop.wait())
+            await asyncio.wait({failure, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            if failure.done():
+                failure.result()
+            failure.cancel()
+    except AmiAuthError as exc:
+        print(f"hotline serve: {exc}", file=sys.stderr)
+        return 3
+    except AmiError as exc:
+        print(f"hotline serve: {exc}", file=sys.stderr)
+        return 4
+    return 0
+
+
+def _demo(settings: Settings, config: Path | None) -> int:
+    from cti.pbx import runtime
+
+    asyncio.run(_seed(settings))
+    try:
+        runtime.start(settings)
+    except runtime.PbxError as exc:
+        print(f"hotline demo: Asterisk did not start: {exc}", file=sys.stderr)
+        return 1
+    try:
+        print(
+            "\nhotline demo is starting.\n"
+            f"  Agent page:   http://{settings.web_host}:{settings.web_port}/agent\n"
+            f"  Agents:       {', '.join(DEMO_AGENTS)} (password in {config})\n"
+            f"  Agent phones: SIP endpoints agent1001.. at 127.0.0.1:51001.. "
+            "(e.g. tests/support/sipp agent UAS)\n"
+            f"  Test call:    sipp -sn uac -s 4000 127.0.0.1:{settings.sip_port} -m 1\n",
+            flush=True,
+        )
+        return asyncio.run(_serve(settings))
+    finally:
+        runtime.stop(settings)

@@ -1,0 +1,104 @@
+"""Typed settings: defaults < TOML file < environment (HOTLINE_*).
+
+The file is named by ``--config`` or ``HOTLINE_CONFIG``; secrets (AMI secret,
+agent passwords) belong in that file or in the environment, never in the repo.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "hotline"
+
+
+def _default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "hotline"
+
+
+class Settings(BaseSettings):
+    """Every knob of a hotline process, in one typed object passed explicitly."""
+
+    model_config = SettingsConfigDict(env_prefix="HOTLINE_", extra="forbid")
+
+    # AMI (Asterisk Manager Interface): loopback only, own least-privilege user.
+    ami_host: str = "127.0.0.1"
+    ami_port: int = 5038
+    ami_user: str = "hotline-cti"
+    ami_secret: SecretStr = SecretStr("")
+    ami_action_timeout_s: float = 5.0
+    ami_ping_interval_s: float = 5.0
+    ami_ping_timeout_s: float = 3.0
+    ami_reconnect_max_s: float = 10.0
+
+    # SIP (PJSIP) transport of the Asterisk we run.
+    sip_host: str = "127.0.0.1"
+    sip_port: int = 5060
+    rtp_start: int = 20000
+    rtp_end: int = 29999
+
+    # FastAGI server (the IVR).
+    agi_host: str = "127.0.0.1"
+    agi_port: int = 4573
+
+    # Web (agent API, WebSocket, pages).
+    web_host: str = "127.0.0.1"
+    web_port: int = 8080
+    web_allowed_origins: list[str] = Field(default_factory=list)
+    session_ttl_s: int = 8 * 3600
+
+    # Storage.
+    database_url: str = ""
+    recordings_dir: Path = Field(default_factory=lambda: _default_state_dir() / "recordings")
+
+    # Asterisk provisioning (Debian sid root filesystem run under chroot).
+    asterisk_conf_dir: Path = PROJECT_ROOT / "asterisk-conf"
+    asterisk_rootfs: Path = Field(default_factory=lambda: _default_cache_dir() / "asterisk-rootfs")
+    asterisk_run_dir: Path = Field(default_factory=lambda: _default_state_dir() / "asterisk")
+    debian_mirror: str = "http://deb.debian.org/debian"
+
+    # Demo data (agents, customers) seeded by `hotline demo`.
+    demo_agent_password: SecretStr = SecretStr("")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("HOTLINE_CONFIG")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.recordings_dir.parent / 'hotline.db'}"
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build settings; ``config_file`` wins over ``HOTLINE_CONFIG``."""
+    if config_file is not None:
+        os.environ["HOTLINE_CONFIG"] = str(config_file)
+    return Settings(**overrides)

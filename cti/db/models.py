@@ -1,0 +1,67 @@
+"""Tables. The same models serve SQLite (aiosqlite) and PostgreSQL (asyncpg)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, Float, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    """Someone who logs in to the web: an agent, QA, a supervisor or an admin."""
+
+    __tablename__ = "users"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(128), default="")
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16))  # agent | qa | supervisor | admin
+    # agent-only: the PJSIP interface rung for this agent and the queues served
+    interface: Mapped[str | None] = mapped_column(String(128), default=None)
+    queues: Mapped[str] = mapped_column(String(512), default="")  # comma-separated
+    wrap_up_s: Mapped[float] = mapped_column(Float, default=0.0)
+
+    @property
+    def queue_list(self) -> list[str]:
+        return [q for q in self.queues.split(",") if q]
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    phone: Mapped[str] = mapped_column(String(32), unique=True, index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    tier: Mapped[str] = mapped_column(String(16), default="standard")  # standard|gold|platinum
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    account_number: Mapped[str | None] = mapped_column(String(32), default=None)
+    notes: Mapped[str] = mapped_column(Text, default="")
+
+
+class CallRecord(Base):
+    """One CDR per call, keyed by the Asterisk linkedid."""
+
+    __tablename__ = "cdr"
+
+    call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    caller_number: Mapped[str] = mapped_column(String(64), index=True)
+    caller_name: Mapped[str] = mapped_column(String(128), default="")
+    customer_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    ivr_path: Mapped[str] = mapped_column(String(512), default="")
+    queue: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    agent_id: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    entered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    ended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    wait_s: Mapped[float] = mapped_column(Float, default=0.0)
+    talk_s: Mapped[float] = mapped_column(Float, default=0.0)
+    disposition: Mapped[str] = mapped_column(String(32))
+    recording_path: Mapped[str | None] = mapped_column(String(512), default=None)
+    agent_disposition: Mapped[str | None] = mapped_column(String(64), default=None)
+    agent_notes: Mapped[str] = mapped_column(Text, default="")

@@ -1,0 +1,116 @@
+"""Repositories: the only code that talks SQL."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from cti.db.models import Base, CallRecord, Customer, User
+from cti.domain.model import CallDetailRecord
+
+log = logging.getLogger(__name__)
+
+
+def _ts(epoch: float | None) -> datetime | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, UTC)
+
+
+def make_engine(url: str) -> AsyncEngine:
+    return create_async_engine(url, pool_pre_ping=True)
+
+
+async def create_schema(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+
+
+class Repository:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    # ----------------------------------------------------------------- users
+    async def user(self, username: str) -> User | None:
+        async with self.sessions() as session:
+            return await session.get(User, username)
+
+    async def agents(self) -> list[User]:
+        async with self.sessions() as session:
+            rows = await session.scalars(select(User).where(User.role == "agent"))
+            return list(rows)
+
+    async def upsert_users(self, users: Iterable[User]) -> None:
+        async with self.sessions.begin() as session:
+            for user in users:
+                await session.merge(user)
+
+    # ----------------------------------------------------------------- customers
+    async def customer_by_phone(self, phone: str) -> Customer | None:
+        if not phone:
+            return None
+        async with self.sessions() as session:
+            return await session.scalar(select(Customer).where(Customer.phone == phone))
+
+    async def upsert_customers(self, customers: Iterable[Customer]) -> None:
+        async with self.sessions.begin() as session:
+            for customer in customers:
+                existing = await session.scalar(
+                    select(Customer).where(Customer.phone == customer.phone)
+                )
+                if existing is None:
+                    session.add(customer)
+                else:
+                    existing.name, existing.tier = customer.name, customer.tier
+                    existing.language, existing.notes = customer.language, customer.notes
+                    existing.account_number = customer.account_number
+
+    async def recent_calls(self, phone: str, limit: int = 5) -> list[CallRecord]:
+        async with self.sessions() as session:
+            rows = await session.scalars(
+                select(CallRecord)
+                .where(CallRecord.caller_number == phone)
+                .order_by(CallRecord.entered_at.desc())
+                .limit(limit)
+            )
+            return list(rows)
+
+    # ----------------------------------------------------------------- CDR
+    async def save_cdr(self, cdr: CallDetailRecord, customer_id: int | None) -> None:
+        """Insert or complete the CDR of a call (idempotent on call_id)."""
+        async with self.sessions.begin() as session:
+            row = await session.get(CallRecord, cdr.call_id)
+            if row is None:
+                row = CallRecord(call_id=cdr.call_id)
+                session.add(row)
+            row.caller_number = cdr.caller_number
+            row.caller_name = cdr.caller_name
+            row.customer_id = customer_id
+            row.ivr_path = cdr.ivr_path
+            row.queue = cdr.queue
+            row.agent_id = cdr.agent_id
+            row.entered_at = _ts(cdr.entered_at) or datetime.now(UTC)
+            row.queued_at = _ts(cdr.queued_at)
+            row.answered_at = _ts(cdr.answered_at)
+            row.ended_at = _ts(cdr.ended_at) or datetime.now(UTC)
+            row.wait_s = round(cdr.wait_s, 3)
+            row.talk_s = round(cdr.talk_s, 3)
+            row.disposition = cdr.disposition.value
+            row.recording_path = cdr.recording_path
+
+    async def cdr(self, call_id: str) -> CallRecord | None:
+        async with self.sessions() as session:
+            return await session.get(CallRecord, call_id)
+
+    async def set_agent_disposition(
+        self, call_id: str, agent_id: str, disposition: str, notes: str
+    ) -> bool:
+        async with self.sessions.begin() as session:
+            row = await session.get(CallRecord, call_id)
+            if row is None or row.agent_id != agent_id:
+                return False
+            row.agent_disposition, row.agent_notes = disposition, notes
+            return True

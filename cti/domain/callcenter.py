@@ -1,0 +1,393 @@
+"""The call-centre aggregate: applies domain events and agent commands.
+
+``CallCenter.apply(event)`` and the agent commands return the effects the
+adapters must carry out (AMI actions, WebSocket messages, CDR rows). Time is
+always passed in (``at``), never read from a clock here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from cti.domain import effects as fx
+from cti.domain import events as ev
+from cti.domain.model import (
+    Agent,
+    AgentSnapshot,
+    AgentState,
+    Call,
+    CallDetailRecord,
+    CallSnapshot,
+    CallState,
+    Disposition,
+    Queue,
+    QueueMember,
+)
+
+LOGIN_PAUSE_REASON = "login"
+WRAP_UP_PAUSE_REASON = "wrap-up"
+
+
+class AgentCommandRefused(Exception):
+    """An agent command that the agent's current state does not allow."""
+
+    def __init__(self, agent_id: str, message: str) -> None:
+        super().__init__(f"agent {agent_id}: {message}")
+        self.agent_id = agent_id
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class PbxChannel:
+    """A caller's call as Asterisk reports it during a resync."""
+
+    call_id: str
+    channel: str
+    caller_number: str
+    caller_name: str
+    started_at: float
+    queue: str | None = None
+    agent_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PbxMember:
+    queue: str
+    agent_id: str
+    interface: str
+    paused: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PbxSnapshot:
+    """What Asterisk holds right after a (re)connect."""
+
+    calls: tuple[PbxChannel, ...]
+    members: tuple[PbxMember, ...]
+    queues: tuple[str, ...]
+
+
+class CallCenter:
+    def __init__(self, queues: Iterable[str] = ()) -> None:
+        self.calls: dict[str, Call] = {}
+        self.agents: dict[str, Agent] = {}
+        self.queues: dict[str, Queue] = {name: Queue(name) for name in queues}
+
+    # ------------------------------------------------------------------ agents
+    def register_agent(
+        self, agent_id: str, interface: str, queues: Iterable[str], wrap_up_s: float = 0.0
+    ) -> None:
+        queue_names = tuple(queues)
+        for name in queue_names:
+            self._queue(name)
+        existing = self.agents.get(agent_id)
+        if existing is not None:
+            existing.interface, existing.queues, existing.wrap_up_s = (
+                interface,
+                queue_names,
+                wrap_up_s,
+            )
+            return
+        self.agents[agent_id] = Agent(agent_id, interface, queue_names, wrap_up_s)
+
+    def login(self, agent_id: str, at: float) -> list[fx.Effect]:
+        agent = self._agent(agent_id)
+        if agent.state is not AgentState.LOGGED_OUT:
+            return [fx.PublishAgentState(agent.snapshot())]
+        self._set_agent(agent, AgentState.PAUSED, at, reason=LOGIN_PAUSE_REASON)
+        effects: list[fx.Effect] = [
+            fx.AddQueueMember(q, agent.agent_id, agent.interface, True, LOGIN_PAUSE_REASON)
+            for q in agent.queues
+        ]
+        effects.append(fx.PublishAgentState(agent.snapshot()))
+        return effects
+
+    def ready(self, agent_id: str, at: float) -> list[fx.Effect]:
+        agent = self._agent(agent_id)
+        if agent.state is AgentState.READY:
+            return [fx.PublishAgentState(agent.snapshot())]
+        if agent.state not in (AgentState.PAUSED, AgentState.WRAP_UP):
+            raise AgentCommandRefused(agent_id, f"cannot go ready while {agent.state}")
+        self._set_agent(agent, AgentState.READY, at)
+        return [
+            fx.PauseQueueMember(agent.interface, False, ""),
+            fx.PublishAgentState(agent.snapshot()),
+        ]
+
+    def pause(self, agent_id: str, reason: str, at: float) -> list[fx.Effect]:
+        agent = self._agent(agent_id)
+        if agent.state not in (AgentState.READY, AgentState.PAUSED, AgentState.WRAP_UP):
+            raise AgentCommandRefused(agent_id, f"cannot pause while {agent.state}")
+        self._set_agent(agent, AgentState.PAUSED, at, reason=reason)
+        return [
+            fx.PauseQueueMember(agent.interface, True, reason),
+            fx.PublishAgentState(agent.snapshot()),
+        ]
+
+    def logout(self, agent_id: str, at: float) -> list[fx.Effect]:
+        agent = self._agent(agent_id)
+        if agent.state in (AgentState.RINGING, AgentState.TALKING):
+            raise AgentCommandRefused(agent_id, f"cannot log out while {agent.state}")
+        if agent.state is AgentState.LOGGED_OUT:
+            return [fx.PublishAgentState(agent.snapshot())]
+        self._set_agent(agent, AgentState.LOGGED_OUT, at)
+        effects: list[fx.Effect] = [fx.RemoveQueueMember(q, agent.interface) for q in agent.queues]
+        effects.append(fx.PublishAgentState(agent.snapshot()))
+        return effects
+
+    def end_wrap_up(self, agent_id: str, at: float) -> list[fx.Effect]:
+        """The wrap-up timer fired: go ready unless the agent moved on already."""
+        agent = self._agent(agent_id)
+        if agent.state is not AgentState.WRAP_UP or at + 1e-6 < agent.state_since + agent.wrap_up_s:
+            return []
+        return self.ready(agent_id, at)
+
+    # ------------------------------------------------------------------ events
+    def apply(self, event: ev.DomainEvent) -> list[fx.Effect]:
+        match event:
+            case ev.CallStarted():
+                return self._call_started(event)
+            case ev.IvrPathUpdated(call_id=call_id, path=path):
+                call = self.calls.get(call_id)
+                if call is not None:
+                    call.ivr_path = path
+                return []
+            case ev.RecordingStarted(call_id=call_id, path=path):
+                call = self.calls.get(call_id)
+                if call is not None:
+                    call.recording_path = path
+                return []
+            case ev.CallQueued():
+                return self._call_queued(event)
+            case ev.AgentRang():
+                return self._agent_rang(event)
+            case ev.AgentRingStopped():
+                return self._agent_ring_stopped(event)
+            case ev.CallAnswered():
+                return self._call_answered(event)
+            case ev.CallAbandoned(call_id=call_id, queue=queue):
+                call = self.calls.get(call_id)
+                if call is not None:
+                    call.abandoned = True
+                self._leave_queue(call_id, queue)
+                return []
+            case ev.AgentCallCompleted(agent_id=agent_id, at=at):
+                return self._agent_finished(agent_id, event.call_id, at)
+            case ev.CallEnded():
+                return self._call_ended(event.call_id, event.at)
+            case ev.QueueMemberSeen(queue=queue, agent_id=agent_id):
+                self._queue(queue).members[agent_id] = QueueMember(
+                    agent_id, event.interface, event.paused
+                )
+                return []
+            case ev.QueueMemberGone(queue=queue, agent_id=agent_id):
+                self._queue(queue).members.pop(agent_id, None)
+                return []
+        return []  # pragma: no cover - exhaustive match
+
+    def _call_started(self, event: ev.CallStarted) -> list[fx.Effect]:
+        if event.call_id in self.calls:
+            return []
+        call = Call(event.call_id, event.channel, event.caller_number, event.caller_name, event.at)
+        self.calls[call.call_id] = call
+        return [fx.PublishCallUpdate(call.snapshot(event.at))]
+
+    def _call_queued(self, event: ev.CallQueued) -> list[fx.Effect]:
+        call = self.calls.get(event.call_id)
+        if call is None:
+            return []
+        call.state, call.queue, call.queued_at = CallState.QUEUED, event.queue, event.at
+        waiting = self._queue(event.queue).waiting
+        if call.call_id not in waiting:
+            waiting.append(call.call_id)
+        return [fx.PublishCallUpdate(call.snapshot(event.at))]
+
+    def _agent_rang(self, event: ev.AgentRang) -> list[fx.Effect]:
+        call = self.calls.get(event.call_id)
+        agent = self.agents.get(event.agent_id)
+        if call is None or agent is None:
+            return []
+        call.state = CallState.RINGING
+        call.rung_agents.append(agent.agent_id)
+        agent.call_id = call.call_id
+        self._set_agent(agent, AgentState.RINGING, event.at, keep_call=True)
+        return [
+            fx.PublishScreenPop(agent.agent_id, call.snapshot(event.at)),
+            fx.PublishAgentState(agent.snapshot()),
+        ]
+
+    def _agent_ring_stopped(self, event: ev.AgentRingStopped) -> list[fx.Effect]:
+        effects: list[fx.Effect] = []
+        agent = self.agents.get(event.agent_id)
+        if (
+            agent is not None
+            and agent.state is AgentState.RINGING
+            and agent.call_id == event.call_id
+        ):
+            self._set_agent(agent, AgentState.READY, event.at)
+            effects.append(fx.PublishAgentState(agent.snapshot()))
+        call = self.calls.get(event.call_id)
+        if call is not None and call.state is CallState.RINGING:
+            call.state = CallState.QUEUED
+        return effects
+
+    def _call_answered(self, event: ev.CallAnswered) -> list[fx.Effect]:
+        call = self.calls.get(event.call_id)
+        if call is None:
+            return []
+        call.state, call.agent_id, call.answered_at = CallState.TALKING, event.agent_id, event.at
+        call.queue = call.queue or event.queue
+        self._leave_queue(call.call_id, event.queue)
+        effects: list[fx.Effect] = [fx.PublishCallUpdate(call.snapshot(event.at))]
+        agent = self.agents.get(event.agent_id)
+        if agent is not None:
+            agent.call_id = call.call_id
+            self._set_agent(agent, AgentState.TALKING, event.at, keep_call=True)
+            effects.append(fx.PublishAgentState(agent.snapshot()))
+        return effects
+
+    def _agent_finished(self, agent_id: str, call_id: str, at: float) -> list[fx.Effect]:
+        agent = self.agents.get(agent_id)
+        if agent is None or agent.state is not AgentState.TALKING or agent.call_id != call_id:
+            return []
+        if agent.wrap_up_s <= 0:
+            self._set_agent(agent, AgentState.READY, at)
+            return [fx.PublishAgentState(agent.snapshot())]
+        self._set_agent(agent, AgentState.WRAP_UP, at, reason=WRAP_UP_PAUSE_REASON)
+        return [
+            fx.PauseQueueMember(agent.interface, True, WRAP_UP_PAUSE_REASON),
+            fx.ScheduleWrapUpEnd(agent.agent_id, at + agent.wrap_up_s),
+            fx.PublishAgentState(agent.snapshot()),
+        ]
+
+    def _call_ended(
+        self, call_id: str, at: float, disposition: Disposition | None = None
+    ) -> list[fx.Effect]:
+        call = self.calls.pop(call_id, None)
+        if call is None:
+            return []
+        call.state, call.ended_at = CallState.ENDED, at
+        if call.queue is not None:
+            self._leave_queue(call_id, call.queue)
+        effects: list[fx.Effect] = []
+        for agent in self.agents.values():
+            if agent.call_id != call_id:
+                continue
+            if agent.state is AgentState.TALKING:
+                effects += self._agent_finished(agent.agent_id, call_id, at)
+            elif agent.state is AgentState.RINGING:
+                self._set_agent(agent, AgentState.READY, at)
+                effects.append(fx.PublishAgentState(agent.snapshot()))
+        effects.append(fx.PublishCallUpdate(call.snapshot(at)))
+        effects.append(fx.StoreCdr(CallDetailRecord.of(call, at, disposition)))
+        return effects
+
+    # ------------------------------------------------------------------ resync
+    def reconcile(self, pbx: PbxSnapshot, at: float) -> list[fx.Effect]:
+        """Make our view match Asterisk after a (re)connect.
+
+        Calls: Asterisk is the truth (calls that vanished are closed as lost,
+        unknown live calls are adopted). Queue membership: the CTI is the truth
+        (members Asterisk lacks are re-added, strays are removed).
+        """
+        effects: list[fx.Effect] = []
+        live = {c.call_id: c for c in pbx.calls}
+        for call_id in [cid for cid in self.calls if cid not in live]:
+            effects += self._call_ended(call_id, at, Disposition.LOST)
+        for channel in pbx.calls:
+            if channel.call_id not in self.calls:
+                effects += self._adopt_call(channel, at)
+        for name in pbx.queues:
+            self._queue(name).members.clear()
+        for queue in self.queues.values():
+            queue.members.clear()
+        for member in pbx.members:
+            self._queue(member.queue).members[member.agent_id] = QueueMember(
+                member.agent_id, member.interface, member.paused
+            )
+        effects += self._reconcile_members(pbx.members)
+        return effects
+
+    def _adopt_call(self, channel: PbxChannel, at: float) -> list[fx.Effect]:
+        call = Call(
+            channel.call_id,
+            channel.channel,
+            channel.caller_number,
+            channel.caller_name,
+            channel.started_at,
+        )
+        self.calls[call.call_id] = call
+        if channel.queue is not None:
+            call.state, call.queue, call.queued_at = CallState.QUEUED, channel.queue, at
+            self._queue(channel.queue).waiting.append(call.call_id)
+        if channel.agent_id is not None:
+            call.state, call.agent_id, call.answered_at = CallState.TALKING, channel.agent_id, at
+            agent = self.agents.get(channel.agent_id)
+            if agent is not None and agent.state is not AgentState.LOGGED_OUT:
+                agent.call_id = call.call_id
+                self._set_agent(agent, AgentState.TALKING, at, keep_call=True)
+        return [fx.PublishCallUpdate(call.snapshot(at))]
+
+    def _reconcile_members(self, members: Iterable[PbxMember]) -> list[fx.Effect]:
+        effects: list[fx.Effect] = []
+        present = {(m.queue, m.agent_id): m for m in members}
+        wanted: set[tuple[str, str]] = set()
+        for agent in self.agents.values():
+            if agent.state is AgentState.LOGGED_OUT:
+                continue
+            paused = agent.state in (AgentState.PAUSED, AgentState.WRAP_UP)
+            for queue in agent.queues:
+                wanted.add((queue, agent.agent_id))
+                member = present.get((queue, agent.agent_id))
+                if member is None:
+                    effects.append(
+                        fx.AddQueueMember(
+                            queue, agent.agent_id, agent.interface, paused, agent.pause_reason
+                        )
+                    )
+                elif member.paused != paused:
+                    effects.append(fx.PauseQueueMember(agent.interface, paused, agent.pause_reason))
+        for key, member in present.items():
+            if key not in wanted:
+                effects.append(fx.RemoveQueueMember(member.queue, member.interface))
+        return effects
+
+    # ------------------------------------------------------------------ views
+    def agent_snapshots(self) -> list[AgentSnapshot]:
+        return [a.snapshot() for a in self.agents.values()]
+
+    def call_snapshots(self, now: float) -> list[CallSnapshot]:
+        return [c.snapshot(now) for c in self.calls.values()]
+
+    def agent_for_interface(self, interface: str) -> Agent | None:
+        for agent in self.agents.values():
+            if agent.interface == interface:
+                return agent
+        return None
+
+    # ------------------------------------------------------------------ helpers
+    def _agent(self, agent_id: str) -> Agent:
+        agent = self.agents.get(agent_id)
+        if agent is None:
+            raise AgentCommandRefused(agent_id, "unknown agent")
+        return agent
+
+    def _queue(self, name: str) -> Queue:
+        queue = self.queues.get(name)
+        if queue is None:
+            queue = self.queues[name] = Queue(name)
+        return queue
+
+    def _leave_queue(self, call_id: str, queue: str) -> None:
+        waiting = self._queue(queue).waiting
+        if call_id in waiting:
+            waiting.remove(call_id)
+
+    @staticmethod
+    def _set_agent(
+        agent: Agent, state: AgentState, at: float, *, reason: str = "", keep_call: bool = False
+    ) -> None:
+        agent.state, agent.pause_reason, agent.state_since = state, reason, at
+        if not keep_call:
+            agent.call_id = None

@@ -1,0 +1,68 @@
+"""Effects: what the core asks the adapters to do or to publish."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cti.domain.model import AgentSnapshot, CallDetailRecord, CallSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class AddQueueMember:
+    queue: str
+    agent_id: str
+    interface: str
+    paused: bool
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveQueueMember:
+    queue: str
+    interface: str
+
+
+@dataclass(frozen=True, slots=True)
+class PauseQueueMember:
+    interface: str
+    paused: bool
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class PublishScreenPop:
+    agent_id: str
+    call: CallSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class PublishAgentState:
+    agent: AgentSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class PublishCallUpdate:
+    call: CallSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class StoreCdr:
+    cdr: CallDetailRecord
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleWrapUpEnd:
+    agent_id: str
+    at: float
+
+
+Effect = (
+    AddQueueMember
+    | RemoveQueueMember
+    | PauseQueueMember
+    | PublishScreenPop
+    | PublishAgentState
+    | PublishCallUpdate
+    | StoreCdr
+    | ScheduleWrapUpEnd
+)

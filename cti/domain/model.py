@@ -1,0 +1,179 @@
+"""State of calls, agents and queues, with their immutable snapshots."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class CallState(StrEnum):
+    IVR = "ivr"
+    QUEUED = "queued"
+    RINGING = "ringing"
+    TALKING = "talking"
+    ENDED = "ended"
+
+
+class Disposition(StrEnum):
+    ANSWERED = "answered"
+    ABANDONED = "abandoned"  # left the queue before an agent answered
+    IVR_ONLY = "ivr_only"  # hung up before reaching a queue
+    LOST = "lost"  # vanished while the CTI could not see it (resync)
+
+
+class AgentState(StrEnum):
+    LOGGED_OUT = "logged_out"
+    READY = "ready"
+    PAUSED = "paused"
+    RINGING = "ringing"
+    TALKING = "talking"
+    WRAP_UP = "wrap_up"
+
+
+@dataclass(slots=True)
+class Call:
+    call_id: str
+    channel: str
+    caller_number: str
+    caller_name: str
+    started_at: float
+    state: CallState = CallState.IVR
+    ivr_path: str = ""
+    queue: str | None = None
+    queued_at: float | None = None
+    agent_id: str | None = None
+    rung_agents: list[str] = field(default_factory=list)
+    answered_at: float | None = None
+    ended_at: float | None = None
+    recording_path: str | None = None
+    abandoned: bool = False
+
+    def snapshot(self, now: float) -> CallSnapshot:
+        return CallSnapshot(
+            call_id=self.call_id,
+            state=self.state,
+            caller_number=self.caller_number,
+            caller_name=self.caller_name,
+            ivr_path=self.ivr_path,
+            queue=self.queue,
+            agent_id=self.agent_id,
+            started_at=self.started_at,
+            queued_at=self.queued_at,
+            answered_at=self.answered_at,
+            waited_s=self.wait_seconds(now),
+        )
+
+    def wait_seconds(self, now: float) -> float:
+        """Seconds in queue: until answered, ended, or now."""
+        if self.queued_at is None:
+            return 0.0
+        end = self.answered_at or self.ended_at or now
+        return max(0.0, end - self.queued_at)
+
+    def disposition(self) -> Disposition:
+        if self.answered_at is not None:
+            return Disposition.ANSWERED
+        if self.queued_at is not None:
+            return Disposition.ABANDONED
+        return Disposition.IVR_ONLY
+
+
+@dataclass(frozen=True, slots=True)
+class CallSnapshot:
+    call_id: str
+    state: CallState
+    caller_number: str
+    caller_name: str
+    ivr_path: str
+    queue: str | None
+    agent_id: str | None
+    started_at: float
+    queued_at: float | None
+    answered_at: float | None
+    waited_s: float
+
+
+@dataclass(slots=True)
+class Agent:
+    agent_id: str
+    interface: str
+    queues: tuple[str, ...]
+    wrap_up_s: float = 0.0
+    state: AgentState = AgentState.LOGGED_OUT
+    pause_reason: str = ""
+    call_id: str | None = None
+    state_since: float = 0.0
+
+    def snapshot(self) -> AgentSnapshot:
+        return AgentSnapshot(
+            agent_id=self.agent_id,
+            state=self.state,
+            pause_reason=self.pause_reason,
+            call_id=self.call_id,
+            queues=self.queues,
+            state_since=self.state_since,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSnapshot:
+    agent_id: str
+    state: AgentState
+    pause_reason: str
+    call_id: str | None
+    queues: tuple[str, ...]
+    state_since: float
+
+
+@dataclass(slots=True)
+class QueueMember:
+    agent_id: str
+    interface: str
+    paused: bool
+
+
+@dataclass(slots=True)
+class Queue:
+    name: str
+    waiting: list[str] = field(default_factory=list)  # call ids, head first
+    members: dict[str, QueueMember] = field(default_factory=dict)  # by agent id
+
+
+@dataclass(frozen=True, slots=True)
+class CallDetailRecord:
+    call_id: str
+    caller_number: str
+    caller_name: str
+    ivr_path: str
+    queue: str | None
+    agent_id: str | None
+    entered_at: float
+    queued_at: float | None
+    answered_at: float | None
+    ended_at: float
+    wait_s: float
+    talk_s: float
+    disposition: Disposition
+    recording_path: str | None
+
+    @classmethod
+    def of(
+        cls, call: Call, ended_at: float, disposition: Disposition | None = None
+    ) -> CallDetailRecord:
+        talk = 0.0 if call.answered_at is None else max(0.0, ended_at - call.answered_at)
+        return cls(
+            call_id=call.call_id,
+            caller_number=call.caller_number,
+            caller_name=call.caller_name,
+            ivr_path=call.ivr_path,
+            queue=call.queue,
+            agent_id=call.agent_id,
+            entered_at=call.started_at,
+            queued_at=call.queued_at,
+            answered_at=call.answered_at,
+            ended_at=ended_at,
+            wait_s=call.wait_seconds(ended_at),
+            talk_s=talk,
+            disposition=disposition or call.disposition(),
+            recording_path=call.recording_path if call.answered_at is not None else None,
+        )

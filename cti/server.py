@@ -1,0 +1,90 @@
+"""Run a hotline process: AMI core, FastAGI IVR and web, under one TaskGroup."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from cti.ami.client import AmiClient
+from cti.auth import SessionStore
+from cti.config import Settings
+from cti.db.repository import Repository, create_schema, make_engine
+from cti.service import Hotline
+from cti.web.app import build_app
+from cti.web.hub import Hub
+from ivr.fastagi import FastAgiServer
+from ivr.service import ivr_routes
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Running:
+    hotline: Hotline
+    ami: AmiClient
+    agi: FastAgiServer
+    web_url: str
+    tasks: list[asyncio.Task[None]]
+
+    async def wait_failure(self) -> None:
+        """Return (by raising) when one of the long-running tasks fails."""
+        done, _ = await asyncio.wait(self.tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            task.result()
+
+
+@contextlib.asynccontextmanager
+async def running_hotline(
+    settings: Settings, *, first_connect_retries: int | None = 3
+) -> AsyncIterator[Running]:
+    """Start everything; yields once AMI is logged in and resynced.
+
+    Raises ``AmiAuthError`` (refused credentials) or ``AmiError`` (AMI
+    unreachable after ``first_connect_retries``) instead of hanging.
+    """
+    engine = make_engine(settings.effective_database_url)
+    await create_schema(engine)
+    repository = Repository(engine)
+    ami = AmiClient(
+        settings.ami_host,
+        settings.ami_port,
+        settings.ami_user,
+        settings.ami_secret.get_secret_value(),
+        action_timeout=settings.ami_action_timeout_s,
+        ping_interval=settings.ami_ping_interval_s,
+        ping_timeout=settings.ami_ping_timeout_s,
+        reconnect_max=settings.ami_reconnect_max_s,
+    )
+    hotline = Hotline(settings, repository, ami, Hub())
+    await hotline.load_agents()
+    agi = FastAgiServer(settings.agi_host, settings.agi_port, ivr_routes())
+    runner = web.AppRunner(build_app(hotline, SessionStore(settings.session_ttl_s)))
+    tasks = [
+        asyncio.create_task(ami.run(first_connect_retries=first_connect_retries), name="ami"),
+        asyncio.create_task(hotline.consume_ami(), name="ami-consumer"),
+        asyncio.create_task(hotline.run_ami_actions(), name="ami-actions"),
+    ]
+    synced = asyncio.create_task(hotline.synced.wait())
+    try:
+        await asyncio.wait({tasks[0], synced}, return_when=asyncio.FIRST_COMPLETED)
+        if tasks[0].done():
+            tasks[0].result()  # raises the AMI error
+        await agi.start()
+        await runner.setup()
+        await web.TCPSite(runner, settings.web_host, settings.web_port).start()
+        yield Running(hotline, ami, agi, f"http://{settings.web_host}:{settings.web_port}", tasks)
+    finally:
+        synced.cancel()
+        await agi.stop()
+        await runner.cleanup()
+        await hotline.drain()
+        await ami.close()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, synced, return_exceptions=True)
+        await engine.dispose()

@@ -1,0 +1,1 @@
+"""The web adapter: agent API, WebSocket hub and pages (aiohttp)."""

@@ -1,0 +1,1 @@
+"""hotline IVR: a FastAGI server and the flows it runs."""

@@ -1,0 +1,1 @@
+"""hotline recordings: the catalogue of call recordings."""

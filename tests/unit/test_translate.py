@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from cti.ami.translate import translate
+from cti.domain import events as ev
+
+INBOUND = frozenset({"from-pstn"})
+
+
+def test_newchannel_of_caller_starts_call_with_utf8_name() -> None:
+    e = {
+        "Event": "Newchannel",
+        "Channel": "PJSIP/trunk-00000001",
+        "Uniqueid": "1700000000.1",
+        "Linkedid": "1700000000.1",
+        "Context": "from-pstn",
+        "CallerIDNum": "13800138000",
+        "CallerIDName": "张伟",
+    }
+    assert translate(e, 5.0, INBOUND) == [
+        ev.CallStarted("1700000000.1", "PJSIP/trunk-00000001", "13800138000", "张伟", 5.0)
+    ]
+
+
+def test_agent_leg_and_other_contexts_are_not_calls() -> None:
+    agent_leg = {"Event": "Newchannel", "Uniqueid": "2", "Linkedid": "1", "Context": "from-pstn"}
+    other = {"Event": "Newchannel", "Uniqueid": "3", "Linkedid": "3", "Context": "agents"}
+    assert translate(agent_leg, 0, INBOUND) == []
+    assert translate(other, 0, INBOUND) == []
+
+
+def test_queue_events_use_member_name_and_timestamp() -> None:
+    called = {
+        "Event": "AgentCalled",
+        "Linkedid": "1",
+        "Queue": "billing",
+        "MemberName": "1001",
+        "Interface": "PJSIP/agent1001",
+        "Timestamp": "1700000001.250000",
+    }
+    assert translate(called, 0, INBOUND) == [ev.AgentRang("1", "1001", "billing", 1700000001.25)]
+    hangup_agent_leg = {"Event": "Hangup", "Uniqueid": "2", "Linkedid": "1"}
+    assert translate(hangup_agent_leg, 0, INBOUND) == []
+    hangup_caller = {"Event": "Hangup", "Uniqueid": "1", "Linkedid": "1", "Cause-txt": "Normal"}
+    assert translate(hangup_caller, 3.0, INBOUND) == [ev.CallEnded("1", 3.0, "Normal")]
+
+
+def test_unknown_and_malformed_events_give_nothing() -> None:
+    assert translate({}, 0, INBOUND) == []
+    assert translate({"Event": "QueueCallerJoin", "Linkedid": "1", "Position": "x"}, 0, INBOUND) == [
+        ev.CallQueued("1", "", 0, 0)
+    ]
