@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Running:
+    settings: Settings
     hotline: Hotline
     ami: AmiClient
     agi: FastAgiServer
@@ -77,7 +78,8 @@ async def running_hotline(
         await agi.start()
         await runner.setup()
         await web.TCPSite(runner, settings.web_host, settings.web_port).start()
-        yield Running(hotline, ami, agi, f"http://{settings.web_host}:{settings.web_port}", tasks)
+        url = f"http://{settings.web_host}:{settings.web_port}"
+        yield Running(settings, hotline, ami, agi, url, tasks)
     finally:
         synced.cancel()
         await agi.stop()

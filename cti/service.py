@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -22,8 +23,9 @@ from cti.db.models import Customer
 from cti.db.repository import Repository
 from cti.domain import effects as fx
 from cti.domain.callcenter import CallCenter, PbxChannel, PbxMember, PbxSnapshot
-from cti.domain.model import AgentSnapshot, CallSnapshot
+from cti.domain.model import AgentSnapshot, CallDetailRecord, CallSnapshot
 from cti.web.hub import Hub
+from recordings.catalogue import RecordingPathError, host_path
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -231,12 +233,20 @@ class Hotline:
         data["customer"] = customer_json(customer)
         self.hub.to_user(agent_id, "screen.pop", data)
 
-    async def _store_cdr(self, cdr: Any) -> None:
+    async def _store_cdr(self, cdr: CallDetailRecord) -> None:
         task = self._customers.pop(cdr.call_id, None)
         customer = None
         if task is not None:
             with contextlib.suppress(Exception):
                 customer = await task
+        if cdr.recording_path:
+            try:
+                local = host_path(self.settings.recordings_dir, cdr.recording_path)
+                cdr = dataclasses.replace(cdr, recording_path=str(local))
+            except RecordingPathError:
+                log.warning(
+                    "call %s: recording outside the catalogue: %s", cdr.call_id, cdr.recording_path
+                )
         for attempt in range(5):
             try:
                 await self.repository.save_cdr(cdr, customer.id if customer else None)

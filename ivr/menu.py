@@ -17,8 +17,8 @@ IVR_PATH_VARIABLE = "HOTLINE_IVR_PATH"
 
 @dataclass(frozen=True, slots=True)
 class MenuConfig:
-    prompt: str = "hotline/main-menu"
-    invalid_prompt: str = "hotline/invalid"
+    prompt: str = "/var/lib/asterisk/sounds/hotline/en/main-menu"
+    invalid_prompt: str = "/var/lib/asterisk/sounds/hotline/en/invalid"
     choices: dict[str, str] = field(
         default_factory=lambda: {"1": "billing", "2": "technical", "3": "account"}
     )

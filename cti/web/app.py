@@ -28,6 +28,7 @@ HOTLINE = web.AppKey("hotline", Hotline)
 SESSIONS = web.AppKey("sessions", SessionStore)
 HUB = web.AppKey("hub", Hub)
 ALLOWED_ORIGINS = web.AppKey("allowed_origins", frozenset[str])
+SESSION = web.RequestKey("session", Session)
 MAX_WS_MESSAGE = 16 * 1024
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -67,7 +68,7 @@ def require(*roles: str) -> Callable[[Handler], Handler]:
             session = current_session(request)
             if session.role not in roles:
                 raise error(403, "forbidden", f"role {session.role!r} may not do this")
-            request["session"] = session
+            request[SESSION] = session
             return await handler(request)
 
         return guarded
@@ -116,7 +117,7 @@ async def login(request: web.Request) -> web.Response:
 
 @require("agent", "qa", "supervisor", "admin")
 async def logout(request: web.Request) -> web.Response:
-    session: Session = request["session"]
+    session = request[SESSION]
     request.app[SESSIONS].close(session.token)
     response = web.json_response({"ok": True})
     response.del_cookie(COOKIE)
@@ -125,7 +126,7 @@ async def logout(request: web.Request) -> web.Response:
 
 @require("agent", "qa", "supervisor", "admin")
 async def me(request: web.Request) -> web.Response:
-    session: Session = request["session"]
+    session = request[SESSION]
     data: dict[str, Any] = {"username": session.username, "role": session.role}
     agent = request.app[HOTLINE].core.agents.get(session.username)
     if agent is not None:
@@ -135,7 +136,7 @@ async def me(request: web.Request) -> web.Response:
 
 @require("agent")
 async def agent_state(request: web.Request) -> web.Response:
-    session: Session = request["session"]
+    session = request[SESSION]
     body = await _json_body(request)
     state = body.get("state")
     commands = {"ready": "ready", "paused": "pause", "logged_out": "logout", "logged_in": "login"}
@@ -155,7 +156,7 @@ async def agent_state(request: web.Request) -> web.Response:
 
 @require("agent")
 async def call_disposition(request: web.Request) -> web.Response:
-    session: Session = request["session"]
+    session = request[SESSION]
     body = await _json_body(request)
     code, notes = body.get("disposition"), body.get("notes", "")
     if not isinstance(code, str) or not code or len(code) > 64:

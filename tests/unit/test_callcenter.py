@@ -148,9 +148,7 @@ def test_reconcile_readds_missing_members_and_removes_strays() -> None:
     assert of(fx.AddQueueMember, effects) == [
         fx.AddQueueMember("billing", "1001", "PJSIP/agent1001", False, "")
     ]
-    assert of(fx.RemoveQueueMember, effects) == [
-        fx.RemoveQueueMember("general", "PJSIP/agent1002")
-    ]
+    assert of(fx.RemoveQueueMember, effects) == [fx.RemoveQueueMember("general", "PJSIP/agent1002")]
     assert of(fx.PauseQueueMember, effects) == [fx.PauseQueueMember("PJSIP/agent1001", False, "")]
 
 

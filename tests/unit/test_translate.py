@@ -46,6 +46,6 @@ def test_queue_events_use_member_name_and_timestamp() -> None:
 
 def test_unknown_and_malformed_events_give_nothing() -> None:
     assert translate({}, 0, INBOUND) == []
-    assert translate({"Event": "QueueCallerJoin", "Linkedid": "1", "Position": "x"}, 0, INBOUND) == [
-        ev.CallQueued("1", "", 0, 0)
-    ]
+    assert translate(
+        {"Event": "QueueCallerJoin", "Linkedid": "1", "Position": "x"}, 0, INBOUND
+    ) == [ev.CallQueued("1", "", 0, 0)]

@@ -1,0 +1,39 @@
+"""A whole hotline process (AMI core, FastAGI IVR, web) against the test Asterisk."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from cti.config import Settings
+from cti.db.repository import Repository, create_schema, make_engine
+from cti.demo import seed_demo
+from cti.server import Running, running_hotline
+from tests.support.pbx_fixture import Pbx, free_tcp_port
+
+
+@pytest.fixture(scope="session")
+def demo_password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+@pytest.fixture
+async def hotline(pbx: Pbx, demo_password: str, tmp_path: Path) -> AsyncIterator[Running]:
+    settings: Settings = pbx.settings.model_copy(
+        update={
+            "database_url": f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}",
+            "web_port": free_tcp_port(),
+            "ami_ping_interval_s": 1.0,
+            "ami_ping_timeout_s": 2.0,
+            "ami_reconnect_max_s": 1.0,
+        }
+    )
+    engine = make_engine(settings.effective_database_url)
+    await create_schema(engine)
+    await seed_demo(Repository(engine), demo_password)
+    await engine.dispose()
+    async with running_hotline(settings) as running:
+        yield running
