@@ -90,6 +90,10 @@ class Settings(BaseSettings):
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
         return tuple(sources)
 
+    # Asterisk's own CDR file (cdr_custom JSON lines), read to recover CDRs of calls
+    # that ended while the CTI was down. Default: cti.pbx.runtime.cdr_file(settings).
+    asterisk_cdr_file: Path | None = None
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:

@@ -30,6 +30,7 @@ class Running:
     ami: AmiClient
     agi: FastAgiServer
     web_url: str
+    sessions: SessionStore
     tasks: list[asyncio.Task[None]]
 
     async def wait_failure(self) -> None:
@@ -64,7 +65,8 @@ async def running_hotline(
     hotline = Hotline(settings, repository, ami, Hub())
     await hotline.load_agents()
     agi = FastAgiServer(settings.agi_host, settings.agi_port, ivr_routes())
-    runner = web.AppRunner(build_app(hotline, SessionStore(settings.session_ttl_s)))
+    sessions = SessionStore(settings.session_ttl_s)
+    runner = web.AppRunner(build_app(hotline, sessions))
     tasks = [
         asyncio.create_task(ami.run(first_connect_retries=first_connect_retries), name="ami"),
         asyncio.create_task(hotline.consume_ami(), name="ami-consumer"),
@@ -79,7 +81,7 @@ async def running_hotline(
         await runner.setup()
         await web.TCPSite(runner, settings.web_host, settings.web_port).start()
         url = f"http://{settings.web_host}:{settings.web_port}"
-        yield Running(settings, hotline, ami, agi, url, tasks)
+        yield Running(settings, hotline, ami, agi, url, sessions, tasks)
     finally:
         synced.cancel()
         await agi.stop()

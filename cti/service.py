@@ -19,11 +19,13 @@ from typing import Any, TypeVar
 from cti.ami.client import AmiClient, AmiError, Connected, Disconnected
 from cti.ami.translate import translate
 from cti.config import Settings
+from cti.db.backfill import read_calls
 from cti.db.models import Customer
 from cti.db.repository import Repository
 from cti.domain import effects as fx
 from cti.domain.callcenter import CallCenter, PbxChannel, PbxMember, PbxSnapshot
 from cti.domain.model import AgentSnapshot, CallDetailRecord, CallSnapshot
+from cti.pbx import runtime
 from cti.web.hub import Hub
 from recordings.catalogue import RecordingPathError, host_path
 
@@ -54,6 +56,7 @@ class Hotline:
         self._customers: dict[str, asyncio.Task[Customer | None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        self.backfill: asyncio.Task[int] | None = None
 
     async def load_agents(self) -> None:
         for user in await self.repository.agents():
@@ -96,7 +99,26 @@ class Hotline:
         snapshot = await self.pbx_snapshot()
         self.carry_out(self.core.reconcile(snapshot, self.clock()))
         self.synced.set()
+        self.backfill = self._spawn(self.recover_cdrs())
         log.info("resynced: %d calls, %d queue members", len(snapshot.calls), len(snapshot.members))
+
+    async def recover_cdrs(self) -> int:
+        """Store CDRs of hotline calls that ended while we were not connected."""
+        path = self.settings.asterisk_cdr_file or runtime.cdr_file(self.settings)
+        try:
+            calls = await asyncio.to_thread(read_calls, path)
+        except OSError as exc:
+            log.warning("cannot read Asterisk's CDR file %s: %s", path, exc)
+            return 0
+        missing = [c for c in calls if c.call_id not in self.core.calls]
+        try:
+            stored = await self.repository.insert_missing_cdrs(missing)
+        except Exception:
+            log.exception("recovering CDRs from %s failed", path)
+            return 0
+        if stored:
+            log.warning("recovered %d CDR(s) from %s", stored, path)
+        return stored
 
     async def pbx_snapshot(self) -> PbxSnapshot:
         channels = await self.ami.list_action({"Action": "CoreShowChannels"})

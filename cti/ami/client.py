@@ -156,6 +156,7 @@ class AmiClient:
         ping_timeout: float = 3.0,
         reconnect_max: float = 10.0,
         connect_timeout: float = 5.0,
+        boot_timeout: float = 60.0,
     ) -> None:
         self.host, self.port = host, port
         self.username, self.secret = username, secret
@@ -163,6 +164,8 @@ class AmiClient:
         self.ping_interval, self.ping_timeout = ping_interval, ping_timeout
         self.reconnect_max = reconnect_max
         self.connect_timeout = connect_timeout
+        self.boot_timeout = boot_timeout
+        self._booted = asyncio.Event()
         self.events: asyncio.Queue[AmiQueueItem] = asyncio.Queue()
         self.logged_in = asyncio.Event()
         self.generation = 0
@@ -203,6 +206,7 @@ class AmiClient:
     async def _connect_and_login(self) -> None:
         loop = asyncio.get_running_loop()
         self._lost = asyncio.Event()
+        self._booted = asyncio.Event()
 
         def factory() -> FramedAmiProtocol:
             protocol = FramedAmiProtocol()
@@ -233,6 +237,15 @@ class AmiClient:
                 f"AMI login as {self.username!r} at {self.host}:{self.port} refused: "
                 f"{reply.get('Message', 'no reason given')}"
             )
+        # Asterisk accepts logins while it is still loading modules (app_queue
+        # may not be there yet): resync only after its FullyBooted event, which
+        # it sends to every session once booted.
+        try:
+            async with asyncio.timeout(self.boot_timeout):
+                await self._booted.wait()
+        except TimeoutError:
+            protocol.close()
+            raise AmiError(f"Asterisk did not report FullyBooted in {self.boot_timeout}s") from None
         self.generation += 1
         self.logged_in.set()
         log.info("AMI logged in (%s), generation %d", protocol.version, self.generation)
@@ -264,6 +277,8 @@ class AmiClient:
             self.events.put_nowait(Disconnected(self.generation, str(exc or "closed")))
 
     def event_received(self, message: Message) -> None:
+        if message.get("Event") == "FullyBooted":
+            self._booted.set()
         self.events.put_nowait(message)
 
     async def close(self) -> None:

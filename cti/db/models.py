@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Float, Integer, String, Text
+from sqlalchemy import Boolean, DateTime, Float, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -65,3 +65,5 @@ class CallRecord(Base):
     recording_path: Mapped[str | None] = mapped_column(String(512), default=None)
     agent_disposition: Mapped[str | None] = mapped_column(String(64), default=None)
     agent_notes: Mapped[str] = mapped_column(Text, default="")
+    # True when rebuilt from Asterisk's own CDR file (the call ended while the CTI was down)
+    recovered: Mapped[bool] = mapped_column(Boolean, default=False)

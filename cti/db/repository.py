@@ -100,6 +100,40 @@ class Repository:
             row.talk_s = round(cdr.talk_s, 3)
             row.disposition = cdr.disposition.value
             row.recording_path = cdr.recording_path
+            row.recovered = False
+
+    async def insert_missing_cdrs(self, cdrs: Iterable[CallDetailRecord]) -> int:
+        """Store CDRs (marked recovered) for calls that have none yet."""
+        wanted = {cdr.call_id: cdr for cdr in cdrs}
+        if not wanted:
+            return 0
+        async with self.sessions.begin() as session:
+            known = set(
+                await session.scalars(
+                    select(CallRecord.call_id).where(CallRecord.call_id.in_(list(wanted)))
+                )
+            )
+            for call_id, cdr in wanted.items():
+                if call_id in known:
+                    continue
+                session.add(
+                    CallRecord(
+                        call_id=call_id,
+                        caller_number=cdr.caller_number,
+                        caller_name=cdr.caller_name,
+                        ivr_path=cdr.ivr_path,
+                        queue=cdr.queue,
+                        agent_id=cdr.agent_id,
+                        entered_at=_ts(cdr.entered_at),
+                        answered_at=_ts(cdr.answered_at),
+                        ended_at=_ts(cdr.ended_at),
+                        wait_s=cdr.wait_s,
+                        talk_s=cdr.talk_s,
+                        disposition=cdr.disposition.value,
+                        recovered=True,
+                    )
+                )
+            return len(wanted) - len(known)
 
     async def cdr(self, call_id: str) -> CallRecord | None:
         async with self.sessions() as session:

@@ -21,7 +21,8 @@ def demo_password() -> str:
 
 
 @pytest.fixture
-async def hotline(pbx: Pbx, demo_password: str, tmp_path: Path) -> AsyncIterator[Running]:
+async def hotline_settings(pbx: Pbx, demo_password: str, tmp_path: Path) -> Settings:
+    """Settings of a CTI process on the test Asterisk, with a seeded database."""
     settings: Settings = pbx.settings.model_copy(
         update={
             "database_url": f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}",
@@ -35,5 +36,10 @@ async def hotline(pbx: Pbx, demo_password: str, tmp_path: Path) -> AsyncIterator
     await create_schema(engine)
     await seed_demo(Repository(engine), demo_password)
     await engine.dispose()
-    async with running_hotline(settings) as running:
+    return settings
+
+
+@pytest.fixture
+async def hotline(hotline_settings: Settings) -> AsyncIterator[Running]:
+    async with running_hotline(hotline_settings) as running:
         yield running

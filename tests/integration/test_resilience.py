@@ -11,7 +11,8 @@ import pytest
 
 from cti.domain.model import AgentState, Disposition
 from cti.pbx import runtime
-from tests.support.sipp import start_call
+from cti.server import running_hotline
+from tests.support.sipp import AgentPhone, start_call
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.asterisk
@@ -143,3 +144,46 @@ async def test_wrong_ami_secret_makes_serve_exit_nonzero(pbx_settings, tmp_path)
             proc.kill()
     assert proc.returncode == 3
     assert "refused" in stderr.decode()
+
+
+async def test_cti_restart_loses_no_cdr(hotline_settings) -> None:
+    """A call that ends while the CTI is down still gets its CDR."""
+    async with running_hotline(hotline_settings) as running:
+        core = running.hotline.core
+        running.hotline.agent_command("login", "1001")
+        running.hotline.agent_command("ready", "1001")
+        await wait_until(
+            lambda: ("billing", "1001", False) in core_members(core),
+            within=10,
+            what="agent 1001 ready in billing",
+        )
+        phone = AgentPhone(port=51001, answer_after_s=0.3)
+        await phone.start()
+        try:
+            call = await start_call(
+                hotline_settings.sip_port, caller_number="15550100001", dtmf="1", talk_s=5
+            )
+            await wait_until(
+                lambda: any(c.agent_id == "1001" for c in core.calls.values()),
+                within=30,
+                what="the call to be answered by agent 1001",
+            )
+            call_id = next(iter(core.calls))
+        except BaseException:
+            await phone.stop()
+            raise
+    # The CTI is down now; the call goes on and ends without it.
+    try:
+        result = await call.wait(60)
+        assert result.answered
+    finally:
+        await phone.stop()
+    async with running_hotline(hotline_settings) as running:
+        assert running.hotline.backfill is not None
+        await running.hotline.backfill
+        cdr = await running.hotline.repository.cdr(call_id)
+    assert cdr is not None, "the CDR of the call that ended during the outage is missing"
+    assert cdr.recovered
+    assert (cdr.queue, cdr.agent_id, cdr.disposition) == ("billing", "1001", "answered")
+    assert cdr.ivr_path.startswith("menu=1")
+    assert cdr.talk_s > 0

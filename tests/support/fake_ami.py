@@ -26,6 +26,7 @@ class FakeAmi:
     def __init__(self, secret: str = "s3cret") -> None:
         self.secret = secret
         self.silent = False  # stop answering anything (a hung peer)
+        self.booted = True  # False: Asterisk still loading modules (no FullyBooted yet)
         self.writers: list[asyncio.StreamWriter] = []
         self.actions: list[dict[str, str]] = []
         self.logins = 0
@@ -75,7 +76,12 @@ class FakeAmi:
         if name == "Login":
             if action.get("Secret") == self.secret:
                 self.logins += 1
-                return [frame(Response="Success", ActionID=aid, Message="Authentication accepted")]
+                accepted = frame(
+                    Response="Success", ActionID=aid, Message="Authentication accepted"
+                )
+                if not self.booted:
+                    return [accepted]
+                return [accepted, frame(Event="FullyBooted", Status="Fully Booted")]
             return [frame(Response="Error", ActionID=aid, Message="Authentication failed")]
         if name in self.handlers:
             return self.handlers[name](action)

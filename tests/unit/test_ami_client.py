@@ -17,6 +17,7 @@ from cti.ami.client import (
     Disconnected,
 )
 from tests.support.fake_ami import FakeAmi, frame
+from tests.support.waiting import wait_until
 
 
 @contextlib.asynccontextmanager
@@ -25,7 +26,8 @@ async def connected(ami: FakeAmi, **kw: float) -> AsyncIterator[AmiClient]:
     task = asyncio.create_task(client.run(first_connect_retries=2))
     try:
         async with asyncio.timeout(5):
-            assert isinstance(await client.events.get(), Connected)
+            while not isinstance(await client.events.get(), Connected):
+                pass  # FullyBooted comes first
         yield client
     finally:
         task.cancel()
@@ -118,7 +120,25 @@ async def test_silent_peer_is_detected_and_client_reconnects_without_replay() ->
         with pytest.raises(AmiError):
             await originate
         ami.silent = False
+        assert (await next_event(client))["Event"] == "FullyBooted"  # type: ignore[index]
         assert isinstance(await next_event(client), Connected)
         assert ami.logins == 2
         originates = [a for a in ami.actions if a.get("Action") == "Originate"]
         assert len(originates) == 1  # never replayed after the reconnect
+
+
+async def test_no_resync_before_asterisk_is_fully_booted() -> None:
+    async with FakeAmi() as ami:
+        ami.booted = False
+        client = AmiClient("127.0.0.1", ami.port, "cti", ami.secret)
+        task = asyncio.create_task(client.run())
+        try:
+            await wait_until(lambda: ami.logins > 0, within=5, what="the login")
+            assert client.events.empty()  # logged in, but no Connected yet
+            ami.send_raw(frame(Event="FullyBooted", Status="Fully Booted"))
+            assert (await next_event(client))["Event"] == "FullyBooted"  # type: ignore[index]
+            assert isinstance(await next_event(client), Connected)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

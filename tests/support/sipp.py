@@ -1,0 +1,724 @@
+"""Real SIP calls in tests, with sipp (Debian package ``sip-tester``).
+
+* :class:`AgentPhone` - a sipp UAS on an agent's static contact port
+  (agent1001 -> 127.0.0.1:51001 ...): rings, answers with PCMA, plays
+  ``g711a.pcap`` as RTP, then waits for Asterisk's BYE or hangs up itself.
+  Handles any number of calls, one after another or at once.
+* :func:`place_call` / :func:`start_call` - a sipp UAC calling the hotline as
+  a PSTN caller: DTMF as SIP INFO, RTP audio, hangs up after ``talk_s`` or
+  accepts Asterisk's BYE, whichever comes first.
+
+The scenarios in ``sipp/`` are templates rendered per process. Progress is
+read from sipp's message log (``-trace_logs``), which sipp flushes line by
+line: every wait is on an explicit event with a timeout, never a bare sleep.
+Every sipp process is ended and reaped on exit (``async with``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import struct
+import tempfile
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+__all__ = [
+    "AUDIO_PCAP",
+    "AgentPhone",
+    "CallHandle",
+    "CallResult",
+    "SippError",
+    "agent_port",
+    "kill_leftovers",
+    "place_call",
+    "start_call",
+]
+
+SCENARIO_DIR = Path(__file__).with_name("sipp")
+#: G.711 A-law RTP capture shipped with sip-tester (about 6 s of speech-like audio).
+AUDIO_PCAP = Path("/usr/share/sip-tester/g711a.pcap")
+_SIPP = "sipp"
+# Media ports for sipp (outside Asterisk's RTP range 20000-29999 and the
+# agent SIP ports 51001-51010).
+_MEDIA_PORTS = range(40000, 49990, 4)
+_POLL_S = 0.02
+_SIPP_STOP_GRACE_S = 3.0
+
+
+class SippError(RuntimeError):
+    """sipp could not be started or died unexpectedly."""
+
+
+# sipp processes started and not stopped yet (see kill_leftovers).
+_live: set[_Sipp] = set()
+
+
+def kill_leftovers() -> int:
+    """SIGKILL every sipp process started here and not stopped yet.
+
+    For test teardown (the pbx_fixture plugin runs it after every test), so a
+    failing test never leaves a sipp holding an agent port. Returns how many
+    were killed.
+    """
+    killed = 0
+    for sipp in list(_live):
+        _live.discard(sipp)
+        if sipp.proc is not None and sipp.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(sipp.proc.pid, signal.SIGKILL)
+            killed += 1
+        sipp.cleanup()
+    return killed
+
+
+def agent_port(agent: int | str) -> int:
+    """SIP port of an agent phone's static contact: 1001 -> 51001."""
+    number = int(str(agent).removeprefix("agent"))
+    if not 1001 <= number <= 1010:
+        raise ValueError(f"no static contact for agent {agent}")
+    return 50000 + number
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+_PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+
+
+def _fill(text: str, values: Mapping[str, object]) -> str:
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in values:
+            raise KeyError(f"no value for {{{{{name}}}}} in sipp scenario")
+        return str(values[name])
+
+    return _PLACEHOLDER.sub(replace, text)
+
+
+def render_scenario(
+    name: str,
+    values: Mapping[str, object],
+    blocks: Mapping[str, Sequence[Mapping[str, object]]] | None = None,
+) -> str:
+    """Render ``sipp/<name>``: repeat BEGIN/END blocks, fill ``{{...}}``."""
+    text = (SCENARIO_DIR / name).read_text(encoding="utf-8")
+    for block, items in (blocks or {}).items():
+        pattern = re.compile(
+            rf"[ \t]*<!-- BEGIN {block} -->\n(.*?)[ \t]*<!-- END {block} -->\n", re.S
+        )
+        match = pattern.search(text)
+        if match is None:
+            raise KeyError(f"no block {block!r} in {name}")
+        body = "".join(_fill(match.group(1), {**values, **item}) for item in items)
+        text = text[: match.start()] + body + text[match.end() :]
+    return _fill(text, values)
+
+
+@cache
+def pcap_duration_ms(path: Path = AUDIO_PCAP) -> int:
+    """Duration of the RTP in a pcap file (first to last packet + 20 ms)."""
+    data = path.read_bytes()
+    magic = data[:4]
+    endian = "<" if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+    nanos = magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
+    offset: int = 24
+    first: float | None = None
+    last = 0.0
+    while offset + 16 <= len(data):
+        sec, frac, caplen, _ = struct.unpack(endian + "IIII", data[offset : offset + 16])
+        stamp = float(sec) + float(frac) / (1e9 if nanos else 1e6)
+        first = stamp if first is None else first
+        last = stamp
+        offset += 16 + int(caplen)
+    if first is None:
+        raise SippError(f"{path} holds no packets")
+    return round((last - first) * 1000) + 20
+
+
+# --------------------------------------------------------------------------- ports
+
+
+def _udp_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_udp_port(host: str = "127.0.0.1") -> int:
+    """A UDP port free right now (for a sipp UAC's SIP socket)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def _free_media_port(host: str) -> int:
+    candidates = list(_MEDIA_PORTS)
+    random.shuffle(candidates)
+    for port in candidates:
+        if all(_udp_free(host, p) for p in range(port, port + 4)):
+            return port
+    raise SippError("no free UDP port block for sipp media")
+
+
+def _udp_bound(host: str, port: int) -> bool:
+    """Whether some socket is bound to host:port (from /proc/net/udp)."""
+    packed = socket.inet_aton(host)
+    wanted = f"{int.from_bytes(packed, 'little'):08X}:{port:04X}"
+    try:
+        with open("/proc/net/udp", encoding="ascii") as table:
+            return any(line.split()[1] == wanted for line in list(table)[1:])
+    except OSError:
+        return not _udp_free(host, port)
+
+
+# --------------------------------------------------------------------------- sipp process
+
+
+class _Sipp:
+    """One sipp process with its work directory and message log."""
+
+    def __init__(self, label: str, scenario: str, args: Sequence[str]) -> None:
+        if shutil.which(_SIPP) is None:
+            raise SippError("sipp is not installed (apt-get install sip-tester)")
+        self.label = label
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"hotline-sipp-{label}-"))
+        self.scenario_path = self.workdir / "scenario.xml"
+        self.scenario_path.write_text(scenario, encoding="utf-8")
+        self.log_path = self.workdir / "messages.log"
+        self.error_path = self.workdir / "errors.log"
+        self.screen_path = self.workdir / "screen.txt"
+        self.args = [
+            _SIPP,
+            "-sf",
+            str(self.scenario_path),
+            "-trace_logs",
+            "-log_file",
+            str(self.log_path),
+            "-trace_err",
+            "-error_file",
+            str(self.error_path),
+            "-nostdin",
+            *args,
+        ]
+        self.proc: asyncio.subprocess.Process | None = None
+        self.returncode: int | None = None
+        self._offset = 0
+        self._partial = b""
+        self.lines: list[str] = []
+
+    async def spawn(self) -> None:
+        with self.screen_path.open("wb") as screen:
+            self.proc = await asyncio.create_subprocess_exec(
+                *self.args,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=screen,
+                stderr=asyncio.subprocess.STDOUT,
+                cwd=self.workdir,
+                start_new_session=True,
+            )
+        _live.add(self)
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.returncode is None
+
+    def read_log(self) -> list[str]:
+        """New complete lines of sipp's message log since the last call."""
+        try:
+            with self.log_path.open("rb") as log:
+                log.seek(self._offset)
+                chunk = log.read()
+        except FileNotFoundError:
+            return []
+        self._offset += len(chunk)
+        data = self._partial + chunk
+        *complete, self._partial = data.split(b"\n")
+        new = [line.decode("utf-8", "replace").strip() for line in complete if line.strip()]
+        self.lines.extend(new)
+        return new
+
+    async def wait_exit(self, timeout: float) -> int:
+        assert self.proc is not None
+        async with asyncio.timeout(timeout):
+            self.returncode = await self.proc.wait()
+        self.read_log()
+        return self.returncode
+
+    async def stop(self) -> int | None:
+        """Quit gracefully (SIGUSR1: no new calls, finish), then force."""
+        if self.proc is None:
+            return None
+        if self.proc.returncode is None:
+            for sig, grace in (
+                (signal.SIGUSR1, _SIPP_STOP_GRACE_S),
+                (signal.SIGTERM, 2.0),
+                (signal.SIGKILL, 5.0),
+            ):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, sig)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(grace):
+                        await self.proc.wait()
+                    break
+        self.returncode = await self.proc.wait()
+        _live.discard(self)
+        self.read_log()
+        return self.returncode
+
+    def final_counts(self) -> tuple[int | None, int | None]:
+        """(successful, failed) calls from sipp's last statistics screen."""
+        text = self.screen_path.read_text("utf-8", "replace") if self.screen_path.exists() else ""
+
+        def last(label: str) -> int | None:
+            found = re.findall(rf"{label}\s*\|\s*(\d+)\s*\|\s*(\d+)", text)
+            return int(found[-1][1]) if found else None
+
+        return last("Successful call"), last("Failed call")
+
+    def diagnostics(self, lines: int = 30) -> str:
+        parts = []
+        for path in (self.error_path, self.screen_path):
+            if path.exists():
+                text = path.read_text("utf-8", "replace").splitlines()
+                tail = [line for line in text if line.strip()][-lines:]
+                parts.append(f"--- {path.name}:\n" + "\n".join(tail))
+        return "\n".join(parts) or "(no sipp output)"
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _count(lines: Iterable[str], event: str) -> int:
+    return sum(1 for line in lines if line.split(" ", 1)[0] == event)
+
+
+# --------------------------------------------------------------------------- agent phone
+
+
+class AgentPhone:
+    """A sipp UAS answering as an agent phone on 127.0.0.1:<port>.
+
+    ``answer_after_s``: ring this long before answering; ``answer=False``
+    rings until Asterisk cancels. ``hangup_after_s``: after answering, send
+    BYE after this long (None: wait for Asterisk's BYE).
+
+    ::
+
+        async with AgentPhone(port=agent_port(1001), answer_after_s=0.5) as phone:
+            ...
+            await phone.wait_answered(timeout=20)
+            await phone.wait_completed(timeout=30)
+    """
+
+    def __init__(
+        self,
+        port: int,
+        *,
+        answer_after_s: float = 0.5,
+        hangup_after_s: float | None = None,
+        answer: bool = True,
+        host: str = "127.0.0.1",
+        audio: Path = AUDIO_PCAP,
+    ) -> None:
+        self.port = port
+        self.host = host
+        self.answer_after_s = answer_after_s
+        self.hangup_after_s = hangup_after_s
+        self.answer = answer
+        self.audio = audio
+        self._sipp: _Sipp | None = None
+        self._lines: list[str] = []
+        self.exit_code: int | None = None
+        self.failed_calls: int | None = None
+        self.successful_calls: int | None = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def start(self, *, timeout: float = 5.0) -> None:
+        """Start sipp and return once it listens on the port."""
+        if self._sipp is not None and self._sipp.running:
+            raise SippError(f"agent phone on port {self.port} is already running")
+        answer_ms = max(1, round(self.answer_after_s * 1000)) if self.answer else 86_400_000
+        bye_timeout = (
+            f' timeout="{max(1, round(self.hangup_after_s * 1000))}" ontimeout="hangup"'
+            if self.hangup_after_s is not None
+            else ""
+        )
+        scenario = render_scenario(
+            "agent_phone.xml",
+            {"answer_ms": answer_ms, "bye_timeout": bye_timeout, "audio_pcap": self.audio},
+        )
+        if not _udp_free(self.host, self.port):
+            raise SippError(f"UDP {self.host}:{self.port} is already in use")
+        media = _free_media_port(self.host)
+        sipp = _Sipp(
+            f"agent{self.port}",
+            scenario,
+            [
+                "-i",
+                self.host,
+                "-p",
+                str(self.port),
+                "-mi",
+                self.host,
+                "-mp",
+                str(media),
+                "-aa",
+                "-max_recv_loops",
+                "1000",
+            ],
+        )
+        self._sipp = sipp
+        self.exit_code = self.failed_calls = self.successful_calls = None
+        await sipp.spawn()
+        deadline = time.monotonic() + timeout
+        while not _udp_bound(self.host, self.port):
+            if not sipp.running:
+                await sipp.stop()
+                raise SippError(f"agent phone sipp exited at start:\n{sipp.diagnostics()}")
+            if time.monotonic() > deadline:
+                await sipp.stop()
+                raise SippError(f"agent phone sipp did not bind {self.host}:{self.port}")
+            await asyncio.sleep(_POLL_S)
+
+    async def stop(self) -> int | None:
+        """Stop sipp (idempotent); sets exit_code, successful/failed_calls."""
+        sipp = self._sipp
+        if sipp is None:
+            return self.exit_code
+        try:
+            self.exit_code = await sipp.stop()
+            self.successful_calls, self.failed_calls = sipp.final_counts()
+            self._lines = list(sipp.lines)
+        finally:
+            sipp.cleanup()
+            self._sipp = None
+        return self.exit_code
+
+    @property
+    def log_lines(self) -> list[str]:
+        """Event lines so far: 'INVITE <call-id>', 'ANSWERED <call-id>'..."""
+        if self._sipp is not None:
+            self._sipp.read_log()
+            return list(self._sipp.lines)
+        return list(self._lines)
+
+    @property
+    def calls_received(self) -> int:
+        return _count(self.log_lines, "INVITE")
+
+    @property
+    def calls_answered(self) -> int:
+        return _count(self.log_lines, "ANSWERED")
+
+    @property
+    def calls_cancelled(self) -> int:
+        return _count(self.log_lines, "CANCELLED")
+
+    @property
+    def calls_completed(self) -> int:
+        """Answered calls that ended with a BYE (either side)."""
+        return _count(self.log_lines, "COMPLETED")
+
+    async def wait_ringing(self, count: int = 1, *, timeout: float = 30.0) -> None:
+        """Wait until at least ``count`` INVITEs arrived in total."""
+        await self._wait("INVITE", count, timeout)
+
+    async def wait_answered(self, count: int = 1, *, timeout: float = 30.0) -> None:
+        """Wait until at least ``count`` calls were answered (ACK received)."""
+        await self._wait("ANSWERED", count, timeout)
+
+    async def wait_cancelled(self, count: int = 1, *, timeout: float = 30.0) -> None:
+        await self._wait("CANCELLED", count, timeout)
+
+    async def wait_completed(self, count: int = 1, *, timeout: float = 30.0) -> None:
+        """Wait until at least ``count`` answered calls have ended."""
+        await self._wait("COMPLETED", count, timeout)
+
+    async def _wait(self, event: str, count: int, timeout: float) -> None:
+        sipp = self._sipp
+        if sipp is None:
+            raise SippError("agent phone is not running")
+        deadline = time.monotonic() + timeout
+        while True:
+            sipp.read_log()
+            if _count(sipp.lines, event) >= count:
+                return
+            if not sipp.running:
+                raise SippError(
+                    f"agent phone sipp on port {self.port} exited while waiting for "
+                    f"{count} x {event}:\n{sipp.diagnostics()}"
+                )
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"agent phone on port {self.port}: {_count(sipp.lines, event)} x {event} "
+                    f"after {timeout} s, wanted {count}; log: {sipp.lines[-10:]}"
+                )
+            await asyncio.sleep(_POLL_S)
+
+
+# --------------------------------------------------------------------------- caller
+
+
+@dataclass(frozen=True, slots=True)
+class CallResult:
+    """How a :func:`place_call` call went."""
+
+    exit_code: int | None
+    answered: bool
+    completed: bool
+    remote_hangup: bool
+    local_hangup: bool
+    dtmf_sent: str
+    call_id: str | None
+    timed_out: bool = False
+    log: tuple[str, ...] = field(default=(), repr=False)
+    diagnostics: str = field(default="", repr=False)
+
+    @property
+    def ok(self) -> bool:
+        """sipp exited 0 and the call was answered and ended cleanly."""
+        return self.exit_code == 0 and self.answered and self.completed
+
+    def describe(self) -> str:
+        """Everything known about the call, for assertion messages."""
+        return f"{self!r}\nlog: {list(self.log)}\n{self.diagnostics}"
+
+
+@dataclass
+class CallHandle:
+    """A running :func:`start_call` call; ``await handle.wait()``."""
+
+    _sipp: _Sipp
+    timeout: float
+    _result: CallResult | None = field(default=None, init=False)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    @property
+    def answered(self) -> bool:
+        self._sipp.read_log()
+        return _count(self._sipp.lines, "ANSWERED") > 0
+
+    async def wait_answered(self, timeout: float = 30.0) -> None:
+        """Wait until Asterisk answered the call (200 OK received)."""
+        deadline = time.monotonic() + timeout
+        while not self.answered:
+            if not self._sipp.running:
+                raise SippError(f"caller sipp ended unanswered:\n{self._sipp.diagnostics()}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"call not answered after {timeout} s")
+            await asyncio.sleep(_POLL_S)
+
+    async def wait(self, timeout: float | None = None) -> CallResult:
+        """Wait for sipp to finish the call (killing it after ``timeout``)."""
+        if self._result is not None:
+            return self._result
+        timed_out = False
+        try:
+            await self._sipp.wait_exit(self.timeout if timeout is None else timeout)
+        except TimeoutError:
+            timed_out = True
+        return await self._finish(timed_out)
+
+    async def stop(self) -> CallResult:
+        """End the call now (sipp is stopped) and return what happened."""
+        if self._result is not None:
+            return self._result
+        return await self._finish(self._sipp.running)
+
+    async def _finish(self, timed_out: bool) -> CallResult:
+        sipp = self._sipp
+        try:
+            code = await sipp.stop()
+            lines = tuple(sipp.lines)
+            ids = [line.split()[-1] for line in lines if line.startswith("ANSWERED ")]
+            self._result = CallResult(
+                exit_code=code,
+                answered=_count(lines, "ANSWERED") > 0,
+                completed=_count(lines, "COMPLETED") > 0,
+                remote_hangup=_count(lines, "REMOTE_BYE") > 0,
+                local_hangup=_count(lines, "LOCAL_BYE") > 0,
+                dtmf_sent="".join(line.split()[1] for line in lines if line.startswith("DTMF ")),
+                call_id=ids[0] if ids else None,
+                timed_out=timed_out,
+                log=lines,
+                diagnostics="" if code == 0 else sipp.diagnostics(),
+            )
+        finally:
+            sipp.cleanup()
+        return self._result
+
+
+_DTMF = re.compile(r"^[0-9*#A-D]*$")
+
+
+async def start_call(
+    sip_port: int,
+    *,
+    caller_number: str,
+    caller_name: str | None = None,
+    exten: str = "4000",
+    dtmf: str = "1",
+    dtmf_delay_s: float = 0.5,
+    dtmf_gap_s: float = 0.25,
+    talk_s: float | None = 5.0,
+    local_port: int | None = None,
+    sip_host: str = "127.0.0.1",
+    local_host: str = "127.0.0.1",
+    timeout: float | None = None,
+    audio: Path = AUDIO_PCAP,
+) -> CallHandle:
+    """Start a call to the hotline at ``sip_host:sip_port`` in the background.
+
+    ``caller_number`` is the From user (the caller's number); ``caller_name``
+    an optional display name (UTF-8 fine). After the answer the call waits
+    ``dtmf_delay_s``, sends ``dtmf`` as SIP INFO digits ``dtmf_gap_s`` apart
+    (each after the previous one's 200), talks ``talk_s`` seconds (None:
+    until Asterisk hangs up), then hangs up; Asterisk's BYE is accepted at any
+    time. ``timeout`` bounds the whole call (default: its planned length +
+    60 s).
+    """
+    if not _DTMF.match(dtmf):
+        raise ValueError(f"invalid DTMF digits {dtmf!r}")
+    if caller_name is not None and any(c in caller_name for c in '"\r\n\\'):
+        raise ValueError("caller_name may not contain quotes, backslashes or newlines")
+    chunk = pcap_duration_ms(audio)
+    if talk_s is None:
+        chunks = [86_400_000]
+    else:
+        remaining = max(1, round(talk_s * 1000))
+        chunks = []
+        while remaining > 0:
+            chunks.append(min(chunk, remaining))
+            remaining -= chunks[-1]
+    digits = [
+        {
+            "index": i,
+            "digit": d,
+            "cseq": 2 + i,
+            "gap_ms": 1 if i == len(dtmf) - 1 else max(1, round(dtmf_gap_s * 1000)),
+        }
+        for i, d in enumerate(dtmf)
+    ]
+    scenario = render_scenario(
+        "caller.xml",
+        {
+            "audio_pcap": audio,
+            "dtmf_delay_ms": max(1, round(dtmf_delay_s * 1000)) if dtmf else 1,
+            "bye_cseq": 2 + len(dtmf),
+            "dtmf_gap_ms": round(dtmf_gap_s * 1000),
+        },
+        {
+            "dtmf": digits,
+            "talk": [{"index": i, "chunk_ms": ms} for i, ms in enumerate(chunks)],
+        },
+    )
+    planned_s = dtmf_delay_s + len(dtmf) * (dtmf_gap_s + 0.2) + (talk_s or 3600.0)
+    limit = timeout if timeout is not None else planned_s + 60.0
+    port = local_port if local_port is not None else free_udp_port(local_host)
+    sipp = _Sipp(
+        f"caller{port}",
+        scenario,
+        [
+            "-i",
+            local_host,
+            "-p",
+            str(port),
+            "-mi",
+            local_host,
+            "-mp",
+            str(_free_media_port(local_host)),
+            "-m",
+            "1",
+            "-l",
+            "1",
+            "-aa",
+            "-timeout",
+            f"{max(1, round(limit))}s",
+            "-timeout_error",
+            "-key",
+            "caller_number",
+            caller_number,
+            "-key",
+            "caller_display",
+            f'"{caller_name}" ' if caller_name else "",
+            "-key",
+            "exten",
+            exten,
+            f"{sip_host}:{sip_port}",
+        ],
+    )
+    await sipp.spawn()
+    return CallHandle(sipp, limit + 10.0)
+
+
+async def place_call(
+    sip_port: int,
+    *,
+    caller_number: str,
+    caller_name: str | None = None,
+    exten: str = "4000",
+    dtmf: str = "1",
+    dtmf_delay_s: float = 0.5,
+    dtmf_gap_s: float = 0.25,
+    talk_s: float | None = 5.0,
+    local_port: int | None = None,
+    sip_host: str = "127.0.0.1",
+    local_host: str = "127.0.0.1",
+    timeout: float | None = None,
+    audio: Path = AUDIO_PCAP,
+) -> CallResult:
+    """Place a call and wait until it ends; arguments as :func:`start_call`."""
+    handle = await start_call(
+        sip_port,
+        caller_number=caller_number,
+        caller_name=caller_name,
+        exten=exten,
+        dtmf=dtmf,
+        dtmf_delay_s=dtmf_delay_s,
+        dtmf_gap_s=dtmf_gap_s,
+        talk_s=talk_s,
+        local_port=local_port,
+        sip_host=sip_host,
+        local_host=local_host,
+        timeout=timeout,
+        audio=audio,
+    )
+    async with handle:
+        return await handle.wait()

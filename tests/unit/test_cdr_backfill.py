@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cti.db.backfill import calls_from, parse_lines
+from cti.domain.model import Disposition
+
+
+def line(**kw: object) -> str:
+    row = {
+        "uniqueid": "1.1",
+        "linkedid": "1.1",
+        "clid": '"张伟" <13800138000>',
+        "src": "13800138000",
+        "dst": "s",
+        "dcontext": "hotline",
+        "channel": "PJSIP/trunk-00000001",
+        "dstchannel": "",
+        "lastapp": "Queue",
+        "lastdata": "billing,r,,,300",
+        "start": "2026-11-25T16:00:00+0000",
+        "answer": "2026-11-25T16:00:00+0000",
+        "end": "2026-11-25T16:01:00+0000",
+        "billsec": 60,
+        "disposition": "ANSWERED",
+        "userfield": "menu=1",
+    }
+    row.update(kw)
+    return json.dumps(row, ensure_ascii=False)
+
+
+def test_answered_queue_call_is_rebuilt_from_its_legs() -> None:
+    lines = [
+        line(dstchannel="PJSIP/agent1001-00000002", billsec=40, end="2026-11-25T16:01:00+0000"),
+        "not json at all",
+        line(uniqueid="9.9", linkedid="9.9", dcontext="hotline-test", userfield=""),
+    ]
+    (call,) = calls_from(parse_lines(lines))
+    assert call.call_id == "1.1"
+    assert (call.queue, call.agent_id, call.ivr_path) == ("billing", "1001", "menu=1")
+    assert call.caller_name == "张伟"
+    assert call.talk_s == pytest.approx(40)
+    assert call.disposition is Disposition.ANSWERED
+    assert call.ended_at - call.entered_at == pytest.approx(60)
+
+
+def test_queue_call_without_agent_is_abandoned_and_ivr_only_call() -> None:
+    calls = calls_from(
+        parse_lines(
+            [
+                line(),
+                line(uniqueid="2.2", linkedid="2.2", lastapp="AGI", lastdata="agi://x/ivr"),
+            ]
+        )
+    )
+    by_id = {c.call_id: c for c in calls}
+    assert by_id["1.1"].disposition is Disposition.ABANDONED
+    assert by_id["2.2"].disposition is Disposition.IVR_ONLY
+    assert by_id["2.2"].queue is None
+
+
+def test_bad_times_are_skipped() -> None:
+    assert list(parse_lines([line(start="yesterday")])) == []
