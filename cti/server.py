@@ -71,6 +71,7 @@ async def running_hotline(
         asyncio.create_task(ami.run(first_connect_retries=first_connect_retries), name="ami"),
         asyncio.create_task(hotline.consume_ami(), name="ami-consumer"),
         asyncio.create_task(hotline.run_ami_actions(), name="ami-actions"),
+        asyncio.create_task(hotline.run_cdr_writer(), name="cdr-writer"),
     ]
     synced = asyncio.create_task(hotline.synced.wait())
     try:

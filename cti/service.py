@@ -57,6 +57,7 @@ class Hotline:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self.backfill: asyncio.Task[int] | None = None
+        self.cdr_queue: asyncio.Queue[tuple[CallDetailRecord, int | None]] = asyncio.Queue()
 
     async def load_agents(self) -> None:
         for user in await self.repository.agents():
@@ -193,7 +194,7 @@ class Hotline:
                 case fx.AddQueueMember() | fx.RemoveQueueMember() | fx.PauseQueueMember():
                     self.ami_actions.put_nowait(effect)
                 case fx.PublishScreenPop(agent_id=agent_id, call=call):
-                    self._spawn(self._screen_pop(agent_id, call))
+                    self._screen_pop(agent_id, call)
                 case fx.PublishAgentState(agent=agent):
                     data = agent_json(agent)
                     self.hub.to_user(agent.agent_id, "agent.state", data)
@@ -249,11 +250,29 @@ class Hotline:
             log.exception("customer lookup failed for %s", call.caller_number)
             return None
 
-    async def _screen_pop(self, agent_id: str, call: CallSnapshot) -> None:
-        customer = await self.customer_for(call)
+    def _screen_pop(self, agent_id: str, call: CallSnapshot) -> None:
+        """Pop at once; never wait on the database in this path.
+
+        The customer was looked up when the call arrived (seconds earlier,
+        during the IVR). If that lookup is somehow not done yet, the pop goes
+        out with ``customer_pending`` and a ``screen.pop`` update follows.
+        """
+        lookup = self._customers.get(call.call_id)
         data = call_json(call)
-        data["customer"] = customer_json(customer)
+        if lookup is not None and lookup.done():
+            data["customer"] = customer_json(None if lookup.exception() else lookup.result())
+            self.hub.to_user(agent_id, "screen.pop", data)
+            return
+        data["customer"], data["customer_pending"] = None, True
         self.hub.to_user(agent_id, "screen.pop", data)
+        self._spawn(self._complete_screen_pop(agent_id, call, data))
+
+    async def _complete_screen_pop(
+        self, agent_id: str, call: CallSnapshot, data: dict[str, Any]
+    ) -> None:
+        customer = customer_json(await self.customer_for(call))
+        update = data | {"customer": customer, "customer_pending": False}
+        self.hub.to_user(agent_id, "screen.pop", update)
 
     async def _store_cdr(self, cdr: CallDetailRecord) -> None:
         task = self._customers.pop(cdr.call_id, None)
@@ -269,13 +288,30 @@ class Hotline:
                 log.warning(
                     "call %s: recording outside the catalogue: %s", cdr.call_id, cdr.recording_path
                 )
-        for attempt in range(5):
-            try:
-                await self.repository.save_cdr(cdr, customer.id if customer else None)
-                return
-            except Exception:
-                log.exception("saving CDR %s failed (attempt %d)", cdr.call_id, attempt + 1)
-                await asyncio.sleep(0.2 * 2**attempt)
+        self.cdr_queue.put_nowait((cdr, customer.id if customer else None))
+
+    async def run_cdr_writer(self) -> None:
+        """One writer: CDRs are committed in batches, retried until stored.
+
+        A batch that fails stays in hand and is retried with backoff, so a
+        database outage delays CDRs but loses none while the process lives;
+        what a crash loses is recovered from Asterisk's CDR file on restart.
+        """
+        while True:
+            batch = [await self.cdr_queue.get()]
+            while not self.cdr_queue.empty() and len(batch) < 500:
+                batch.append(self.cdr_queue.get_nowait())
+            delay = 0.2
+            while True:
+                try:
+                    await self.repository.save_cdrs(batch)
+                    break
+                except Exception:
+                    log.exception("storing %d CDR(s) failed; retrying in %.1fs", len(batch), delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 30.0)
+            for _ in batch:
+                self.cdr_queue.task_done()
 
     def _schedule_wrap_up_end(self, agent_id: str, at: float) -> None:
         old = self._timers.pop(agent_id, None)
@@ -294,9 +330,10 @@ class Hotline:
         return task
 
     async def drain(self) -> None:
-        """Wait for spawned work (CDR writes, pops) to finish: for shutdown and tests."""
+        """Wait for spawned work (pops, CDR writes) to finish: for shutdown and tests."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.cdr_queue.join()
 
 
 def _interface_of(channel: str) -> str:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from cti.db.models import Base, CallRecord, Customer, User
@@ -20,7 +21,20 @@ def _ts(epoch: float | None) -> datetime | None:
 
 
 def make_engine(url: str) -> AsyncEngine:
-    return create_async_engine(url, pool_pre_ping=True)
+    engine = create_async_engine(url, pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL: readers (screen-pop lookups) never wait for a CDR write; NORMAL is
+    # durable across process crashes (only an OS crash can lose the last commits).
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
 
 
 async def create_schema(engine: AsyncEngine) -> None:
@@ -79,28 +93,38 @@ class Repository:
             return list(rows)
 
     # ----------------------------------------------------------------- CDR
-    async def save_cdr(self, cdr: CallDetailRecord, customer_id: int | None) -> None:
-        """Insert or complete the CDR of a call (idempotent on call_id)."""
+    async def save_cdrs(self, batch: Iterable[tuple[CallDetailRecord, int | None]]) -> None:
+        """Insert or complete CDRs (idempotent on call_id), in one transaction."""
+        items = {cdr.call_id: (cdr, customer_id) for cdr, customer_id in batch}
+        if not items:
+            return
         async with self.sessions.begin() as session:
-            row = await session.get(CallRecord, cdr.call_id)
-            if row is None:
-                row = CallRecord(call_id=cdr.call_id)
-                session.add(row)
-            row.caller_number = cdr.caller_number
-            row.caller_name = cdr.caller_name
-            row.customer_id = customer_id
-            row.ivr_path = cdr.ivr_path
-            row.queue = cdr.queue
-            row.agent_id = cdr.agent_id
-            row.entered_at = _ts(cdr.entered_at) or datetime.now(UTC)
-            row.queued_at = _ts(cdr.queued_at)
-            row.answered_at = _ts(cdr.answered_at)
-            row.ended_at = _ts(cdr.ended_at) or datetime.now(UTC)
-            row.wait_s = round(cdr.wait_s, 3)
-            row.talk_s = round(cdr.talk_s, 3)
-            row.disposition = cdr.disposition.value
-            row.recording_path = cdr.recording_path
-            row.recovered = False
+            rows = {
+                row.call_id: row
+                for row in await session.scalars(
+                    select(CallRecord).where(CallRecord.call_id.in_(list(items)))
+                )
+            }
+            for call_id, (cdr, customer_id) in items.items():
+                row = rows.get(call_id)
+                if row is None:
+                    row = CallRecord(call_id=call_id)
+                    session.add(row)
+                row.caller_number = cdr.caller_number
+                row.caller_name = cdr.caller_name
+                row.customer_id = customer_id
+                row.ivr_path = cdr.ivr_path
+                row.queue = cdr.queue
+                row.agent_id = cdr.agent_id
+                row.entered_at = _ts(cdr.entered_at) or datetime.now(UTC)
+                row.queued_at = _ts(cdr.queued_at)
+                row.answered_at = _ts(cdr.answered_at)
+                row.ended_at = _ts(cdr.ended_at) or datetime.now(UTC)
+                row.wait_s = round(cdr.wait_s, 3)
+                row.talk_s = round(cdr.talk_s, 3)
+                row.disposition = cdr.disposition.value
+                row.recording_path = cdr.recording_path
+                row.recovered = False
 
     async def insert_missing_cdrs(self, cdrs: Iterable[CallDetailRecord]) -> int:
         """Store CDRs (marked recovered) for calls that have none yet."""
