@@ -6,8 +6,11 @@ import argparse
 import asyncio
 import logging
 import os
+import shutil
 import signal
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from cti.ami.client import AmiAuthError, AmiError
@@ -124,16 +127,49 @@ def _demo(settings: Settings, config: Path | None) -> int:
     except runtime.PbxError as exc:
         print(f"hotline demo: Asterisk did not start: {exc}", file=sys.stderr)
         return 1
+    phones = _start_demo_phones()
     try:
         print(
             "\nhotline demo is starting.\n"
             f"  Agent page:   http://{settings.web_host}:{settings.web_port}/agent\n"
             f"  Agents:       {', '.join(DEMO_AGENTS)} (password in {config})\n"
-            f"  Agent phones: SIP endpoints agent1001.. at 127.0.0.1:51001.. "
-            "(e.g. tests/support/sipp agent UAS)\n"
-            f"  Test call:    sipp -sn uac -s 4000 127.0.0.1:{settings.sip_port} -m 1\n",
+            f"  Agent phones: {len(phones)} auto-answering sipp phones at 127.0.0.1:51001..\n"
+            "  Test call:    sipp -sn uac -s 4000 -i 127.0.0.1 -p 5070 -m 1 -d 30000 "
+            f"127.0.0.1:{settings.sip_port}\n"
+            "                (no DTMF: after the menu times out the call waits in queue general)\n",
             flush=True,
         )
         return asyncio.run(_serve(settings))
     finally:
+        for phone in phones:
+            phone.terminate()
+        for phone in phones:
+            phone.wait(timeout=5)
         runtime.stop(settings)
+
+
+def _start_demo_phones() -> list[subprocess.Popen[bytes]]:
+    """One auto-answering SIP phone (sipp's built-in UAS) per demo agent."""
+    if shutil.which("sipp") is None:
+        print("hotline demo: sipp is not installed: no demo agent phones", file=sys.stderr)
+        return []
+    return [
+        subprocess.Popen(
+            [
+                "sipp",
+                "-sn",
+                "uas",
+                "-i",
+                "127.0.0.1",
+                "-p",
+                str(51000 + int(agent[-2:])),
+                "-nostdin",
+                "-trace_err",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=tempfile.gettempdir(),
+        )
+        for agent in DEMO_AGENTS
+    ]
