@@ -17,6 +17,7 @@ from cti.ami.client import AmiAuthError, AmiError
 from cti.config import Settings, load_settings
 from cti.db.repository import Repository, create_schema, make_engine
 from cti.demo import DEMO_AGENTS, seed_demo, write_demo_config
+from ivr.flow import FlowError
 
 log = logging.getLogger("hotline")
 
@@ -112,6 +113,9 @@ async def _serve(settings: Settings) -> int:
     except AmiAuthError as exc:
         print(f"hotline serve: {exc}", file=sys.stderr)
         return 3
+    except FlowError as exc:
+        print(f"hotline serve: IVR flow rejected: {exc}", file=sys.stderr)
+        return 5
     except AmiError as exc:
         print(f"hotline serve: {exc}", file=sys.stderr)
         return 4

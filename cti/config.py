@@ -52,9 +52,10 @@ class Settings(BaseSettings):
     rtp_start: int = 20000
     rtp_end: int = 29999
 
-    # FastAGI server (the IVR).
+    # FastAGI server (the IVR) and its flow file (default: ivr/flows/hotline.yaml).
     agi_host: str = "127.0.0.1"
     agi_port: int = 4573
+    ivr_flow: Path | None = None
 
     # Web (agent API, WebSocket, pages).
     web_host: str = "127.0.0.1"

@@ -18,7 +18,7 @@ from cti.service import Hotline
 from cti.web.app import build_app
 from cti.web.hub import Hub
 from ivr.fastagi import FastAgiServer
-from ivr.service import ivr_routes
+from ivr.service import ivr_routes, load_default_flow
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ async def running_hotline(
     Raises ``AmiAuthError`` (refused credentials) or ``AmiError`` (AMI
     unreachable after ``first_connect_retries``) instead of hanging.
     """
+    flow = load_default_flow(settings.ivr_flow)  # a bad flow file stops us here
     engine = make_engine(settings.effective_database_url)
     await create_schema(engine)
     repository = Repository(engine)
@@ -64,7 +65,7 @@ async def running_hotline(
     )
     hotline = Hotline(settings, repository, ami, Hub())
     await hotline.load_agents()
-    agi = FastAgiServer(settings.agi_host, settings.agi_port, ivr_routes())
+    agi = FastAgiServer(settings.agi_host, settings.agi_port, ivr_routes(flow))
     sessions = SessionStore(settings.session_ttl_s)
     runner = web.AppRunner(build_app(hotline, sessions))
     tasks = [

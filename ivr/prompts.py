@@ -8,20 +8,44 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 VOICES = {"en": "en-us", "zh": "cmn-latn-pinyin"}
 
+#: Where the prompts live inside Asterisk: <root>/<language>/<name>.wav
+PROMPTS_ROOT = PurePosixPath("/var/lib/asterisk/sounds/hotline")
+
 PROMPTS: dict[str, dict[str, str]] = {
     "en": {
+        "language": "For English, press 1. Zhong wen qing an 2.",
         "main-menu": (
             "Welcome to the hotline. For billing, press 1. For technical support, "
             "press 2. For your account and security, press 3."
         ),
         "invalid": "Sorry, that is not a valid choice. Please try again.",
         "please-hold": "Please hold, the next available agent will take your call.",
+        "closed": "The hotline is closed now. Please call again during business hours.",
+    },
+    # Mandarin in pinyin with tone numbers (espeak-ng's cmn-latn-pinyin voice)
+    "zh": {
+        "language": "For English, press 1. Zhong1 wen2 qing3 an4 er4.",
+        "main-menu": (
+            "huan1 ying2 zhi4 dian4 re4 xian4. zhang4 dan1 wen4 ti2 qing3 an4 yi1. "
+            "ji4 shu4 zhi1 chi2 qing3 an4 er4. zhang4 hu4 yu3 an1 quan2 qing3 an4 san1."
+        ),
+        "invalid": "dui4 bu qi3, nin2 de xuan3 ze2 wu2 xiao4, qing3 zai4 shi4 yi2 ci4.",
+        "please-hold": "qing3 shao1 hou4, ke4 fu2 ren2 yuan2 ma3 shang4 wei4 nin2 fu2 wu4.",
+        "closed": (
+            "xian4 zai4 shi4 fei1 gong1 zuo4 shi2 jian1, "
+            "qing3 zai4 gong1 zuo4 shi2 jian1 zai4 lai2 dian4."
+        ),
     },
 }
+
+
+def prompt_names(language: str = "en") -> set[str]:
+    """Names a flow may use (the rendered set; a site's extra files are added at load)."""
+    return set(PROMPTS[language])
 
 
 class PromptError(RuntimeError):
@@ -29,13 +53,13 @@ class PromptError(RuntimeError):
 
 
 def render_prompts(target: Path) -> list[Path]:
-    """Render missing prompts into ``target/<name>.wav`` (English at the top level)."""
+    """Render missing prompts into ``target/<language>/<name>.wav``."""
     for tool in ("espeak-ng", "sox"):
         if shutil.which(tool) is None:
             raise PromptError(f"{tool} is not installed: cannot render IVR prompts")
     written: list[Path] = []
     for language, texts in PROMPTS.items():
-        folder = target if language == "en" else target / language
+        folder = target / language
         folder.mkdir(parents=True, exist_ok=True)
         for name, text in texts.items():
             out = folder / f"{name}.wav"

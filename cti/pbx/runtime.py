@@ -50,8 +50,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from cti.config import Settings
-from ivr.menu import MenuConfig
-from ivr.prompts import PromptError, render_prompts
+from ivr.prompts import PROMPTS_ROOT, PromptError, render_prompts
 
 __all__ = [
     "CHROOT_RECORDINGS_DIR",
@@ -629,7 +628,7 @@ def _install_prompts(rootfs: Path) -> None:
     Existing files are kept (rendered once per root filesystem; a site may put
     recorded prompts there instead).
     """
-    folder = PurePosixPath(MenuConfig().prompt).parent
+    folder = PROMPTS_ROOT
     try:
         render_prompts(rootfs / str(folder).lstrip("/"))
     except (PromptError, OSError, subprocess.CalledProcessError) as exc:

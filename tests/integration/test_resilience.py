@@ -74,7 +74,9 @@ async def test_asterisk_restart_cti_reconnects_and_resyncs(
         what="Asterisk to hold the members the CTI asked for",
     )
     # A caller waits in a queue with nobody to answer (1004 serves technical but is logged out).
-    call = await start_call(pbx_settings.sip_port, caller_number="15550100002", dtmf="2", talk_s=60)
+    call = await start_call(
+        pbx_settings.sip_port, caller_number="15550100002", dtmf="12", dtmf_gap_s=1.0, talk_s=60
+    )
     await wait_until(
         lambda: any(c.queue == "technical" for c in core.calls.values()),
         within=30,
@@ -161,7 +163,11 @@ async def test_cti_restart_loses_no_cdr(hotline_settings) -> None:
         await phone.start()
         try:
             call = await start_call(
-                hotline_settings.sip_port, caller_number="15550100001", dtmf="1", talk_s=5
+                hotline_settings.sip_port,
+                caller_number="15550100001",
+                dtmf="11",
+                dtmf_gap_s=1.0,
+                talk_s=5,
             )
             await wait_until(
                 lambda: any(c.agent_id == "1001" for c in core.calls.values()),
@@ -185,5 +191,5 @@ async def test_cti_restart_loses_no_cdr(hotline_settings) -> None:
     assert cdr is not None, "the CDR of the call that ended during the outage is missing"
     assert cdr.recovered
     assert (cdr.queue, cdr.agent_id, cdr.disposition) == ("billing", "1001", "answered")
-    assert cdr.ivr_path.startswith("menu=1")
+    assert "menu=1" in cdr.ivr_path
     assert cdr.talk_s > 0

@@ -1,0 +1,124 @@
+"""IVR branches over real SIP calls (DTMF as SIP INFO) on the real Asterisk."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cti.server import running_hotline
+from tests.support.sipp import start_call
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.asterisk
+
+
+def short_flow(tmp_path: Path, *, closed_today: bool = False) -> Path:
+    """The shipped flow's shape with short prompts and timeouts (tests run fast)."""
+    today = dt.datetime.now(dt.UTC).date()
+    nodes = {
+        "hours": {
+            "type": "hours",
+            "timezone": "UTC",
+            "hours": {"mon-sun": "00:00-23:59"},
+            "holidays": [str(today), str(today + dt.timedelta(days=1))] if closed_today else [],
+            "open": "language",
+            "closed": "closed",
+        },
+        "language": {
+            "type": "language",
+            "prompt": "invalid",
+            "timeout_s": 2,
+            "choices": {"1": "en", "2": "zh"},
+            "next": "menu",
+        },
+        "menu": {
+            "type": "menu",
+            "prompt": "invalid",
+            "timeout_s": 1,
+            "attempts": 2,
+            "choices": {"1": "billing", "2": "technical"},
+            "on_fail": "general",
+        },
+        "billing": {"type": "queue", "queue": "billing"},
+        "technical": {"type": "queue", "queue": "technical"},
+        "general": {"type": "queue", "queue": "general"},
+        "closed": {"type": "hangup", "prompt": "closed"},
+    }
+    path = tmp_path / "short.yaml"
+    path.write_text(yaml.safe_dump({"flow": "short", "start": "hours", "nodes": nodes}))
+    return path
+
+
+async def ivr_call(
+    settings, dtmf: str, number: str, talk_s: float = 18
+) -> tuple[str, str | None, str]:
+    """Place a call that hangs up after ``talk_s``; return (IVR path, queue, disposition)."""
+    async with running_hotline(settings) as running:
+        core = running.hotline.core
+        handle = await start_call(
+            settings.sip_port, caller_number=number, dtmf=dtmf, dtmf_gap_s=1.0, talk_s=talk_s
+        )
+        async with handle:
+            await wait_until(lambda: bool(core.calls), within=15, what="the call to start")
+            call_id = next(iter(core.calls))
+            await wait_until(
+                lambda: call_id not in core.calls or core.calls[call_id].queue is not None,
+                within=40,
+                what="the IVR to finish",
+            )
+            await handle.wait(60)
+        await wait_until(lambda: call_id not in core.calls, within=15, what="the call to end")
+        await running.hotline.drain()
+        cdr = await running.hotline.repository.cdr(call_id)
+    assert cdr is not None
+    return cdr.ivr_path, cdr.queue, cdr.disposition
+
+
+async def test_invalid_then_valid_choice(hotline_settings, tmp_path) -> None:
+    settings = hotline_settings.model_copy(update={"ivr_flow": short_flow(tmp_path)})
+    path, queue, _ = await ivr_call(settings, dtmf="192", number="15550100002")
+    assert queue == "technical"
+    assert "lang=en>menu=invalid>menu=2>queue=technical" in path
+
+
+async def test_mandarin_choice_and_menu(hotline_settings, tmp_path) -> None:
+    settings = hotline_settings.model_copy(update={"ivr_flow": short_flow(tmp_path)})
+    path, queue, _ = await ivr_call(settings, dtmf="21", number="13800138000")
+    assert queue == "billing"
+    assert "lang=zh>menu=1" in path
+
+
+async def test_timeouts_fall_back_to_general(hotline_settings, tmp_path) -> None:
+    settings = hotline_settings.model_copy(update={"ivr_flow": short_flow(tmp_path)})
+    path, queue, disposition = await ivr_call(settings, dtmf="1", number="15550100001")
+    assert queue == "general"
+    assert "menu=timeout>menu=timeout>queue=general" in path
+    assert disposition == "abandoned"  # nobody answered in general: the caller left
+
+
+async def test_after_hours_the_caller_hears_closed_and_is_hung_up(
+    hotline_settings, tmp_path
+) -> None:
+    settings = hotline_settings.model_copy(
+        update={"ivr_flow": short_flow(tmp_path, closed_today=True)}
+    )
+    path, queue, disposition = await ivr_call(settings, dtmf="", number="15550100001")
+    assert path.startswith("closed>hangup")
+    assert queue is None
+    assert disposition == "ivr_only"
+
+
+async def test_broken_flow_is_rejected_at_start(hotline_settings, tmp_path) -> None:
+    broken = yaml.safe_load(short_flow(tmp_path).read_text())
+    broken["nodes"]["menu"]["choices"]["3"] = "nowhere"
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump(broken))
+    settings = hotline_settings.model_copy(update={"ivr_flow": path})
+    from ivr.flow import FlowError
+
+    with pytest.raises(FlowError, match=f"{path}: node 'menu': leads to unknown node 'nowhere'"):
+        async with running_hotline(settings):
+            pass
