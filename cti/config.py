@@ -63,6 +63,32 @@ class Settings(BaseSettings):
     web_allowed_origins: list[str] = Field(default_factory=list)
     session_ttl_s: int = 8 * 3600
 
+    # Agent desktop: the codes an agent picks from (the page translates the
+    # known ones and shows any other code as it is).
+    pause_reasons: list[str] = Field(
+        default_factory=lambda: ["break", "lunch", "training", "meeting", "coaching"]
+    )
+    disposition_codes: list[str] = Field(
+        default_factory=lambda: [
+            "resolved",
+            "follow_up",
+            "escalated",
+            "callback",
+            "wrong_number",
+            "other",
+        ]
+    )
+    # Last calls of the caller shown in the screen-pop (from the cdr table).
+    pop_history_limit: int = 5
+
+    # External CRM lookup (optional): GET this URL, "{number}" replaced by the
+    # caller's number (URL-encoded), answering a JSON object (see README). Empty:
+    # off. Looked up when the call arrives; a slow or failing CRM never holds
+    # the screen-pop back: the pop arrives marked and an update follows.
+    crm_url: str = ""
+    crm_timeout_s: float = 1.5
+    crm_bearer_token: SecretStr = SecretStr("")
+
     # Storage.
     database_url: str = ""
     recordings_dir: Path = Field(default_factory=lambda: _default_state_dir() / "recordings")

@@ -12,19 +12,23 @@ import contextlib
 import dataclasses
 import logging
 import time
+import urllib.parse
 from collections.abc import Callable, Coroutine
 from dataclasses import asdict
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
+
+import aiohttp
 
 from cti.ami.client import AmiClient, AmiError, Connected, Disconnected
 from cti.ami.translate import translate
 from cti.config import Settings
 from cti.db.backfill import read_calls
-from cti.db.models import Customer
-from cti.db.repository import Repository
+from cti.db.models import CallRecord, Customer
+from cti.db.repository import AgentDisposition, Repository
 from cti.domain import effects as fx
+from cti.domain import events as ev
 from cti.domain.callcenter import CallCenter, PbxChannel, PbxMember, PbxSnapshot
-from cti.domain.model import AgentSnapshot, CallDetailRecord, CallSnapshot
+from cti.domain.model import AgentSnapshot, AgentState, CallDetailRecord, CallSnapshot, CallState
 from cti.pbx import runtime
 from cti.web.hub import Hub
 from recordings.catalogue import RecordingPathError, host_path
@@ -34,6 +38,69 @@ T = TypeVar("T")
 
 QUEUES = ("general", "billing", "technical", "account")
 INBOUND_CONTEXTS = frozenset({"from-pstn", "hotline"})
+# Where a blind transfer sends the caller (asterisk-conf/extensions.conf):
+# to a queue, the Queue() priority of [hotline] s (found with ShowDialPlan, so
+# the recording already running is not started twice); to an agent, [agents].
+HOTLINE_CONTEXT, HOTLINE_EXTEN = "hotline", "s"
+AGENTS_CONTEXT = "agents"
+
+
+class CallActionRefused(Exception):
+    """An agent's call action (hang-up, transfer, disposition) that is not allowed."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+class CrmLookup(Protocol):
+    """An external customer lookup by caller number."""
+
+    async def lookup(self, number: str) -> dict[str, Any] | None:
+        """The customer record, None when unknown; raises on failure."""
+        ...  # pragma: no cover
+
+
+class CrmError(Exception):
+    pass
+
+
+class HttpCrm:
+    """The site's CRM over HTTP: GET ``crm_url`` with ``{number}`` filled in.
+
+    200 with a JSON object: the record; 404: unknown caller; anything else,
+    a timeout or a connection error: ``CrmError``.
+    """
+
+    def __init__(self, url: str, timeout_s: float, bearer_token: str = "") -> None:
+        self.url, self.timeout_s, self.bearer_token = url, timeout_s, bearer_token
+        self._http: aiohttp.ClientSession | None = None
+
+    async def lookup(self, number: str) -> dict[str, Any] | None:
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout_s))
+        url = self.url.replace("{number}", urllib.parse.quote(number, safe=""))
+        headers = {"Accept": "application/json"}
+        if self.bearer_token:
+            headers["Authorization"] = f"Bearer {self.bearer_token}"
+        try:
+            async with self._http.get(url, headers=headers, allow_redirects=False) as response:
+                if response.status == 404:
+                    return None
+                if response.status != 200:
+                    raise CrmError(f"CRM answered HTTP {response.status}")
+                body = await response.json(content_type=None)
+        except TimeoutError as exc:
+            raise CrmError(f"CRM did not answer within {self.timeout_s:g} s") from exc
+        except (aiohttp.ClientError, ValueError) as exc:
+            raise CrmError(f"CRM lookup failed: {exc}") from exc
+        if not isinstance(body, dict):
+            raise CrmError("CRM answered something other than a JSON object")
+        return body
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.close()
 
 
 class Hotline:
@@ -58,9 +125,30 @@ class Hotline:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self.backfill: asyncio.Task[int] | None = None
         self.cdr_queue: asyncio.Queue[tuple[CallDetailRecord, int | None]] = asyncio.Queue()
+        # Agent desktop: what a screen-pop shows besides the call and customer.
+        self.crm: CrmLookup | None = (
+            HttpCrm(
+                settings.crm_url,
+                settings.crm_timeout_s,
+                settings.crm_bearer_token.get_secret_value(),
+            )
+            if settings.crm_url
+            else None
+        )
+        self.agent_names: dict[str, str] = {}
+        self._context: dict[str, asyncio.Task[dict[str, Any]]] = {}
+        self._popped: dict[str, set[str]] = {}  # call id -> agents that got its pop
+        self._transfers: dict[str, dict[str, Any]] = {}  # call id -> last blind transfer
+        # Dispositions given before the CDR row exists, stored with it; CDRs
+        # handed to the writer and not committed yet (call id -> agent).
+        self._dispositions: dict[str, AgentDisposition] = {}
+        self._cdr_in_flight: dict[str, str | None] = {}
+        self._wrap: dict[str, dict[str, Any]] = {}  # agent -> last call without disposition
+        self._queue_priority: tuple[int, int] | None = None  # (AMI generation, priority)
 
     async def load_agents(self) -> None:
         for user in await self.repository.agents():
+            self.agent_names[user.username] = user.display_name or user.username
             self.core.register_agent(
                 user.username,
                 user.interface or f"PJSIP/agent{user.username}",
@@ -196,16 +284,22 @@ class Hotline:
                 case fx.PublishScreenPop(agent_id=agent_id, call=call):
                     self._screen_pop(agent_id, call)
                 case fx.PublishAgentState(agent=agent):
-                    data = agent_json(agent)
+                    data = self.agent_view(agent)
                     self.hub.to_user(agent.agent_id, "agent.state", data)
                     self.hub.to_supervisors("agent.state", data)
                 case fx.PublishCallUpdate(call=call):
-                    if call.call_id not in self._customers:
-                        self._customers[call.call_id] = self._spawn(
-                            self.repository.customer_by_phone(call.caller_number)
-                        )
+                    if call.state is CallState.ENDED:
+                        self._call_ended(call)
+                    else:
+                        self._start_lookups(call)
                     self.hub.to_supervisors("call.update", call_json(call))
                 case fx.StoreCdr(cdr=cdr):
+                    self._cdr_in_flight[cdr.call_id] = cdr.agent_id
+                    if cdr.agent_id and cdr.answered_at is not None:
+                        if cdr.call_id in self._dispositions:
+                            self._wrap.pop(cdr.agent_id, None)
+                        else:
+                            self._wrap[cdr.agent_id] = wrap_json(cdr)
                     self._spawn(self._store_cdr(cdr))
                 case fx.ScheduleWrapUpEnd(agent_id=agent_id, at=at):
                     self._schedule_wrap_up_end(agent_id, at)
@@ -250,31 +344,300 @@ class Hotline:
             log.exception("customer lookup failed for %s", call.caller_number)
             return None
 
-    def _screen_pop(self, agent_id: str, call: CallSnapshot) -> None:
-        """Pop at once; never wait on the database in this path.
+    def _start_lookups(self, call: CallSnapshot) -> None:
+        """When a call arrives: customer, last calls, external CRM (in the background)."""
+        if call.call_id not in self._customers:
+            self._customers[call.call_id] = self._spawn(
+                self.repository.customer_by_phone(call.caller_number)
+            )
+        if call.call_id not in self._context:
+            self._context[call.call_id] = self._spawn(self._lookup_context(call.caller_number))
 
-        The customer was looked up when the call arrived (seconds earlier,
-        during the IVR). If that lookup is somehow not done yet, the pop goes
-        out with ``customer_pending`` and a ``screen.pop`` update follows.
+    async def _lookup_context(self, number: str) -> dict[str, Any]:
+        """The caller's last calls (cdr table) and the external CRM record."""
+        history, crm = await asyncio.gather(self._history(number), self._crm(number))
+        return {"history": history, "crm": crm}
+
+    async def _history(self, number: str) -> list[dict[str, Any]] | None:
+        if not number:
+            return []
+        try:
+            rows = await self.repository.recent_calls(number, self.settings.pop_history_limit)
+        except Exception:
+            log.exception("last calls of %s could not be read", number)
+            return None
+        return [history_json(row) for row in rows]
+
+    async def _crm(self, number: str) -> dict[str, Any]:
+        if self.crm is None:
+            return {"status": "off", "record": None}
+        if not number:
+            return {"status": "not_found", "record": None}
+        try:
+            async with asyncio.timeout(self.settings.crm_timeout_s):
+                record = await self.crm.lookup(number)
+        except TimeoutError:
+            message = f"CRM did not answer within {self.settings.crm_timeout_s:g} s"
+            log.warning("CRM lookup of %s: %s", number, message)
+            return {"status": "error", "record": None, "message": message}
+        except Exception as exc:
+            log.warning("CRM lookup of %s failed: %s", number, exc)
+            return {"status": "error", "record": None, "message": str(exc)[:200]}
+        if record is None:
+            return {"status": "not_found", "record": None}
+        return {"status": "ok", "record": record}
+
+    def pop_json(self, call: CallSnapshot) -> tuple[dict[str, Any], bool]:
+        """The screen-pop of a call from what is looked up already; True if complete.
+
+        Never waits: what is not there yet is marked pending (``customer_pending``,
+        ``context_pending``) and a ``screen.pop`` update follows.
         """
-        lookup = self._customers.get(call.call_id)
         data = call_json(call)
+        data["verified"] = False  # identity verification comes with the IVR
+        data["transfer"] = self._transfers.get(call.call_id)
+        lookup = self._customers.get(call.call_id)
         if lookup is not None and lookup.done():
-            data["customer"] = customer_json(None if lookup.exception() else lookup.result())
-            self.hub.to_user(agent_id, "screen.pop", data)
-            return
-        data["customer"], data["customer_pending"] = None, True
-        self.hub.to_user(agent_id, "screen.pop", data)
-        self._spawn(self._complete_screen_pop(agent_id, call, data))
+            failed = lookup.cancelled() or lookup.exception() is not None
+            data["customer"] = customer_json(None if failed else lookup.result())
+            data["customer_pending"] = False
+        else:
+            data["customer"], data["customer_pending"] = None, True
+        context = self._context.get(call.call_id)
+        if context is not None and context.done() and not context.cancelled():
+            if context.exception() is None:
+                data |= context.result()
+            else:
+                data |= {"history": None, "crm": {"status": "error", "record": None}}
+            data["context_pending"] = False
+        else:
+            data["history"], data["crm"] = [], {"status": "pending", "record": None}
+            data["context_pending"] = True
+        return data, not (data["customer_pending"] or data["context_pending"])
 
-    async def _complete_screen_pop(
-        self, agent_id: str, call: CallSnapshot, data: dict[str, Any]
-    ) -> None:
-        customer = customer_json(await self.customer_for(call))
-        update = data | {"customer": customer, "customer_pending": False}
-        self.hub.to_user(agent_id, "screen.pop", update)
+    def _screen_pop(self, agent_id: str, call: CallSnapshot) -> None:
+        """Pop at once; never wait on the database or the CRM in this path.
+
+        The customer, the last calls and the CRM record were looked up when the
+        call arrived (seconds earlier, during the IVR). If a lookup is somehow
+        not done yet, the pop goes out marked pending and an update follows.
+        """
+        self._popped.setdefault(call.call_id, set()).add(agent_id)
+        self._start_lookups(call)  # normally started when the call arrived
+        data, complete = self.pop_json(call)
+        self.hub.to_user(agent_id, "screen.pop", data)
+        if not complete:
+            self._spawn(self._complete_screen_pop(agent_id, call))
+
+    async def _complete_screen_pop(self, agent_id: str, call: CallSnapshot) -> None:
+        await self.customer_for(call)
+        context = self._context.get(call.call_id)
+        if context is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(context)
+        # only while the call is still the agent's (never resurrect a finished pop)
+        live = self.core.calls.get(call.call_id)
+        agent = self.core.agents.get(agent_id)
+        transfer = self._transfers.get(call.call_id) or {}
+        if live is None or agent is None:
+            return
+        if agent.call_id != call.call_id and transfer.get("to") != agent_id:
+            return
+        self.hub.to_user(agent_id, "screen.pop", self.pop_json(live.snapshot(self.clock()))[0])
+
+    def _call_ended(self, call: CallSnapshot) -> None:
+        """Tell every agent whose page popped the call that it is over."""
+        self._transfers.pop(call.call_id, None)
+        for agent_id in self._popped.pop(call.call_id, set()):
+            self.hub.to_user(
+                agent_id,
+                "call.ended",
+                {
+                    "call_id": call.call_id,
+                    "agent_id": call.agent_id,
+                    "answered": call.answered_at is not None,
+                },
+            )
+
+    # ------------------------------------------------------------ agent desktop
+    def agent_view(self, agent: AgentSnapshot) -> dict[str, Any]:
+        """An agent's state as the desktop shows it (seconds relative to now)."""
+        now = self.clock()
+        data = agent_json(agent)
+        data["name"] = self.agent_names.get(agent.agent_id, agent.agent_id)
+        data["since_s"] = round(max(0.0, now - agent.state_since), 3)
+        if agent.state is AgentState.WRAP_UP:
+            live = self.core.agents.get(agent.agent_id)
+            wrap_up_s = live.wrap_up_s if live is not None else 0.0
+            data["wrap_up_left_s"] = round(max(0.0, agent.state_since + wrap_up_s - now), 3)
+        return data
+
+    def wrap_call(self, agent_id: str) -> dict[str, Any] | None:
+        """The agent's last answered call that has no disposition yet (for a resync)."""
+        return self._wrap.get(agent_id)
+
+    def _own_call(self, agent_id: str, call_id: str) -> CallSnapshot:
+        """The call ``call_id`` if ``agent_id`` is talking on it; refuses otherwise."""
+        call = self.core.calls.get(call_id)
+        if call is None:
+            raise CallActionRefused(404, "no_such_call", f"call {call_id} is not in progress")
+        agent = self.core.agents.get(agent_id)
+        if (
+            agent is None
+            or agent.call_id != call_id
+            or call.agent_id != agent_id
+            or call.state is not CallState.TALKING
+        ):
+            raise CallActionRefused(
+                403, "not_your_call", f"call {call_id} is not a call you are talking on"
+            )
+        return call.snapshot(self.clock())
+
+    async def hangup_call(self, agent_id: str, call_id: str) -> None:
+        """Hang up the agent's current call (AMI Hangup of the caller's channel)."""
+        call = self._own_call(agent_id, call_id)
+        channel = self.core.calls[call_id].channel
+        try:
+            await self.ami.action({"Action": "Hangup", "Channel": channel, "Cause": "16"})
+        except AmiError as exc:
+            raise CallActionRefused(
+                502, "pbx_error", f"Asterisk refused the hang-up: {exc}"
+            ) from exc
+        log.info("agent %s hung up call %s (%s)", agent_id, call.call_id, channel)
+
+    async def transfer_call(self, agent_id: str, call_id: str, kind: str, target: str) -> None:
+        """Blind transfer of the agent's current call to a queue or a ready agent.
+
+        The caller's channel is sent with AMI Redirect: to the Queue() step of
+        the hotline dialplan (``HOTLINE_QUEUE`` set first), or to the target
+        agent's extension in ``[agents]``. Asterisk then hangs up the agent's
+        leg without an AgentComplete event, so the agent's part of the call is
+        closed here (wrap-up or ready) once Asterisk accepted the Redirect.
+        """
+        self._own_call(agent_id, call_id)
+        channel = self.core.calls[call_id].channel
+        if kind == "queue":
+            if target not in self.core.queues:
+                raise CallActionRefused(400, "unknown_target", f"there is no queue {target!r}")
+        elif kind == "agent":
+            other = self.core.agents.get(target)
+            if other is None or target == agent_id or not target.isdigit():
+                raise CallActionRefused(
+                    400, "unknown_target", f"there is no other agent {target!r}"
+                )
+            if other.state is not AgentState.READY:
+                raise CallActionRefused(
+                    409, "target_unavailable", f"agent {target} is not ready ({other.state})"
+                )
+        else:
+            raise CallActionRefused(400, "bad_request", "transfer to a 'queue' or an 'agent'")
+        try:
+            if kind == "queue":
+                priority = await self._queue_step()
+                await self.ami.action(
+                    {
+                        "Action": "Setvar",
+                        "Channel": channel,
+                        "Variable": "HOTLINE_QUEUE",
+                        "Value": target,
+                    }
+                )
+                self._own_call(agent_id, call_id)  # still on it after the awaits
+                redirect = {
+                    "Context": HOTLINE_CONTEXT,
+                    "Exten": HOTLINE_EXTEN,
+                    "Priority": str(priority),
+                }
+            else:
+                redirect = {"Context": AGENTS_CONTEXT, "Exten": target, "Priority": "1"}
+            # known before the new agent's pop, which may come before the reply
+            previous = self._transfers.get(call_id)
+            self._transfers[call_id] = {"from": agent_id, "to": target, "kind": kind}
+            try:
+                await self.ami.action({"Action": "Redirect", "Channel": channel, **redirect})
+            except AmiError:
+                if previous is None:
+                    self._transfers.pop(call_id, None)
+                else:
+                    self._transfers[call_id] = previous
+                raise
+        except AmiError as exc:
+            raise CallActionRefused(
+                502, "pbx_error", f"Asterisk refused the transfer: {exc}"
+            ) from exc
+        log.info("agent %s transferred call %s to %s %s", agent_id, call_id, kind, target)
+        now = self.clock()
+        self.carry_out(self.core.apply(ev.AgentCallCompleted(call_id, agent_id, now)))
+        live = self.core.calls.get(call_id)
+        if kind == "agent" and live is not None:
+            # the dialplan rings the agent directly (no queue): the CTI pops it
+            self._screen_pop(target, live.snapshot(now))
+
+    async def _queue_step(self) -> int:
+        """Priority of Queue() in [hotline] s, read from Asterisk once per connection."""
+        cached = self._queue_priority
+        if cached is not None and cached[0] == self.ami.generation:
+            return cached[1]
+        steps = await self.ami.list_action(
+            {"Action": "ShowDialPlan", "Context": HOTLINE_CONTEXT, "Extension": HOTLINE_EXTEN}
+        )
+        for step in steps:
+            if step.get("Application") == "Queue" and step.get("Priority", "").isdigit():
+                priority = int(step["Priority"])
+                self._queue_priority = (self.ami.generation, priority)
+                return priority
+        raise AmiError(f"no Queue() step in [{HOTLINE_CONTEXT}] {HOTLINE_EXTEN}")
+
+    async def save_disposition(self, agent_id: str, call_id: str, code: str, notes: str) -> str:
+        """Record the agent's disposition of a call; 'stored' or 'pending'.
+
+        The CDR row is written when the call ends (by the batched writer), so
+        a disposition given during the call, or in the moment between its end
+        and the CDR commit, is kept here and written in the CDR's own
+        transaction ('pending'). Later ones update the row ('stored'). Only
+        the agent who answered the call may give it.
+        """
+        chosen = AgentDisposition(agent_id, code, notes)
+        live = self.core.calls.get(call_id)
+        transfer = self._transfers.get(call_id)
+        if live is not None and transfer is not None and transfer["from"] == agent_id:
+            raise CallActionRefused(
+                409,
+                "transferred",
+                f"you transferred call {call_id}: its disposition is the next agent's",
+            )
+        if live is not None or call_id in self._cdr_in_flight:
+            owner = live.agent_id if live is not None else self._cdr_in_flight[call_id]
+            if owner != agent_id:
+                raise CallActionRefused(
+                    403, "not_your_call", f"call {call_id} was not answered by you"
+                )
+            self._dispositions[call_id] = chosen
+            self._forget_wrap(agent_id, call_id)
+            return "pending"
+        if not await self.repository.set_agent_disposition(call_id, agent_id, code, notes):
+            raise CallActionRefused(
+                403, "not_your_call", f"call {call_id} is not a call answered by you"
+            )
+        self._forget_wrap(agent_id, call_id)
+        return "stored"
+
+    def _forget_wrap(self, agent_id: str, call_id: str) -> None:
+        wrap = self._wrap.get(agent_id)
+        if wrap is not None and wrap["call_id"] == call_id:
+            del self._wrap[agent_id]
+
+    def _take_dispositions(self, call_ids: list[str]) -> dict[str, AgentDisposition]:
+        return {cid: self._dispositions.pop(cid) for cid in call_ids if cid in self._dispositions}
+
+    async def close(self) -> None:
+        """Release what the desktop opened (the CRM's HTTP client)."""
+        close = getattr(self.crm, "close", None)
+        if close is not None:
+            await close()
 
     async def _store_cdr(self, cdr: CallDetailRecord) -> None:
+        self._context.pop(cdr.call_id, None)
         task = self._customers.pop(cdr.call_id, None)
         customer = None
         if task is not None:
@@ -301,17 +664,39 @@ class Hotline:
             batch = [await self.cdr_queue.get()]
             while not self.cdr_queue.empty() and len(batch) < 500:
                 batch.append(self.cdr_queue.get_nowait())
+            call_ids = [cdr.call_id for cdr, _ in batch]
+            # dispositions given before the CDR existed go into its transaction
+            dispositions = self._take_dispositions(call_ids)
             delay = 0.2
             while True:
                 try:
-                    await self.repository.save_cdrs(batch)
+                    await self.repository.save_cdrs(batch, dispositions)
                     break
                 except Exception:
                     log.exception("storing %d CDR(s) failed; retrying in %.1fs", len(batch), delay)
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 30.0)
+            # ... and those given while it was being written, right after it
+            while late := self._take_dispositions(call_ids):
+                for call_id, chosen in late.items():
+                    await self._store_late_disposition(call_id, chosen)
+            for call_id in call_ids:
+                self._cdr_in_flight.pop(call_id, None)
             for _ in batch:
                 self.cdr_queue.task_done()
+
+    async def _store_late_disposition(self, call_id: str, chosen: AgentDisposition) -> None:
+        delay = 0.2
+        while True:
+            try:
+                await self.repository.set_agent_disposition(
+                    call_id, chosen.agent_id, chosen.code, chosen.notes
+                )
+                return
+            except Exception:
+                log.exception("storing the disposition of %s failed; retrying", call_id)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
 
     def _schedule_wrap_up_end(self, agent_id: str, at: float) -> None:
         old = self._timers.pop(agent_id, None)
@@ -362,6 +747,30 @@ def call_json(call: CallSnapshot) -> dict[str, Any]:
     data["state"] = call.state.value
     data["waited_s"] = round(call.waited_s, 3)
     return data
+
+
+def wrap_json(cdr: CallDetailRecord) -> dict[str, Any]:
+    return {
+        "call_id": cdr.call_id,
+        "caller_number": cdr.caller_number,
+        "caller_name": cdr.caller_name,
+        "queue": cdr.queue,
+        "ended_at": cdr.ended_at,
+        "talk_s": round(cdr.talk_s, 3),
+    }
+
+
+def history_json(row: CallRecord) -> dict[str, Any]:
+    return {
+        "call_id": row.call_id,
+        "at": row.entered_at.timestamp() if row.entered_at else None,
+        "queue": row.queue,
+        "agent_id": row.agent_id,
+        "result": row.disposition,
+        "talk_s": row.talk_s,
+        "disposition": row.agent_disposition,
+        "notes": row.agent_notes,
+    }
 
 
 def customer_json(customer: Customer | None) -> dict[str, Any] | None:

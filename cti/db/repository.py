@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,6 +41,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 async def create_schema(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentDisposition:
+    """An agent's disposition code and notes for a call."""
+
+    agent_id: str
+    code: str
+    notes: str
 
 
 class Repository:
@@ -93,8 +103,17 @@ class Repository:
             return list(rows)
 
     # ----------------------------------------------------------------- CDR
-    async def save_cdrs(self, batch: Iterable[tuple[CallDetailRecord, int | None]]) -> None:
-        """Insert or complete CDRs (idempotent on call_id), in one transaction."""
+    async def save_cdrs(
+        self,
+        batch: Iterable[tuple[CallDetailRecord, int | None]],
+        dispositions: Mapping[str, AgentDisposition] | None = None,
+    ) -> None:
+        """Insert or complete CDRs (idempotent on call_id), in one transaction.
+
+        ``dispositions`` (by call id): what the agent chose before the CDR was
+        written; stored in the same transaction when the agent is the CDR's.
+        """
+        dispositions = dispositions or {}
         items = {cdr.call_id: (cdr, customer_id) for cdr, customer_id in batch}
         if not items:
             return
@@ -125,6 +144,9 @@ class Repository:
                 row.disposition = cdr.disposition.value
                 row.recording_path = cdr.recording_path
                 row.recovered = False
+                chosen = dispositions.get(call_id)
+                if chosen is not None and chosen.agent_id == cdr.agent_id:
+                    row.agent_disposition, row.agent_notes = chosen.code, chosen.notes
 
     async def insert_missing_cdrs(self, cdrs: Iterable[CallDetailRecord]) -> int:
         """Store CDRs (marked recovered) for calls that have none yet."""

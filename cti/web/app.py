@@ -2,11 +2,14 @@
 
 Every API route and the WebSocket need a session (cookie ``hotline_session``
 or ``Authorization: Bearer``); roles are checked per route. Only the login
-page and its static files are public.
+page and its static files are public. Errors are JSON objects
+``{"error": code, "message": text}`` (codes listed in the README).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -17,8 +20,8 @@ from aiohttp import WSMsgType, web
 
 from cti.auth import Session, SessionStore, verify_password
 from cti.domain.callcenter import AgentCommandRefused
-from cti.service import Hotline, agent_json, call_json
-from cti.web.hub import Hub
+from cti.service import CallActionRefused, Hotline, call_json
+from cti.web.hub import PROTOCOL_VERSION, Hub, Subscriber
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +31,12 @@ HOTLINE = web.AppKey("hotline", Hotline)
 SESSIONS = web.AppKey("sessions", SessionStore)
 HUB = web.AppKey("hub", Hub)
 ALLOWED_ORIGINS = web.AppKey("allowed_origins", frozenset[str])
+ISSUED = web.AppKey("issued", dict[str, float])  # token -> expiry, to tell "expired" apart
 SESSION = web.RequestKey("session", Session)
 MAX_WS_MESSAGE = 16 * 1024
+# WebSocket close codes (4000-4999 are the application's own)
+WS_SESSION_EXPIRED = 4401
+WS_LOGGED_OUT = 4403
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -42,6 +49,7 @@ def error(status: int, code: str, message: str) -> web.HTTPException:
         403: web.HTTPForbidden,
         404: web.HTTPNotFound,
         409: web.HTTPConflict,
+        502: web.HTTPBadGateway,
     }[status]
     return cls(text=body, content_type="application/json")
 
@@ -55,11 +63,25 @@ def _token(request: web.Request) -> str | None:
 
 def current_session(request: web.Request) -> Session:
     token = _token(request)
-    hotline = request.app[HOTLINE]
-    session = request.app[SESSIONS].get(token, hotline.clock()) if token else None
+    if not token:
+        raise error(401, "unauthenticated", "log in first: no session")
+    now = request.app[HOTLINE].clock()
+    session = request.app[SESSIONS].get(token, now)
     if session is None:
-        raise error(401, "unauthenticated", "log in first (missing, unknown or expired session)")
+        expired_at = request.app[ISSUED].get(token)
+        if expired_at is not None and expired_at <= now:
+            raise error(401, "session_expired", "your session has expired: log in again")
+        raise error(401, "unauthenticated", "log in first: unknown session")
     return session
+
+
+def _remember_session(app: web.Application, session: Session, now: float) -> None:
+    """Keep expiry times a while after expiry, to answer "expired" rather than "unknown"."""
+    issued = app[ISSUED]
+    keep = app[SESSIONS].ttl_s
+    for token in [t for t, at in issued.items() if at + keep < now]:
+        del issued[token]
+    issued[session.token] = session.expires_at
 
 
 def require(*roles: str) -> Callable[[Handler], Handler]:
@@ -97,11 +119,21 @@ async def login(request: web.Request) -> web.Response:
     user = await hotline.repository.user(username)
     if user is None or not verify_password(password, user.password_hash):
         raise error(401, "bad_credentials", "wrong username or password")
+    if user.role == "agent" and user.username not in hotline.core.agents:
+        raise error(409, "refused", f"agent {user.username} is not set up on this server")
     session = request.app[SESSIONS].open(user.username, user.role, hotline.clock())
-    data: dict[str, Any] = {"token": session.token, "username": user.username, "role": user.role}
+    _remember_session(request.app, session, hotline.clock())
+    data: dict[str, Any] = {
+        "token": session.token,
+        "username": user.username,
+        "name": user.display_name or user.username,
+        "role": user.role,
+        "expires_in_s": round(session.expires_at - hotline.clock()),
+        "config": desk_config(hotline),
+    }
     if user.role == "agent":
         try:
-            data["agent"] = agent_json(hotline.agent_command("login", user.username))
+            data["agent"] = hotline.agent_view(hotline.agent_command("login", user.username))
         except AgentCommandRefused as exc:
             raise error(409, "refused", exc.message) from exc
     response = web.json_response(data)
@@ -117,9 +149,16 @@ async def login(request: web.Request) -> web.Response:
 
 @require("agent", "qa", "supervisor", "admin")
 async def logout(request: web.Request) -> web.Response:
+    """End the session; an agent not on a call also leaves the queues."""
     session = request[SESSION]
+    hotline = request.app[HOTLINE]
+    data: dict[str, Any] = {"ok": True}
+    if session.username in hotline.core.agents:
+        with contextlib.suppress(AgentCommandRefused):
+            data["agent"] = hotline.agent_view(hotline.agent_command("logout", session.username))
     request.app[SESSIONS].close(session.token)
-    response = web.json_response({"ok": True})
+    await request.app[HUB].close_session(session.token, WS_LOGGED_OUT, "logged out")
+    response = web.json_response(data)
     response.del_cookie(COOKIE)
     return response
 
@@ -127,11 +166,44 @@ async def logout(request: web.Request) -> web.Response:
 @require("agent", "qa", "supervisor", "admin")
 async def me(request: web.Request) -> web.Response:
     session = request[SESSION]
-    data: dict[str, Any] = {"username": session.username, "role": session.role}
-    agent = request.app[HOTLINE].core.agents.get(session.username)
+    hotline = request.app[HOTLINE]
+    data: dict[str, Any] = {
+        "username": session.username,
+        "name": hotline.agent_names.get(session.username, session.username),
+        "role": session.role,
+        "expires_in_s": round(session.expires_at - hotline.clock()),
+        "config": desk_config(hotline),
+    }
+    agent = hotline.core.agents.get(session.username)
     if agent is not None:
-        data["agent"] = agent_json(agent.snapshot())
+        data["agent"] = hotline.agent_view(agent.snapshot())
     return web.json_response(data)
+
+
+def desk_config(hotline: Hotline) -> dict[str, Any]:
+    """What the agent page offers: reason and disposition codes, transfer queues."""
+    settings = hotline.settings
+    return {
+        "protocol": PROTOCOL_VERSION,
+        "pause_reasons": list(settings.pause_reasons),
+        "disposition_codes": list(settings.disposition_codes),
+        "queues": sorted(hotline.core.queues),
+    }
+
+
+@require("agent", "supervisor", "admin")
+async def directory(request: web.Request) -> web.Response:
+    """Transfer targets: queues and agents with their state."""
+    hotline = request.app[HOTLINE]
+    agents = [
+        {
+            "agent_id": a.agent_id,
+            "name": hotline.agent_names.get(a.agent_id, a.agent_id),
+            "state": a.state.value,
+        }
+        for a in sorted(hotline.core.agent_snapshots(), key=lambda a: a.agent_id)
+    ]
+    return web.json_response({"queues": sorted(hotline.core.queues), "agents": agents})
 
 
 @require("agent")
@@ -142,40 +214,75 @@ async def agent_state(request: web.Request) -> web.Response:
     commands = {"ready": "ready", "paused": "pause", "logged_out": "logout", "logged_in": "login"}
     if state not in commands:
         raise error(400, "bad_request", f"state must be one of {sorted(commands)}")
+    hotline = request.app[HOTLINE]
     reason = body.get("reason", "")
-    if not isinstance(reason, str) or len(reason) > 64:
-        raise error(400, "bad_request", "reason must be a string of at most 64 characters")
+    if state == "paused":
+        reasons = hotline.settings.pause_reasons
+        if reason not in reasons:
+            raise error(400, "unknown_reason", f"pause reason must be one of {reasons}")
     try:
-        snapshot = request.app[HOTLINE].agent_command(
-            commands[state], session.username, reason=reason
-        )
+        snapshot = hotline.agent_command(commands[state], session.username, reason=reason)
     except AgentCommandRefused as exc:
         raise error(409, "refused", exc.message) from exc
-    return web.json_response({"agent": agent_json(snapshot)})
+    return web.json_response({"agent": hotline.agent_view(snapshot)})
 
 
 @require("agent")
 async def call_disposition(request: web.Request) -> web.Response:
+    """Disposition code and notes of a call the agent answered.
+
+    Accepted during the call and at any time after it: ``stored`` says
+    whether it is in the CDR row already or ``pending`` (kept, and written in
+    the CDR's own transaction when the call ends).
+    """
     session = request[SESSION]
     body = await _json_body(request)
+    hotline = request.app[HOTLINE]
     code, notes = body.get("disposition"), body.get("notes", "")
-    if not isinstance(code, str) or not code or len(code) > 64:
-        raise error(400, "bad_request", "disposition must be a non-empty string (max 64)")
+    codes = hotline.settings.disposition_codes
+    if not isinstance(code, str) or code not in codes:
+        raise error(400, "unknown_disposition", f"disposition must be one of {codes}")
     if not isinstance(notes, str) or len(notes) > 4000:
         raise error(400, "bad_request", "notes must be a string of at most 4000 characters")
     call_id = request.match_info["call_id"]
-    ok = await request.app[HOTLINE].repository.set_agent_disposition(
-        call_id, session.username, code, notes
-    )
-    if not ok:
-        raise error(403, "not_your_call", f"call {call_id} is not a finished call of yours")
-    return web.json_response({"ok": True})
+    try:
+        stored = await hotline.save_disposition(session.username, call_id, code, notes)
+    except CallActionRefused as exc:
+        raise error(exc.status, exc.code, exc.message) from exc
+    return web.json_response({"ok": True, "call_id": call_id, "stored": stored})
+
+
+@require("agent")
+async def call_hangup(request: web.Request) -> web.Response:
+    await _json_body(request)  # JSON only: no plain form can post here cross-site
+    call_id = request.match_info["call_id"]
+    try:
+        await request.app[HOTLINE].hangup_call(request[SESSION].username, call_id)
+    except CallActionRefused as exc:
+        raise error(exc.status, exc.code, exc.message) from exc
+    return web.json_response({"ok": True, "call_id": call_id})
+
+
+@require("agent")
+async def call_transfer(request: web.Request) -> web.Response:
+    """Blind transfer: body ``{"queue": name}`` or ``{"agent": id}``."""
+    body = await _json_body(request)
+    targets = [(kind, body[kind]) for kind in ("queue", "agent") if kind in body]
+    if len(targets) != 1 or not isinstance(targets[0][1], str) or not targets[0][1]:
+        raise error(400, "bad_request", 'send {"queue": name} or {"agent": id}')
+    kind, target = targets[0]
+    call_id = request.match_info["call_id"]
+    try:
+        await request.app[HOTLINE].transfer_call(request[SESSION].username, call_id, kind, target)
+    except CallActionRefused as exc:
+        raise error(exc.status, exc.code, exc.message) from exc
+    return web.json_response({"ok": True, "call_id": call_id, kind: target})
 
 
 @require("supervisor", "admin")
 async def list_agents(request: web.Request) -> web.Response:
     hotline = request.app[HOTLINE]
-    return web.json_response([agent_json(a) for a in hotline.core.agent_snapshots()])
+    return web.json_response([hotline.agent_view(a) for a in hotline.core.agent_snapshots()])
 
 
 @require("supervisor", "admin")
@@ -192,7 +299,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=20, max_msg_size=MAX_WS_MESSAGE)
     await ws.prepare(request)
     hub, hotline = request.app[HUB], request.app[HOTLINE]
-    sub = hub.attach(ws, session.username, session.role)
+    sub = hub.attach(ws, session.username, session.role, session.token)
+    expiring = asyncio.Event()
+    expiry = asyncio.create_task(_close_at_expiry(hub, sub, hotline, session, expiring))
     try:
         hub.send(sub, "hello", _resync_payload(hotline, session))
         async for msg in ws:
@@ -201,17 +310,42 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             reply = _ws_command(hotline, session, msg.data)
             hub.send(sub, reply[0], reply[1])
     finally:
+        if not expiring.is_set():
+            expiry.cancel()
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            async with asyncio.timeout(5):
+                await expiry
         await hub.detach(sub)
     return ws
 
 
+async def _close_at_expiry(
+    hub: Hub, sub: Subscriber, hotline: Hotline, session: Session, expiring: asyncio.Event
+) -> None:
+    """A socket lives no longer than its session: tell the page, then close."""
+    await asyncio.sleep(max(0.0, session.expires_at - hotline.clock()))
+    expiring.set()
+    message = "your session has expired: log in again"
+    hub.send(sub, "error", {"error": "session_expired", "message": message})
+    await hub.close(sub, WS_SESSION_EXPIRED, "session expired")
+
+
 def _resync_payload(hotline: Hotline, session: Session) -> dict[str, Any]:
-    data: dict[str, Any] = {"username": session.username, "role": session.role}
+    """Everything the page shows, so a reconnect after a drop loses nothing."""
+    data: dict[str, Any] = {
+        "username": session.username,
+        "role": session.role,
+        "expires_in_s": round(session.expires_at - hotline.clock()),
+        "config": desk_config(hotline),
+        "call": None,
+        "wrap_call": hotline.wrap_call(session.username),
+    }
     agent = hotline.core.agents.get(session.username)
     if agent is not None:
-        data["agent"] = agent_json(agent.snapshot())
+        data["agent"] = hotline.agent_view(agent.snapshot())
         if agent.call_id and agent.call_id in hotline.core.calls:
-            data["call"] = call_json(hotline.core.calls[agent.call_id].snapshot(hotline.clock()))
+            call = hotline.core.calls[agent.call_id].snapshot(hotline.clock())
+            data["call"] = hotline.pop_json(call)[0]
     return data
 
 
@@ -252,6 +386,11 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; connect-src 'self'; img-src 'self' data:; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    )
     return response
 
 
@@ -261,6 +400,7 @@ def build_app(hotline: Hotline, sessions: SessionStore) -> web.Application:
     app[SESSIONS] = sessions
     app[HUB] = hotline.hub
     app[ALLOWED_ORIGINS] = frozenset(hotline.settings.web_allowed_origins)
+    app[ISSUED] = {}
     app.router.add_get("/", root)
     app.router.add_get("/agent", agent_page)
     app.router.add_static("/static", STATIC)
@@ -268,7 +408,10 @@ def build_app(hotline: Hotline, sessions: SessionStore) -> web.Application:
     app.router.add_post("/api/logout", logout)
     app.router.add_get("/api/me", me)
     app.router.add_post("/api/agent/state", agent_state)
+    app.router.add_get("/api/directory", directory)
     app.router.add_post("/api/calls/{call_id}/disposition", call_disposition)
+    app.router.add_post("/api/calls/{call_id}/hangup", call_hangup)
+    app.router.add_post("/api/calls/{call_id}/transfer", call_transfer)
     app.router.add_get("/api/agents", list_agents)
     app.router.add_get("/api/calls", list_calls)
     app.router.add_get("/ws", websocket)
@@ -276,5 +419,9 @@ def build_app(hotline: Hotline, sessions: SessionStore) -> web.Application:
     async def close_sockets(_: web.Application) -> None:
         await hotline.hub.close_all()
 
+    async def close_service(_: web.Application) -> None:
+        await hotline.close()
+
     app.on_shutdown.append(close_sockets)
+    app.on_cleanup.append(close_service)
     return app

@@ -21,10 +21,13 @@ PROTOCOL_VERSION = 1
 
 
 class Subscriber:
-    def __init__(self, ws: web.WebSocketResponse, username: str, role: str, depth: int) -> None:
+    def __init__(
+        self, ws: web.WebSocketResponse, username: str, role: str, depth: int, session: str = ""
+    ) -> None:
         self.ws = ws
         self.username = username
         self.role = role
+        self.session = session  # the login session's token: closed with it
         self.outbox: asyncio.Queue[str | None] = asyncio.Queue(maxsize=depth)
         self.writer: asyncio.Task[None] | None = None
 
@@ -42,8 +45,10 @@ class Hub:
         self._by_user: dict[str, set[Subscriber]] = defaultdict(set)
         self._supervisors: set[Subscriber] = set()
 
-    def attach(self, ws: web.WebSocketResponse, username: str, role: str) -> Subscriber:
-        sub = Subscriber(ws, username, role, self.queue_depth)
+    def attach(
+        self, ws: web.WebSocketResponse, username: str, role: str, session: str = ""
+    ) -> Subscriber:
+        sub = Subscriber(ws, username, role, self.queue_depth, session)
         sub.writer = asyncio.create_task(sub.write_loop(), name=f"ws-writer-{username}")
         self._by_user[username].add(sub)
         if role in ("supervisor", "admin"):
@@ -89,6 +94,32 @@ class Hub:
             _closing.add(task)
             task.add_done_callback(_closing.discard)
             return False
+
+    def sockets_of(self, username: str) -> list[Subscriber]:
+        return list(self._by_user.get(username, ()))
+
+    async def close(self, sub: Subscriber, code: int, message: str, flush_s: float = 2.0) -> None:
+        """Send what is queued for ``sub`` (within ``flush_s``), then close its socket."""
+        self._by_user[sub.username].discard(sub)
+        if not self._by_user[sub.username]:
+            del self._by_user[sub.username]
+        self._supervisors.discard(sub)
+        writer = sub.writer
+        if writer is not None:
+            try:
+                sub.outbox.put_nowait(None)  # the writer stops after the queued frames
+                async with asyncio.timeout(flush_s):
+                    await asyncio.shield(writer)
+            except (asyncio.QueueFull, TimeoutError, ConnectionError, RuntimeError):
+                writer.cancel()
+        await sub.ws.close(code=code, message=message.encode())
+
+    async def close_session(self, token: str, code: int, message: str) -> int:
+        """Close every socket opened with the login session ``token`` (logout)."""
+        subs = [s for group in self._by_user.values() for s in group if s.session == token]
+        for sub in subs:
+            await self.close(sub, code, message)
+        return len(subs)
 
     async def close_all(self) -> None:
         for subs in list(self._by_user.values()):

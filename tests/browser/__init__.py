@@ -1,0 +1,1 @@
+"""Headless Chromium for browser tests (playwright-core driven over stdin/stdout)."""
