@@ -17,6 +17,9 @@ DEMO_AGENTS = {
     "1004": ("Emma Brown", "general,technical,account"),
 }
 
+#: The IVR PIN of every demo customer (demo data only; real PINs are set per customer).
+DEMO_PIN = "1357"
+
 DEMO_CUSTOMERS = [
     Customer(
         phone="13800138000",
@@ -87,6 +90,7 @@ async def seed_demo(repository: Repository, agent_password: str) -> None:
         )
     )
     await repository.upsert_users(users)
+    pin_hash = hash_password(DEMO_PIN)
     await repository.upsert_customers(
         Customer(
             phone=c.phone,
@@ -95,6 +99,7 @@ async def seed_demo(repository: Repository, agent_password: str) -> None:
             language=c.language,
             account_number=c.account_number,
             notes=c.notes,
+            pin_hash=pin_hash,
         )
         for c in DEMO_CUSTOMERS
     )

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 TERMINAL_TYPES = frozenset({"queue", "hangup"})
+#: Identity check: the account number is asked unless the caller's number found it.
 DIGITS = frozenset("0123456789*#")
 
 
@@ -46,6 +47,9 @@ class Node:
     holidays: frozenset[dt.date] = frozenset()
     open: str | None = None
     closed: str | None = None
+    found: str | None = None  # lookup
+    not_found: str | None = None  # lookup
+    pin_prompt: str | None = None  # verify (prompt asks for the account number)
 
     def exits(self) -> list[str]:
         """Names of the nodes this node can lead to."""
@@ -53,10 +57,14 @@ class Node:
             return [*self.choices.values(), *([self.on_fail] if self.on_fail else [])]
         if self.type == "hours":
             return [n for n in (self.open, self.closed) if n]
+        if self.type == "lookup":
+            return [n for n in (self.found, self.not_found) if n]
+        if self.type == "verify":
+            return [n for n in (self.next, self.on_fail) if n]
         return [self.next] if self.next else []  # language: its choices are languages
 
     def prompts(self) -> list[str]:
-        return [p for p in (self.prompt, self.invalid_prompt) if p]
+        return [p for p in (self.prompt, self.invalid_prompt, self.pin_prompt) if p]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +92,17 @@ _KEYS = {
     "set": {"variables", "next"},
     "hours": {"timezone", "hours", "holidays", "open", "closed"},
     "queue": {"queue"},
+    "lookup": {"found", "not_found"},
+    "verify": {
+        "prompt",
+        "pin_prompt",
+        "invalid_prompt",
+        "attempts",
+        "timeout_s",
+        "max_digits",
+        "next",
+        "on_fail",
+    },
     "hangup": {"prompt"},
 }
 
@@ -163,6 +182,8 @@ def _node(source: str, name: str, spec: Any) -> Node:
         "set": ("variables", "next"),
         "hours": ("open", "closed", "hours"),
         "queue": ("queue",),
+        "lookup": ("found", "not_found"),
+        "verify": ("prompt", "pin_prompt", "next", "on_fail"),
     }.get(kind, ())
     for key in required:
         if not getattr(node, key):

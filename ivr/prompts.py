@@ -25,6 +25,9 @@ PROMPTS: dict[str, dict[str, str]] = {
         "invalid": "Sorry, that is not a valid choice. Please try again.",
         "please-hold": "Please hold, the next available agent will take your call.",
         "closed": "The hotline is closed now. Please call again during business hours.",
+        "account-number": "Please enter your account number, then press hash.",
+        "pin": "Please enter your four digit PIN.",
+        "pin-wrong": "Sorry, that did not match. Please enter your PIN again.",
     },
     # Mandarin in pinyin with tone numbers (espeak-ng's cmn-latn-pinyin voice)
     "zh": {
@@ -39,6 +42,9 @@ PROMPTS: dict[str, dict[str, str]] = {
             "xian4 zai4 shi4 fei1 gong1 zuo4 shi2 jian1, "
             "qing3 zai4 gong1 zuo4 shi2 jian1 zai4 lai2 dian4."
         ),
+        "account-number": "qing3 shu1 ru4 nin2 de zhang4 hao4, ran2 hou4 an4 jing3 hao4 jian4.",
+        "pin": "qing3 shu1 ru4 nin2 de si4 wei4 mi4 ma3.",
+        "pin-wrong": "dui4 bu qi3, yan4 zheng4 shi1 bai4. qing3 zai4 ci4 shu1 ru4 mi4 ma3.",
     },
 }
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ivr.engine import FlowEngine
+from ivr.engine import CustomerDirectory, FlowEngine
 from ivr.fastagi import AgiHandler, AgiSession
 from ivr.flow import Flow, load_flow
 from ivr.prompts import PROMPTS_ROOT, prompt_names
@@ -20,8 +20,10 @@ def load_default_flow(path: Path | None = None) -> Flow:
     return load_flow(path or DEFAULT_FLOW, prompt_names())
 
 
-def ivr_routes(flow: Flow | None = None) -> dict[str, AgiHandler]:
-    engine = FlowEngine(flow or load_default_flow(), PROMPTS_ROOT)
+def ivr_routes(
+    flow: Flow | None = None, directory: CustomerDirectory | None = None
+) -> dict[str, AgiHandler]:
+    engine = FlowEngine(flow or load_default_flow(), PROMPTS_ROOT, directory=directory)
 
     async def main_ivr(session: AgiSession) -> None:
         run = await engine.run(session)

@@ -13,6 +13,7 @@ from cti.domain import events as ev
 
 IVR_PATH_VARIABLE = "HOTLINE_IVR_PATH"
 RECORDING_VARIABLE = "HOTLINE_RECORDING"
+VERIFIED_VARIABLE = "HOTLINE_VERIFIED"
 
 Fields = Mapping[str, str]
 
@@ -54,6 +55,8 @@ def translate(e: Fields, now: float, inbound_contexts: frozenset[str]) -> list[e
             variable = e.get("Variable", "")
             if variable == IVR_PATH_VARIABLE:
                 return [ev.IvrPathUpdated(call_id, e.get("Value", ""))]
+            if variable == VERIFIED_VARIABLE:
+                return [ev.IdentityChecked(call_id, e.get("Value", "") == "1")]
             if variable == RECORDING_VARIABLE and e.get("Value"):
                 return [ev.RecordingStarted(call_id, e.get("Value", ""))]
         case "QueueCallerJoin":

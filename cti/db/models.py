@@ -39,7 +39,8 @@ class Customer(Base):
     name: Mapped[str] = mapped_column(String(128))
     tier: Mapped[str] = mapped_column(String(16), default="standard")  # standard|gold|platinum
     language: Mapped[str] = mapped_column(String(8), default="en")
-    account_number: Mapped[str | None] = mapped_column(String(32), default=None)
+    account_number: Mapped[str | None] = mapped_column(String(32), default=None, index=True)
+    pin_hash: Mapped[str | None] = mapped_column(String(256), default=None)  # IVR identity check
     notes: Mapped[str] = mapped_column(Text, default="")
 
 
@@ -67,3 +68,4 @@ class CallRecord(Base):
     agent_notes: Mapped[str] = mapped_column(Text, default="")
     # True when rebuilt from Asterisk's own CDR file (the call ended while the CTI was down)
     recovered: Mapped[bool] = mapped_column(Boolean, default=False)
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from cti.auth import verify_password
 from cti.db.models import Base, CallRecord, Customer, User
 from cti.domain.model import CallDetailRecord
 
@@ -91,6 +93,23 @@ class Repository:
                     existing.name, existing.tier = customer.name, customer.tier
                     existing.language, existing.notes = customer.language, customer.notes
                     existing.account_number = customer.account_number
+                    existing.pin_hash = customer.pin_hash
+
+    async def account_for_phone(self, phone: str) -> str | None:
+        customer = await self.customer_by_phone(phone)
+        return customer.account_number if customer is not None else None
+
+    async def check_pin(self, account_number: str, pin: str) -> bool:
+        """True when the account exists and the PIN matches its stored hash."""
+        if not account_number or not pin:
+            return False
+        async with self.sessions() as session:
+            customer = await session.scalar(
+                select(Customer).where(Customer.account_number == account_number)
+            )
+        if customer is None or not customer.pin_hash:
+            return False
+        return await asyncio.to_thread(verify_password, pin, customer.pin_hash)
 
     async def recent_calls(self, phone: str, limit: int = 5) -> list[CallRecord]:
         async with self.sessions() as session:
@@ -144,6 +163,7 @@ class Repository:
                 row.disposition = cdr.disposition.value
                 row.recording_path = cdr.recording_path
                 row.recovered = False
+                row.verified = cdr.verified
                 chosen = dispositions.get(call_id)
                 if chosen is not None and chosen.agent_id == cdr.agent_id:
                     row.agent_disposition, row.agent_notes = chosen.code, chosen.notes

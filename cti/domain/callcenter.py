@@ -153,6 +153,11 @@ class CallCenter:
                 if call is not None:
                     call.ivr_path = path
                 return []
+            case ev.IdentityChecked(call_id=call_id, verified=verified):
+                call = self.calls.get(call_id)
+                if call is not None:
+                    call.verified = verified
+                return []
             case ev.RecordingStarted(call_id=call_id, path=path):
                 call = self.calls.get(call_id)
                 if call is not None:

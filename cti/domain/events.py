@@ -25,6 +25,14 @@ class IvrPathUpdated:
 
 
 @dataclass(frozen=True, slots=True)
+class IdentityChecked:
+    """The IVR checked the caller's identity (account + PIN)."""
+
+    call_id: str
+    verified: bool
+
+
+@dataclass(frozen=True, slots=True)
 class RecordingStarted:
     call_id: str
     path: str  # as Asterisk wrote it
@@ -103,6 +111,7 @@ class QueueMemberGone:
 DomainEvent = (
     CallStarted
     | IvrPathUpdated
+    | IdentityChecked
     | RecordingStarted
     | CallQueued
     | AgentRang

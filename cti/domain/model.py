@@ -47,6 +47,7 @@ class Call:
     ended_at: float | None = None
     recording_path: str | None = None
     abandoned: bool = False
+    verified: bool = False  # identity checked by the IVR (account + PIN)
 
     def snapshot(self, now: float) -> CallSnapshot:
         return CallSnapshot(
@@ -61,6 +62,7 @@ class Call:
             queued_at=self.queued_at,
             answered_at=self.answered_at,
             waited_s=self.wait_seconds(now),
+            verified=self.verified,
         )
 
     def wait_seconds(self, now: float) -> float:
@@ -91,6 +93,7 @@ class CallSnapshot:
     queued_at: float | None
     answered_at: float | None
     waited_s: float
+    verified: bool = False
 
 
 @dataclass(slots=True)
@@ -155,6 +158,7 @@ class CallDetailRecord:
     talk_s: float
     disposition: Disposition
     recording_path: str | None
+    verified: bool = False
 
     @classmethod
     def of(
@@ -176,4 +180,5 @@ class CallDetailRecord:
             talk_s=talk,
             disposition=disposition or call.disposition(),
             recording_path=call.recording_path if call.answered_at is not None else None,
+            verified=call.verified,
         )

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from cti.demo import DEMO_PIN
 from cti.server import running_hotline
 from tests.support.sipp import start_call
 from tests.support.waiting import wait_until
@@ -39,9 +40,22 @@ def short_flow(tmp_path: Path, *, closed_today: bool = False) -> Path:
             "prompt": "invalid",
             "timeout_s": 1,
             "attempts": 2,
-            "choices": {"1": "billing", "2": "technical"},
+            "choices": {"1": "billing", "2": "technical", "3": "identify"},
             "on_fail": "general",
         },
+        "identify": {"type": "lookup", "found": "verify", "not_found": "verify"},
+        "verify": {
+            "type": "verify",
+            "prompt": "account-number",
+            "pin_prompt": "pin",
+            "invalid_prompt": "pin-wrong",
+            "max_digits": 4,
+            "attempts": 3,
+            "timeout_s": 3,
+            "next": "account",
+            "on_fail": "general",
+        },
+        "account": {"type": "queue", "queue": "account"},
         "billing": {"type": "queue", "queue": "billing"},
         "technical": {"type": "queue", "queue": "technical"},
         "general": {"type": "queue", "queue": "general"},
@@ -56,6 +70,11 @@ async def ivr_call(
     settings, dtmf: str, number: str, talk_s: float = 18
 ) -> tuple[str, str | None, str]:
     """Place a call that hangs up after ``talk_s``; return (IVR path, queue, disposition)."""
+    cdr = await ivr_cdr(settings, dtmf, number, talk_s)
+    return cdr.ivr_path, cdr.queue, cdr.disposition
+
+
+async def ivr_cdr(settings, dtmf: str, number: str, talk_s: float):
     async with running_hotline(settings) as running:
         core = running.hotline.core
         handle = await start_call(
@@ -74,7 +93,7 @@ async def ivr_call(
         await running.hotline.drain()
         cdr = await running.hotline.repository.cdr(call_id)
     assert cdr is not None
-    return cdr.ivr_path, cdr.queue, cdr.disposition
+    return cdr
 
 
 async def test_invalid_then_valid_choice(hotline_settings, tmp_path) -> None:
@@ -113,7 +132,7 @@ async def test_after_hours_the_caller_hears_closed_and_is_hung_up(
 
 async def test_broken_flow_is_rejected_at_start(hotline_settings, tmp_path) -> None:
     broken = yaml.safe_load(short_flow(tmp_path).read_text())
-    broken["nodes"]["menu"]["choices"]["3"] = "nowhere"
+    broken["nodes"]["menu"]["choices"]["4"] = "nowhere"
     path = tmp_path / "broken.yaml"
     path.write_text(yaml.safe_dump(broken))
     settings = hotline_settings.model_copy(update={"ivr_flow": path})
@@ -122,3 +141,22 @@ async def test_broken_flow_is_rejected_at_start(hotline_settings, tmp_path) -> N
     with pytest.raises(FlowError, match=f"{path}: node 'menu': leads to unknown node 'nowhere'"):
         async with running_hotline(settings):
             pass
+
+
+async def test_identity_verified_with_the_right_pin(hotline_settings, tmp_path) -> None:
+    settings = hotline_settings.model_copy(update={"ivr_flow": short_flow(tmp_path)})
+    # English, menu 3 (account), then the demo PIN; the account comes from the caller's number
+    cdr = await ivr_cdr(settings, dtmf="13" + DEMO_PIN, number="15550100001", talk_s=20)
+    assert "menu=3>lookup=found>verify=ok>queue=account" in cdr.ivr_path
+    assert cdr.queue == "account"
+    assert cdr.verified
+
+
+async def test_wrong_pin_three_times_is_refused(hotline_settings, tmp_path) -> None:
+    settings = hotline_settings.model_copy(update={"ivr_flow": short_flow(tmp_path)})
+    wrong = "0000"
+    assert wrong != DEMO_PIN
+    cdr = await ivr_cdr(settings, dtmf="13" + wrong * 3, number="15550100001", talk_s=32)
+    assert "verify=wrong>verify=wrong>verify=wrong>verify=failed>queue=general" in cdr.ivr_path
+    assert cdr.queue == "general"
+    assert not cdr.verified

@@ -175,3 +175,16 @@ def test_reconcile_closes_vanished_calls_and_adopts_live_ones() -> None:
     assert cc.queues["general"].waiting == ["live"]
     assert cc.agents["1001"].state is AgentState.TALKING
     assert of(fx.AddQueueMember, effects) == []
+
+
+def test_verified_identity_reaches_the_pop_and_the_cdr() -> None:
+    cc = center()
+    cc.login("1001", 0.0)
+    cc.ready("1001", 0.0)
+    cc.apply(ev.CallStarted("v", "PJSIP/trunk-9", "1", "", 0.0))
+    cc.apply(ev.IdentityChecked("v", True))
+    cc.apply(ev.CallQueued("v", "account", 1, 1.0))
+    (pop,) = of(fx.PublishScreenPop, cc.apply(ev.AgentRang("v", "1001", "account", 2.0)))
+    assert pop.call.verified
+    (store,) = of(fx.StoreCdr, cc.apply(ev.CallEnded("v", 3.0, "")))
+    assert store.cdr.verified

@@ -49,3 +49,9 @@ def test_unknown_and_malformed_events_give_nothing() -> None:
     assert translate(
         {"Event": "QueueCallerJoin", "Linkedid": "1", "Position": "x"}, 0, INBOUND
     ) == [ev.CallQueued("1", "", 0, 0)]
+
+
+def test_identity_check_from_the_ivr_variable() -> None:
+    e = {"Event": "VarSet", "Uniqueid": "1", "Linkedid": "1", "Variable": "HOTLINE_VERIFIED"}
+    assert translate(e | {"Value": "1"}, 0, INBOUND) == [ev.IdentityChecked("1", True)]
+    assert translate(e | {"Value": "0"}, 0, INBOUND) == [ev.IdentityChecked("1", False)]
