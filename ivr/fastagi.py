@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -50,10 +52,12 @@ class AgiSession:
         writer: asyncio.StreamWriter,
         env: dict[str, str],
         command_timeout: float,
+        on_reply: Callable[[str, float], None] | None = None,
     ) -> None:
         self.reader, self.writer = reader, writer
         self.env = env
         self.command_timeout = command_timeout
+        self.on_reply = on_reply  # (verb, seconds) for every answered command
 
     @property
     def uniqueid(self) -> str:
@@ -70,6 +74,7 @@ class AgiSession:
     async def command(self, line: str, *, answer_within: float | None = None) -> AgiResult:
         if "\n" in line or "\r" in line:
             raise AgiError(f"AGI command with a line break: {line!r}")
+        sent = time.perf_counter()
         self.writer.write(line.encode("utf-8") + b"\n")
         await self.writer.drain()
         while True:
@@ -87,6 +92,8 @@ class AgiSession:
         match = _RESULT.match(reply)
         if match is None:
             raise AgiError(f"{line}: unexpected reply {reply!r}")
+        if self.on_reply is not None:
+            self.on_reply(" ".join(line.split(" ", 2)[:2]), time.perf_counter() - sent)
         return AgiResult(match.group(1), match.group(2) or "", reply)
 
     async def _readline(self, wait_s: float) -> str:
@@ -148,6 +155,8 @@ class FastAgiServer:
         self.active = 0
         self.completed = 0
         self.failed = 0
+        # round trips of commands that play nothing (SET VARIABLE...), newest last
+        self.reply_times: deque[float] = deque(maxlen=100_000)
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(
@@ -171,7 +180,7 @@ class FastAgiServer:
         self.active += 1
         try:
             env = await self._read_env(reader)
-            session = AgiSession(reader, writer, env, self.command_timeout)
+            session = AgiSession(reader, writer, env, self.command_timeout, self._record_reply)
             handler = self.routes.get(session.script)
             if handler is None:
                 log.error("FastAGI: no route for script %r", session.script)
@@ -195,6 +204,10 @@ class FastAgiServer:
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
+
+    def _record_reply(self, verb: str, seconds: float) -> None:
+        if verb not in ("GET DATA", "STREAM FILE"):  # these wait for the caller
+            self.reply_times.append(seconds)
 
     async def _read_env(self, reader: asyncio.StreamReader) -> dict[str, str]:
         env: dict[str, str] = {}
