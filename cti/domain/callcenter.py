@@ -276,8 +276,11 @@ class CallCenter:
         if call.queue is not None:
             self._leave_queue(call_id, call.queue)
         effects: list[fx.Effect] = []
-        for agent in self.agents.values():
-            if agent.call_id != call_id:
+        # only agents rung for this call or talking on it can hold it (no full scan)
+        involved = dict.fromkeys([*call.rung_agents, *([call.agent_id] if call.agent_id else [])])
+        for agent_id in involved:
+            agent = self.agents.get(agent_id)
+            if agent is None or agent.call_id != call_id:
                 continue
             if agent.state is AgentState.TALKING:
                 effects += self._agent_finished(agent.agent_id, call_id, at)
