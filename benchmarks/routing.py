@@ -2,9 +2,9 @@
 
 Drives the indexed :class:`Router` and the naive :class:`FullScanRouter` with
 the same seeded stream of events (calls arrive, are answered or abandoned,
-agents finish calls, pause and come back, relaxation timers fire), keeping
-about 1,000 calls waiting. Every router call is one routing event; its
-latency is measured alone. The two routers must take identical decisions
+agents finish calls, pause and come back, relaxation and service-level
+timers fire), keeping about 1,000 calls waiting. Every router call is one
+routing event; its latency is measured alone. The two routers must take identical decisions
 (checked on the events both ran).
 
 Usage: python benchmarks/routing.py [--events N] [--baseline-events N]
@@ -131,7 +131,7 @@ class Driver:
         rng, r = self.rng, self.router
         self.now += 0.02
         deadline = r.next_deadline()
-        if deadline is not None and deadline <= self.now:  # one timer: a relaxation or RONA
+        if deadline is not None and deadline <= self.now:  # one timer: step, RONA, SL threshold
             self.timed(lambda: r.on_timer(deadline), True)
             return
         x = rng.random()

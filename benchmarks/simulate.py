@@ -9,8 +9,9 @@ Prints the per-route table (service level, ASA, abandon rate, occupancy,
 skill-match rate) for each strategy, then one JSON object on the last line:
 router_sl, best_baseline_sl, best_baseline, router_asa_s, baseline_asa_s,
 router_abandon, baseline_abandon (the best baseline is the plain app_queue
-strategy with the highest service level), plus the same for the ``+penalty``
-variants (members' penalties from skill levels), reported apart.
+strategy with the highest service level), the service level per route for the
+router and that baseline (router_route_sl, baseline_route_sl), plus the best of
+the ``+penalty`` variants (members' penalties from skill levels), reported apart.
 """
 
 from __future__ import annotations
@@ -85,6 +86,13 @@ def main() -> None:
     def mean(strategy: str, field: str) -> float:
         return statistics.fmean(getattr(r[strategy].total, field) for r in runs)
 
+    def by_route(strategy: str) -> dict[str, float]:
+        names = runs[0][strategy].routes
+        return {
+            name: round(statistics.fmean(r[strategy].routes[name].service_level for r in runs), 4)
+            for name in names
+        }
+
     def best(names: tuple[str, ...]) -> str:
         return max(names, key=lambda s: mean(s, "service_level"))
 
@@ -100,6 +108,8 @@ def main() -> None:
         "baseline_asa_s": round(mean(plain, "asa_s"), 2),
         "router_abandon": round(mean("router", "abandon_rate"), 4),
         "baseline_abandon": round(mean(plain, "abandon_rate"), 4),
+        "router_route_sl": by_route("router"),
+        "baseline_route_sl": by_route(plain),
         "router_skill_match": round(mean("router", "skill_match"), 4),
         "baseline_skill_match": round(mean(plain, "skill_match"), 4),
         "best_penalty_baseline": penalty,

@@ -166,7 +166,16 @@ class _Parser:
             raise self.fail("priority: expected a mapping")
         self.keys(
             data,
-            frozenset({"per_second_waited", "tier", "urgency", "callback", "relaxed_tier"}),
+            frozenset(
+                {
+                    "per_second_waited",
+                    "tier",
+                    "urgency",
+                    "callback",
+                    "relaxed_tier",
+                    "missed_service_level",
+                }
+            ),
             "priority",
         )
         defaults = PriorityPolicy()
@@ -191,7 +200,16 @@ class _Parser:
         relaxed = self.number(data.get("relaxed_tier", 0.0), "priority.relaxed_tier")
         if relaxed < 0:
             raise self.fail("priority.relaxed_tier: must not be negative")
-        return PriorityPolicy(per_second, tiers, urgency, callback, relaxed)
+        missed = self.number(
+            data.get("missed_service_level", defaults.missed_service_level),
+            "priority.missed_service_level",
+        )
+        if missed < 0:
+            raise self.fail(
+                "priority.missed_service_level: must not be negative "
+                "(it is the priority a call loses at its service-level threshold)"
+            )
+        return PriorityPolicy(per_second, tiers, urgency, callback, relaxed, missed)
 
     def service_level(
         self, data: Any, where: str, route: str | None, default: ServiceLevel | None = None

@@ -16,6 +16,7 @@ which the router indexes.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -299,10 +300,14 @@ class CallAttributes:
 @dataclass(frozen=True, slots=True)
 class PriorityPolicy:
     """priority = tier weight + urgency weight + callback weight + route priority
-    + ``per_second_waited`` x seconds waited. Higher is served first.
+    + ``per_second_waited`` x seconds waited
+    - ``missed_service_level`` once the call has waited its route's service-level
+    threshold (``service_level.within_s``). Higher is served first.
 
     The waiting term has the same slope for every call, so the order of two
-    waiting calls never changes with time: :meth:`sort_key` is that order.
+    waiting calls changes only when one of them reaches its threshold:
+    :meth:`sort_key` is the order before that; the router lowers a call's key
+    once, by a timer, when it gets there.
     """
 
     per_second_waited: float = 1.0
@@ -312,16 +317,28 @@ class PriorityPolicy:
     # an agent choosing among waiting calls discounts a call by this much for each
     # relaxation tier it would serve it at (0 = a perfect fit): fit before age
     relaxed_tier: float = 0.0
+    # service-level-aware ordering: a call still waiting at its route's threshold
+    # (service_level.within_s) can no longer count as answered in time, so it drops
+    # behind calls that still can by this much, once (0 = off). Kept below the
+    # urgency 1 weight, urgent calls stay ahead of every other call.
+    missed_service_level: float = 0.0
 
     def static(self, attrs: CallAttributes) -> float:
         value = self.tier.get(attrs.tier, 0.0) + self.urgency.get(attrs.urgency, 0.0)
         return value + (self.callback if attrs.callback else 0.0)
 
     def priority(
-        self, attrs: CallAttributes, queued_at: float, now: float, route_priority: float = 0.0
+        self,
+        attrs: CallAttributes,
+        queued_at: float,
+        now: float,
+        route_priority: float = 0.0,
+        within_s: float = math.inf,
     ) -> float:
+        """The priority at ``now``; ``within_s`` is the route's service-level threshold."""
         waited = max(0.0, now - queued_at)
-        return self.static(attrs) + route_priority + self.per_second_waited * waited
+        value = self.static(attrs) + route_priority + self.per_second_waited * waited
+        return value - (self.missed_service_level if waited >= within_s else 0.0)
 
     def sort_key(self, attrs: CallAttributes, queued_at: float, route_priority: float) -> float:
         """priority(now) - per_second_waited x now: constant while the call waits."""

@@ -2,7 +2,8 @@
 
 Events in are method calls (``agent_ready``, ``call_arrived``, ...); each
 returns the decisions the CTI must carry out, in order. Time-driven work
-(relaxation steps, overflow, ring timeouts) happens in :meth:`Router.on_timer`;
+(relaxation steps, overflow, ring timeouts, service-level thresholds) happens in
+:meth:`Router.on_timer`;
 the CTI arms one timer at :meth:`Router.next_deadline` and calls ``on_timer``
 when it fires.
 
@@ -16,6 +17,9 @@ Matching rules
   least occupancy when they became ready, then longest idle).
 * An agent who becomes ready takes the highest-priority waiting call it
   qualifies for (:class:`~cti.routing.model.PriorityPolicy`).
+* Service-level-aware ordering (``missed_service_level``): when a call reaches
+  its route's service-level threshold unanswered, a timer lowers its priority
+  once, so calls that can still be answered in time go first.
 * Invariant after every event: no ready agent qualifies for any waiting call.
   Each event therefore needs only a local search.
 
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 from bisect import bisect_left, insort
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -138,9 +143,11 @@ class _Call:
     status: CallStatus = CallStatus.WAITING
     agent_id: str | None = None
     entry: CallEntry | None = None
+    # timer tokens, drawn from the router's sequence: unique even when a call id is reused
     relax_token: int = 0
     offer_token: int = 0
     ronas: int = 0
+    missed: bool = False  # reached its service-level threshold unanswered
 
 
 @dataclass(slots=True, eq=False)
@@ -162,7 +169,7 @@ class WaitingCall:
     offered_to: str | None
 
 
-_STEP, _RING = 0, 1
+_STEP, _RING, _MISSED = 0, 1, 2  # timer kinds
 
 
 class Router:
@@ -255,6 +262,9 @@ class Router:
         )
         self._calls[call_id] = call
         self._schedule_relax(call)
+        if self.plan.priority.missed_service_level:
+            at = now + route.service_level.within_s
+            heapq.heappush(self._timers, (at, next(self._seq), _MISSED, call_id, call.seq))
         return self._place(call, now)
 
     def call_left(self, call_id: str, now: float) -> list[Decision]:
@@ -305,6 +315,8 @@ class Router:
             call = self._calls[call_id]
             if kind == _RING:
                 decisions += self._rona(call, at)
+            elif kind == _MISSED:
+                self._miss(call)
             else:
                 decisions += self._relax(call, at)
         return decisions
@@ -340,7 +352,13 @@ class Router:
                 c.route.name,
                 c.entry_route.name,
                 c.step,
-                self.plan.priority.priority(c.attrs, c.queued_at, now, c.route.priority),
+                self.plan.priority.priority(
+                    c.attrs,
+                    c.queued_at,
+                    now,
+                    c.route.priority,
+                    c.entry_route.service_level.within_s if c.missed else math.inf,
+                ),
                 now - c.queued_at,
                 c.agent_id,
             )
@@ -409,7 +427,7 @@ class Router:
         self._close_segment(agent, now)  # idle time ends
         agent.status, agent.call_id = AgentStatus.OFFERED, call.call_id
         call.status, call.agent_id = CallStatus.OFFERED, agent.agent_id
-        call.offer_token += 1
+        call.offer_token = next(self._seq)
         deadline = now + call.route.ring_timeout_s
         heapq.heappush(
             self._timers, (deadline, next(self._seq), _RING, call.call_id, call.offer_token)
@@ -434,12 +452,12 @@ class Router:
         head = self._head_key()
         if head is not None and head >= call.key:
             call.key = head + 1e-3
-        call.offer_token += 1
+        call.offer_token = next(self._seq)
         call.status, call.agent_id = CallStatus.WAITING, None
         return self._place(call, now)
 
     def _schedule_relax(self, call: _Call) -> None:
-        call.relax_token += 1
+        call.relax_token = next(self._seq)
         route = call.route
         if call.step + 1 < len(route.steps):
             at = call.route_since + route.steps[call.step + 1].after_s
@@ -456,7 +474,21 @@ class Router:
             return False
         if kind == _RING:
             return call.status is CallStatus.OFFERED and call.offer_token == token
+        if kind == _MISSED:
+            return call.seq == token and not call.missed
         return call.relax_token == token
+
+    def _miss(self, call: _Call) -> None:
+        """The call reached its route's service-level threshold: it yields to calls that
+        can still be answered in time. Only its place in line changes: no new agent
+        qualifies, so the invariant holds and nothing is offered."""
+        waiting = call.status is CallStatus.WAITING
+        if waiting:
+            self._queue_remove(call)
+        call.key -= self.plan.priority.missed_service_level
+        call.missed = True
+        if waiting:
+            self._queue_add(call)
 
     def _relax(self, call: _Call, now: float) -> list[Decision]:
         route = call.route

@@ -44,11 +44,15 @@ def test_example_loads_with_its_settings() -> None:
     assert security.service_level.within_s == 20
     assert plan.route("technical").overflow is not None
     assert plan.route_for(CallAttributes("zh", "security")).name == "security"
+    assert plan.route_for(CallAttributes("en", "account")).name == "security"  # the IVR's queue
     assert plan.route_for(CallAttributes("en", "sales")).name == "general"
+    # service-level-aware, and urgency 1 still outranks a call that missed its threshold
+    assert 0 < plan.priority.missed_service_level < plan.priority.urgency[1]
 
 
 def test_minimal_file_gets_defaults(tmp_path: Path) -> None:
     plan = load_routes(write(tmp_path, BASE))
+    assert plan.priority.missed_service_level == 0  # plain age order unless asked for
     billing = plan.route("billing")
     assert billing.ring_timeout_s == 15
     assert billing.service_level.target == 0.8
@@ -114,6 +118,18 @@ def test_unreachable_route_after_a_catch_all(tmp_path: Path) -> None:
         ("version: 1\nroutes: [\n", "not valid YAML (line"),
         (BASE.replace("version: 1", "version: 1\npriority: {urgency: {4: 1}}"), "not an urgency"),
         (
+            BASE.replace("version: 1", "version: 1\npriority: {missed_service_level: -60}"),
+            "priority.missed_service_level: must not be negative",
+        ),
+        (
+            BASE.replace("version: 1", "version: 1\npriority: {missed_service_level: yes}"),
+            "priority.missed_service_level: expected a number, got True",
+        ),
+        (
+            BASE.replace("version: 1", "version: 1\npriority: {missed_servicelevel: 60}"),
+            "priority: unknown key 'missed_servicelevel'",
+        ),
+        (
             BASE.replace("version: 1", "version: 1\ndefaults: {service_level: {target: 80}}"),
             "is not a share in (0, 1]",
         ),
@@ -125,6 +141,11 @@ def test_file_level_errors(tmp_path: Path, text: str, problem: str) -> None:
         load_routes(path)
     assert str(info.value).startswith(f"{path}: ")
     assert problem in str(info.value)
+
+
+def test_missed_service_level_is_read(tmp_path: Path) -> None:
+    text = BASE.replace("version: 1", "version: 1\npriority: {missed_service_level: 300}")
+    assert load_routes(write(tmp_path, text)).priority.missed_service_level == 300
 
 
 def test_missing_file_is_named(tmp_path: Path) -> None:

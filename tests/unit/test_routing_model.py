@@ -89,6 +89,15 @@ def test_priority_weights_tier_urgency_and_waiting() -> None:
     assert policy.priority(CallAttributes("en", "b", callback=True), 100, 110) == -20
 
 
+def test_missed_service_level_applies_from_the_threshold_on() -> None:
+    policy = PriorityPolicy(missed_service_level=600.0)
+    plain = CallAttributes("en", "billing")
+    assert policy.priority(plain, queued_at=100, now=119, within_s=20) == 19
+    assert policy.priority(plain, queued_at=100, now=120, within_s=20) == 20 - 600
+    assert policy.priority(plain, queued_at=100, now=900) == 800  # no threshold given
+    assert PriorityPolicy().priority(plain, queued_at=100, now=130, within_s=20) == 30
+
+
 def test_sort_key_orders_calls_like_priority_at_any_time() -> None:
     policy = PriorityPolicy()
     calls = [

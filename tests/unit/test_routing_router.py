@@ -181,6 +181,65 @@ def test_relaxed_tier_lets_an_agent_prefer_calls_it_fits(relaxed_tier: int, take
     assert offers(r.agent_ready("zh", 41.0)) == [(taken, "zh")]
 
 
+def test_calls_past_their_service_level_yield_to_calls_that_can_still_make_it() -> None:
+    r = Router(plan(priority={"missed_service_level": 600}))
+    r.set_agent("a", {"lang.en": 5, "billing": 4}, 0.0)
+    r.call_arrived("old", EN, 0.0)
+    r.call_arrived("vip", CallAttributes("en", "billing", tier="vip"), 1.0)
+    assert r.next_deadline() == 20.0  # the threshold of "old": 80 % within 20 s
+    assert r.on_timer(20.0) == []  # only its place in line changes
+    assert r.on_timer(21.0) == []  # the VIP's threshold
+    r.call_arrived("new", EN, 25.0)
+    waiting = {w.call_id: w.priority for w in r.waiting(30.0)}
+    assert waiting == {"vip": 60 + 29 - 600, "new": 5, "old": 30 - 600}
+    assert [w.call_id for w in r.waiting(30.0)] == ["new", "vip", "old"]
+    assert offers(r.agent_ready("a", 30.0)) == [("new", "a")]
+    r.offer_answered("new", "a", 31.0)
+    # both missed: the usual order among them (the VIP counts as 60 s older)
+    assert offers(r.agent_ready("a", 40.0)) == [("vip", "a")]
+
+
+def test_urgent_call_past_its_threshold_stays_at_the_front() -> None:
+    r = Router(plan(priority={"missed_service_level": 600}))
+    r.set_agent("a", {"lang.en": 5, "billing": 4}, 0.0)
+    r.call_arrived("urgent", CallAttributes("en", "billing", urgency=1), 0.0)
+    r.on_timer(20.0)
+    r.call_arrived("vip", CallAttributes("en", "billing", tier="vip", urgency=2), 21.0)
+    assert offers(r.agent_ready("a", 22.0)) == [("urgent", "a")]
+
+
+def test_without_missed_service_level_age_alone_orders_calls() -> None:
+    r = Router(plan())
+    r.set_agent("a", {"lang.en": 5, "billing": 4}, 0.0)
+    r.call_arrived("old", EN, 0.0)
+    assert r.next_deadline() == 30.0  # no service-level timer, only the relaxation step
+    r.call_arrived("new", EN, 25.0)
+    assert offers(r.agent_ready("a", 30.0)) == [("old", "a")]
+
+
+def test_threshold_timer_of_an_answered_call_is_dropped() -> None:
+    r = Router(plan(priority={"missed_service_level": 600}))
+    ready(r, {"a": {"lang.en": 5, "billing": 4}})
+    assert offers(r.call_arrived("c1", EN, 0.0)) == [("c1", "a")]
+    r.offer_answered("c1", "a", 2.0)
+    assert r.next_deadline() is None
+
+
+def test_a_reused_call_id_does_not_inherit_the_old_calls_timers() -> None:
+    r = Router(plan(priority={"missed_service_level": 600}))
+    ready(r, {"weak": {"lang.en": 2, "billing": 1}})
+    r.call_arrived("c1", EN, 0.0)
+    r.call_left("c1", 5.0)
+    r.call_arrived("c1", EN, 10.0)  # e.g. the caller was sent back to the queue
+    assert r.on_timer(20.0) == []  # the first call's threshold
+    assert r.waiting(25.0)[0].priority == 15
+    assert r.on_timer(30.0) == []  # the first call's relaxation step
+    assert r.on_timer(30.0 + 1e-9) == []
+    decisions = r.on_timer(40.0)
+    assert decisions[0] == Relaxed("c1", "billing", 1, 40.0)
+    assert offers(decisions) == [("c1", "weak")]
+
+
 def test_changing_skills_of_a_ready_agent_reindexes_it() -> None:
     r = Router(plan())
     ready(r, {"a": {"lang.en": 5}})
@@ -246,17 +305,24 @@ def random_stream(router: Router, seed: int, steps: int) -> list[list[Decision]]
     return log
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(8))
 def test_indexed_router_decides_exactly_like_a_full_scan(seed: int) -> None:
-    p = plan(priority={"tier": {"vip": 60}, "relaxed_tier": 40 * (seed % 2)})
+    p = plan(
+        priority={
+            "tier": {"vip": 60},
+            "relaxed_tier": 40 * (seed % 2),
+            "missed_service_level": 300 * (seed % 4 >= 2),
+        }
+    )
     indexed = random_stream(Router(p), seed, 1500)
     naive = random_stream(FullScanRouter(p), seed, 1500)
     assert sum(len(out) for out in indexed) > 200  # the stream really routes calls
     assert indexed == naive
 
 
-def test_invariant_no_ready_agent_fits_a_waiting_call() -> None:
-    p = plan()
+@pytest.mark.parametrize("missed", [0, 300])
+def test_invariant_no_ready_agent_fits_a_waiting_call(missed: int) -> None:
+    p = plan(priority={"missed_service_level": missed})
     r = Router(p)
     random_stream(r, 42, 2000)
     ready_agents = [a for a in r._agents.values() if a.status is AgentStatus.READY]
