@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import (
@@ -56,6 +56,15 @@ class Settings(BaseSettings):
     agi_host: str = "127.0.0.1"
     agi_port: int = 4573
     ivr_flow: Path | None = None
+
+    # Routing. "skills": our router picks the agent for every call (callers wait
+    # outside app_queue, the CTI rings the chosen agent); "queue": app_queue's
+    # own strategy. Either way app_queue takes over when the CTI is silent for
+    # cti_grace_s (the CTI writes a heartbeat every cti_heartbeat_s).
+    routing_mode: Literal["skills", "queue"] = "skills"
+    routes_file: Path | None = None  # default: cti/routing/routes.yaml
+    cti_heartbeat_s: float = 5.0
+    cti_grace_s: float = 20.0
 
     # Web (agent API, WebSocket, pages).
     web_host: str = "127.0.0.1"
@@ -120,6 +129,10 @@ class Settings(BaseSettings):
     # Asterisk's own CDR file (cdr_custom JSON lines), read to recover CDRs of calls
     # that ended while the CTI was down. Default: cti.pbx.runtime.cdr_file(settings).
     asterisk_cdr_file: Path | None = None
+
+    @property
+    def effective_routes_file(self) -> Path:
+        return self.routes_file or PROJECT_ROOT / "cti" / "routing" / "routes.yaml"
 
     @property
     def effective_database_url(self) -> str:

@@ -10,11 +10,20 @@ from cti.auth import hash_password
 from cti.db.models import Customer, User
 from cti.db.repository import Repository
 
+# agent id: (name, app_queue queues (used when the CTI is away), router skills)
 DEMO_AGENTS = {
-    "1001": ("Li Na", "general,billing,technical,account"),
-    "1002": ("John Smith", "general,billing,technical,account"),
-    "1003": ("Wang Wei", "general,billing"),
-    "1004": ("Emma Brown", "general,technical,account"),
+    "1001": (
+        "Li Na",
+        "general,billing,technical,account",
+        "lang.zh:5,lang.en:4,billing:4,technical:3,security:3",
+    ),
+    "1002": (
+        "John Smith",
+        "general,billing,technical,account",
+        "lang.en:5,billing:4,technical:4,security:4",
+    ),
+    "1003": ("Wang Wei", "general,billing", "lang.zh:5,billing:4"),
+    "1004": ("Emma Brown", "general,technical,account", "lang.en:5,technical:4,security:3"),
 }
 
 #: The IVR PIN of every demo customer (demo data only; real PINs are set per customer).
@@ -76,9 +85,10 @@ async def seed_demo(repository: Repository, agent_password: str) -> None:
             role="agent",
             interface=f"PJSIP/agent{agent_id}",
             queues=queues,
+            skills=skills,
             wrap_up_s=0.0,
         )
-        for agent_id, (name, queues) in DEMO_AGENTS.items()
+        for agent_id, (name, queues, skills) in DEMO_AGENTS.items()
     ]
     users.append(
         User(

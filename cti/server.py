@@ -73,6 +73,7 @@ async def running_hotline(
         asyncio.create_task(hotline.consume_ami(), name="ami-consumer"),
         asyncio.create_task(hotline.run_ami_actions(), name="ami-actions"),
         asyncio.create_task(hotline.run_cdr_writer(), name="cdr-writer"),
+        asyncio.create_task(hotline.run_heartbeat(), name="cti-heartbeat"),
     ]
     synced = asyncio.create_task(hotline.synced.wait())
     try:
@@ -89,6 +90,7 @@ async def running_hotline(
         await agi.stop()
         await runner.cleanup()
         await hotline.drain()
+        await hotline.stop_routing()
         await ami.close()
         for task in tasks:
             task.cancel()

@@ -20,7 +20,7 @@ from typing import Any, Protocol, TypeVar
 import aiohttp
 
 from cti.ami.client import AmiClient, AmiError, Connected, Disconnected
-from cti.ami.translate import translate
+from cti.ami.translate import channel_interface, translate, waiting_event
 from cti.config import Settings
 from cti.db.backfill import read_calls
 from cti.db.models import CallRecord, Customer
@@ -30,6 +30,8 @@ from cti.domain import events as ev
 from cti.domain.callcenter import CallCenter, PbxChannel, PbxMember, PbxSnapshot
 from cti.domain.model import AgentSnapshot, AgentState, CallDetailRecord, CallSnapshot, CallState
 from cti.pbx import runtime
+from cti.routing import Router
+from cti.routing.config import load_routes
 from cti.web.hub import Hub
 from recordings.catalogue import RecordingPathError, host_path
 
@@ -38,11 +40,15 @@ T = TypeVar("T")
 
 QUEUES = ("general", "billing", "technical", "account")
 INBOUND_CONTEXTS = frozenset({"from-pstn", "hotline"})
-# Where a blind transfer sends the caller (asterisk-conf/extensions.conf):
-# to a queue, the Queue() priority of [hotline] s (found with ShowDialPlan, so
-# the recording already running is not started twice); to an agent, [agents].
-HOTLINE_CONTEXT, HOTLINE_EXTEN = "hotline", "s"
+# Dialplan places the CTI sends callers to (asterisk-conf/extensions.conf):
+# waiting for the router (a blind transfer to a queue starts there too, so the
+# recording already running is not started twice), the router's offer to one
+# agent, back to waiting after an unanswered offer, an agent's own extension.
+WAIT_CONTEXT = "hotline-wait"
+OFFER_CONTEXT = "hotline-offer"
 AGENTS_CONTEXT = "agents"
+OFFER_VARIABLE = "HOTLINE_OFFER"
+CTI_ALIVE_VARIABLE = "HOTLINE_CTI_ALIVE"
 
 
 class CallActionRefused(Exception):
@@ -117,7 +123,13 @@ class Hotline:
         self.ami = ami
         self.hub = hub
         self.clock = clock
-        self.core = CallCenter(QUEUES)
+        self.router: Router | None = (
+            Router(load_routes(settings.effective_routes_file))
+            if settings.routing_mode == "skills"
+            else None
+        )
+        self.core = CallCenter(QUEUES, self.router)
+        self._routing_timer: asyncio.TimerHandle | None = None
         self.ami_actions: asyncio.Queue[fx.Effect] = asyncio.Queue()
         self.synced = asyncio.Event()  # set after each resync, cleared on disconnect
         self._customers: dict[str, asyncio.Task[Customer | None]] = {}
@@ -144,7 +156,6 @@ class Hotline:
         self._dispositions: dict[str, AgentDisposition] = {}
         self._cdr_in_flight: dict[str, str | None] = {}
         self._wrap: dict[str, dict[str, Any]] = {}  # agent -> last call without disposition
-        self._queue_priority: tuple[int, int] | None = None  # (AMI generation, priority)
 
     async def load_agents(self) -> None:
         for user in await self.repository.agents():
@@ -154,6 +165,8 @@ class Hotline:
                 user.interface or f"PJSIP/agent{user.username}",
                 user.queue_list,
                 user.wrap_up_s,
+                skills=user.skill_levels,
+                at=self.clock(),
             )
 
     # ------------------------------------------------------------ run loops
@@ -169,6 +182,8 @@ class Hotline:
                 else:
                     now = self.clock()
                     for event in translate(item, now, INBOUND_CONTEXTS):
+                        if isinstance(event, ev.CallWaiting):
+                            event = self._with_tier(event)
                         self.carry_out(self.core.apply(event))
             except Exception:
                 log.exception("failed to handle AMI item %r", item)
@@ -183,9 +198,53 @@ class Hotline:
                 # after a reconnect, resync re-applies the membership we want
                 log.warning("AMI action for %r failed: %s", effect, exc)
 
+    def _with_tier(self, event: ev.CallWaiting) -> ev.CallWaiting:
+        """The customer's tier, when the lookup started at call start has finished.
+
+        Never waits: the lookup began when the call arrived, seconds before
+        the IVR ends, so it is nearly always done; if not, the call is routed
+        as standard rather than held back.
+        """
+        task = self._customers.get(event.call_id)
+        if task is None or not task.done() or task.cancelled() or task.exception() is not None:
+            return event
+        customer = task.result()
+        if customer is None or not customer.tier:
+            return event
+        return dataclasses.replace(event, tier=customer.tier)
+
+    async def run_heartbeat(self) -> None:
+        """Tell the dialplan the CTI routes calls (global HOTLINE_CTI_ALIVE).
+
+        Waiting callers check it; if it goes stale they are given to app_queue.
+        """
+        if self.router is None:
+            return
+        while True:
+            if self.synced.is_set():
+                try:
+                    await self._set_alive(str(int(time.time())))
+                except AmiError as exc:
+                    log.warning("CTI heartbeat not written: %s", exc)
+            await asyncio.sleep(self.settings.cti_heartbeat_s)
+
+    async def stop_routing(self) -> None:
+        """On shutdown: waiting callers go to app_queue now, not after the grace time."""
+        if self.router is None or not self.synced.is_set():
+            return
+        try:
+            await asyncio.wait_for(self._set_alive(""), timeout=2.0)
+        except (AmiError, TimeoutError) as exc:
+            log.warning("could not hand waiting callers to app_queue: %s", exc)
+
+    async def _set_alive(self, value: str) -> None:
+        await self.ami.action({"Action": "Setvar", "Variable": CTI_ALIVE_VARIABLE, "Value": value})
+
     async def resync(self) -> None:
         """Rebuild our view from Asterisk after every (re)connect."""
         snapshot = await self.pbx_snapshot()
+        if self.router is not None:
+            await self._set_alive(str(int(time.time())))  # before waiting callers give up on us
         self.carry_out(self.core.reconcile(snapshot, self.clock()))
         self.synced.set()
         self.backfill = self._spawn(self.recover_cdrs())
@@ -234,17 +293,30 @@ class Hotline:
         calls: list[PbxChannel] = []
         agent_by_linkedid: dict[str, str] = {}
         for ch in channels:
-            agent = self.core.agent_for_interface(_interface_of(ch.get("Channel", "")))
-            if agent is not None and ch.get("Uniqueid") != ch.get("Linkedid"):
+            agent = self.core.agent_for_interface(channel_interface(ch.get("Channel", "")))
+            if (
+                agent is not None
+                and ch.get("Uniqueid") != ch.get("Linkedid")
+                and ch.get("ChannelStateDesc") == "Up"  # talking, not ringing
+            ):
                 agent_by_linkedid[ch.get("Linkedid", "")] = agent.agent_id
+        waiting: list[ev.CallWaiting] = []
         for ch in channels:
             uid = ch.get("Uniqueid", "")
             if uid != ch.get("Linkedid") or self.core.agent_for_interface(
-                _interface_of(ch.get("Channel", ""))
+                channel_interface(ch.get("Channel", ""))
             ):
                 continue
             if not ch.get("Channel", "").startswith("PJSIP/trunk"):
                 continue
+            if (
+                self.router is not None
+                and ch.get("Context") in (WAIT_CONTEXT, OFFER_CONTEXT)
+                and uid not in agent_by_linkedid
+            ):
+                event = await self._waiting_from_pbx(ch.get("Channel", ""), uid, now)
+                if event is not None:
+                    waiting.append(event)
             calls.append(
                 PbxChannel(
                     uid,
@@ -256,7 +328,30 @@ class Hotline:
                     agent_id=agent_by_linkedid.get(uid) if uid not in queued else None,
                 )
             )
-        return PbxSnapshot(tuple(calls), tuple(members), tuple(queues))
+        return PbxSnapshot(tuple(calls), tuple(members), tuple(queues), tuple(waiting))
+
+    async def _waiting_from_pbx(
+        self, channel: str, call_id: str, now: float
+    ) -> ev.CallWaiting | None:
+        """A caller found waiting for the router after a (re)connect."""
+        try:
+            routing = await self.ami.action(
+                {"Action": "Getvar", "Channel": channel, "Variable": "HOTLINE_ROUTING"}
+            )
+            since = await self.ami.action(
+                {"Action": "Getvar", "Channel": channel, "Variable": "HOTLINE_WAIT_SINCE"}
+            )
+        except AmiError as exc:
+            log.warning("cannot read routing variables of %s: %s", channel, exc)
+            return None
+        value = routing.get("Value", "")
+        if not value:
+            return None
+        try:
+            at = float(since.get("Value", ""))
+        except ValueError:
+            at = now
+        return waiting_event(call_id, value, min(at, now))
 
     # ------------------------------------------------------------ commands
     def agent_command(self, name: str, agent_id: str, **kwargs: Any) -> AgentSnapshot:
@@ -279,8 +374,16 @@ class Hotline:
     def carry_out(self, effects: list[fx.Effect]) -> None:
         for effect in effects:
             match effect:
-                case fx.AddQueueMember() | fx.RemoveQueueMember() | fx.PauseQueueMember():
+                case (
+                    fx.AddQueueMember()
+                    | fx.RemoveQueueMember()
+                    | fx.PauseQueueMember()
+                    | fx.OfferCall()
+                    | fx.WithdrawOffer()
+                ):
                     self.ami_actions.put_nowait(effect)
+                case fx.ScheduleRoutingTimer(at=at):
+                    self._schedule_routing_timer(at)
                 case fx.PublishScreenPop(agent_id=agent_id, call=call):
                     self._screen_pop(agent_id, call)
                 case fx.PublishAgentState(agent=agent):
@@ -329,6 +432,39 @@ class Hotline:
                         "Interface": effect.interface,
                         "Paused": "true" if effect.paused else "false",
                         "Reason": effect.reason,
+                    }
+                )
+            case fx.OfferCall():
+                # the dialplan's Dial() gets 2 s more than the router's ring
+                # timeout, so the router's RONA (which withdraws) always leads
+                ring = max(1, round(effect.ring_timeout_s)) + 2
+                offer = f"{effect.agent_id}|{effect.interface}|{ring}"
+                await self.ami.action(
+                    {
+                        "Action": "Setvar",
+                        "Channel": effect.channel,
+                        "Variable": OFFER_VARIABLE,
+                        "Value": offer,
+                    }
+                )
+                await self.ami.action(
+                    {
+                        "Action": "Redirect",
+                        "Channel": effect.channel,
+                        "Context": OFFER_CONTEXT,
+                        "Exten": "s",
+                        "Priority": "1",
+                    }
+                )
+                log.info("offered call %s to agent %s", effect.call_id, effect.agent_id)
+            case fx.WithdrawOffer():
+                await self.ami.action(
+                    {
+                        "Action": "Redirect",
+                        "Channel": effect.channel,
+                        "Context": WAIT_CONTEXT,
+                        "Exten": "requeue",
+                        "Priority": "1",
                     }
                 )
 
@@ -533,21 +669,17 @@ class Hotline:
             raise CallActionRefused(400, "bad_request", "transfer to a 'queue' or an 'agent'")
         try:
             if kind == "queue":
-                priority = await self._queue_step()
-                await self.ami.action(
-                    {
-                        "Action": "Setvar",
-                        "Channel": channel,
-                        "Variable": "HOTLINE_QUEUE",
-                        "Value": target,
-                    }
-                )
+                for variable, value in (("HOTLINE_QUEUE", target), ("HOTLINE_PRODUCT", "")):
+                    await self.ami.action(
+                        {
+                            "Action": "Setvar",
+                            "Channel": channel,
+                            "Variable": variable,
+                            "Value": value,
+                        }
+                    )
                 self._own_call(agent_id, call_id)  # still on it after the awaits
-                redirect = {
-                    "Context": HOTLINE_CONTEXT,
-                    "Exten": HOTLINE_EXTEN,
-                    "Priority": str(priority),
-                }
+                redirect = {"Context": WAIT_CONTEXT, "Exten": "s", "Priority": "1"}
             else:
                 redirect = {"Context": AGENTS_CONTEXT, "Exten": target, "Priority": "1"}
             # known before the new agent's pop, which may come before the reply
@@ -572,21 +704,6 @@ class Hotline:
         if kind == "agent" and live is not None:
             # the dialplan rings the agent directly (no queue): the CTI pops it
             self._screen_pop(target, live.snapshot(now))
-
-    async def _queue_step(self) -> int:
-        """Priority of Queue() in [hotline] s, read from Asterisk once per connection."""
-        cached = self._queue_priority
-        if cached is not None and cached[0] == self.ami.generation:
-            return cached[1]
-        steps = await self.ami.list_action(
-            {"Action": "ShowDialPlan", "Context": HOTLINE_CONTEXT, "Extension": HOTLINE_EXTEN}
-        )
-        for step in steps:
-            if step.get("Application") == "Queue" and step.get("Priority", "").isdigit():
-                priority = int(step["Priority"])
-                self._queue_priority = (self.ami.generation, priority)
-                return priority
-        raise AmiError(f"no Queue() step in [{HOTLINE_CONTEXT}] {HOTLINE_EXTEN}")
 
     async def save_disposition(self, agent_id: str, call_id: str, code: str, notes: str) -> str:
         """Record the agent's disposition of a call; 'stored' or 'pending'.
@@ -708,6 +825,14 @@ class Hotline:
             delay, lambda: self.carry_out(self.core.end_wrap_up(agent_id, self.clock()))
         )
 
+    def _schedule_routing_timer(self, at: float) -> None:
+        if self._routing_timer is not None:
+            self._routing_timer.cancel()
+        delay = max(0.0, at - self.clock())
+        self._routing_timer = asyncio.get_running_loop().call_later(
+            delay, lambda: self.carry_out(self.core.routing_timer(self.clock()))
+        )
+
     def _spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
@@ -719,12 +844,6 @@ class Hotline:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
         await self.cdr_queue.join()
-
-
-def _interface_of(channel: str) -> str:
-    """'PJSIP/agent1001-00000002' -> 'PJSIP/agent1001'."""
-    base, sep, _ = channel.rpartition("-")
-    return base if sep else channel
 
 
 def _hms(text: str) -> float:

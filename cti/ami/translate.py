@@ -14,6 +14,15 @@ from cti.domain import events as ev
 IVR_PATH_VARIABLE = "HOTLINE_IVR_PATH"
 RECORDING_VARIABLE = "HOTLINE_RECORDING"
 VERIFIED_VARIABLE = "HOTLINE_VERIFIED"
+# Routing by the CTI (see asterisk-conf/extensions.conf, [hotline-wait]):
+#   HOTLINE_ROUTING       "queue|language|urgency|product", set when the caller
+#                         starts waiting for our router
+#   HOTLINE_ROUTING_MODE  "queue" when the dialplan hands the call to app_queue
+#   HOTLINE_TALK_ENDED    agent id, set when the agent hung up first
+ROUTING_VARIABLE = "HOTLINE_ROUTING"
+ROUTING_MODE_VARIABLE = "HOTLINE_ROUTING_MODE"
+TALK_ENDED_VARIABLE = "HOTLINE_TALK_ENDED"
+OFFER_CONTEXT = "hotline-offer"
 
 Fields = Mapping[str, str]
 
@@ -59,6 +68,20 @@ def translate(e: Fields, now: float, inbound_contexts: frozenset[str]) -> list[e
                 return [ev.IdentityChecked(call_id, e.get("Value", "") == "1")]
             if variable == RECORDING_VARIABLE and e.get("Value"):
                 return [ev.RecordingStarted(call_id, e.get("Value", ""))]
+            if variable == ROUTING_VARIABLE and e.get("Value"):
+                return [waiting_event(call_id, e.get("Value", ""), at)]
+            if variable == ROUTING_MODE_VARIABLE and e.get("Value") == "queue":
+                return [ev.RoutingFallback(call_id, at)]
+            if variable == TALK_ENDED_VARIABLE and e.get("Value"):
+                return [ev.AgentCallCompleted(call_id, e.get("Value", ""), at)]
+        case "DialBegin" if _is_caller_channel(e) and e.get("Context") == OFFER_CONTEXT:
+            return [ev.OfferRinging(call_id, channel_interface(e.get("DestChannel", "")), at)]
+        case "DialEnd" if _is_caller_channel(e) and e.get("Context") == OFFER_CONTEXT:
+            interface = channel_interface(e.get("DestChannel", ""))
+            status = e.get("DialStatus", "")
+            if status == "ANSWER":
+                return [ev.OfferAnswered(call_id, interface, at)]
+            return [ev.OfferFailed(call_id, interface, status, at)]
         case "QueueCallerJoin":
             return [ev.CallQueued(call_id, e.get("Queue", ""), _int(e.get("Position")), at)]
         case "AgentCalled":
@@ -85,6 +108,21 @@ def translate(e: Fields, now: float, inbound_contexts: frozenset[str]) -> list[e
         case "QueueMemberRemoved":
             return [ev.QueueMemberGone(e.get("Queue", ""), _member_agent(e))]
     return []
+
+
+def waiting_event(call_id: str, value: str, at: float, tier: str = "") -> ev.CallWaiting:
+    """``HOTLINE_ROUTING`` ("queue|language|urgency|product") as a CallWaiting event."""
+    parts = (value.split("|") + ["", "", "", ""])[:4]
+    queue, language, urgency, product = (part.strip() for part in parts)
+    return ev.CallWaiting(
+        call_id, queue or "general", language, product, _int(urgency) or 3, tier, at
+    )
+
+
+def channel_interface(channel: str) -> str:
+    """``PJSIP/agent1001-0000002a`` -> ``PJSIP/agent1001``."""
+    head, sep, _ = channel.rpartition("-")
+    return head if sep else channel
 
 
 def _int(value: str | None) -> int:

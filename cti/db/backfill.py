@@ -19,7 +19,9 @@ from cti.domain.model import CallDetailRecord, Disposition
 
 log = logging.getLogger(__name__)
 
-HOTLINE_CONTEXTS = frozenset({"hotline", "from-pstn"})
+HOTLINE_CONTEXTS = frozenset(
+    {"hotline", "from-pstn", "hotline-wait", "hotline-offer", "hotline-after"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +93,19 @@ def _agent_of(dstchannel: str) -> str | None:
     return name[len("agent") :] if name.startswith("agent") else None
 
 
+def _queue_of_ivr_path(path: str) -> str | None:
+    """The queue the IVR chose ("...>queue=billing"); the dialplan's fallback is general.
+
+    With our router the caller waits outside app_queue, so Asterisk's CDR has
+    no Queue() leg; the IVR path (the CDR's userfield) still names the queue.
+    """
+    steps = path.split(">") if path else []
+    chosen = [s.partition("=")[2] for s in steps if s.startswith("queue=")]
+    if path.startswith("agi-failed") or "unknown-queue:" in path:
+        return "general"
+    return chosen[-1] if chosen else None
+
+
 def calls_from(records: Iterable[AsteriskCdr]) -> list[CallDetailRecord]:
     """One CallDetailRecord per hotline call (caller leg = uniqueid == linkedid)."""
     by_call: dict[str, list[AsteriskCdr]] = {}
@@ -105,7 +120,8 @@ def calls_from(records: Iterable[AsteriskCdr]) -> list[CallDetailRecord]:
         end = max(leg.end for leg in legs)
         bridged = [leg for leg in legs if _agent_of(leg.dstchannel) and leg.billsec > 0]
         queue_leg = next((leg for leg in legs if leg.lastapp == "Queue"), None)
-        queue = queue_leg.lastdata.split(",", 1)[0] if queue_leg else None
+        ivr_path = next((leg.userfield for leg in legs if leg.userfield), "")
+        queue = queue_leg.lastdata.split(",", 1)[0] if queue_leg else _queue_of_ivr_path(ivr_path)
         agent = _agent_of(bridged[0].dstchannel) if bridged else None
         talk = max((leg.billsec for leg in bridged), default=0.0)
         answered_at = end - talk if bridged else None
@@ -121,7 +137,7 @@ def calls_from(records: Iterable[AsteriskCdr]) -> list[CallDetailRecord]:
                 call_id=call_id,
                 caller_number=first.src,
                 caller_name=first.caller_name,
-                ivr_path=next((leg.userfield for leg in legs if leg.userfield), ""),
+                ivr_path=ivr_path,
                 queue=queue,
                 agent_id=agent,
                 entered_at=first.start,

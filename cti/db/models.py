@@ -25,10 +25,26 @@ class User(Base):
     interface: Mapped[str | None] = mapped_column(String(128), default=None)
     queues: Mapped[str] = mapped_column(String(512), default="")  # comma-separated
     wrap_up_s: Mapped[float] = mapped_column(Float, default=0.0)
+    # agent-only: skills with levels 1..10 for the router, "lang.en:5,billing:3"
+    skills: Mapped[str] = mapped_column(String(512), default="")
 
     @property
     def queue_list(self) -> list[str]:
         return [q for q in self.queues.split(",") if q]
+
+    @property
+    def skill_levels(self) -> dict[str, int]:
+        """``skills`` parsed; a bare name means level 1, bad levels are dropped."""
+        levels: dict[str, int] = {}
+        for item in self.skills.split(","):
+            name, _, level = item.strip().partition(":")
+            if not name:
+                continue
+            try:
+                levels[name.strip()] = int(level) if level.strip() else 1
+            except ValueError:
+                continue
+        return levels
 
 
 class Customer(Base):

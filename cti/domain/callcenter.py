@@ -7,7 +7,9 @@ always passed in (``at``), never read from a clock here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections import deque
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from cti.domain import effects as fx
@@ -23,6 +25,18 @@ from cti.domain.model import (
     Disposition,
     Queue,
     QueueMember,
+)
+from cti.routing import (
+    AgentStatus as RouterAgentStatus,
+)
+from cti.routing import (
+    CallAttributes,
+    CancelOffer,
+    Decision,
+    NoRouteError,
+    Offer,
+    PauseAgent,
+    Router,
 )
 
 LOGIN_PAUSE_REASON = "login"
@@ -66,30 +80,57 @@ class PbxSnapshot:
     calls: tuple[PbxChannel, ...]
     members: tuple[PbxMember, ...]
     queues: tuple[str, ...]
+    # callers waiting for our router (not in an app_queue queue), as events
+    waiting: tuple[ev.CallWaiting, ...] = ()
 
 
 class CallCenter:
-    def __init__(self, queues: Iterable[str] = ()) -> None:
+    """Calls, agents and queues; with a ``router``, the router picks every agent.
+
+    Without a router, app_queue's own strategy delivers calls and the core
+    only follows it. With one, callers wait outside app_queue and the core
+    turns the router's decisions into ``OfferCall``/``WithdrawOffer`` effects;
+    agents stay members of their queues (paused/unpaused as their state), so
+    app_queue can take over if the dialplan finds the CTI gone.
+    """
+
+    def __init__(self, queues: Iterable[str] = (), router: Router | None = None) -> None:
         self.calls: dict[str, Call] = {}
         self.agents: dict[str, Agent] = {}
         self.queues: dict[str, Queue] = {name: Queue(name) for name in queues}
+        self.router = router
+        self.offers: dict[str, str] = {}  # call id -> agent id the router offered it to
+        self._decisions: deque[Decision] = deque()
+        self._timer_at: float | None = None
+        self._last_at = 0.0
+        self._by_interface: dict[str, str] = {}
 
     # ------------------------------------------------------------------ agents
     def register_agent(
-        self, agent_id: str, interface: str, queues: Iterable[str], wrap_up_s: float = 0.0
+        self,
+        agent_id: str,
+        interface: str,
+        queues: Iterable[str],
+        wrap_up_s: float = 0.0,
+        skills: Mapping[str, int] | None = None,
+        at: float = 0.0,
     ) -> None:
         queue_names = tuple(queues)
         for name in queue_names:
             self._queue(name)
         existing = self.agents.get(agent_id)
         if existing is not None:
+            self._by_interface.pop(existing.interface, None)
             existing.interface, existing.queues, existing.wrap_up_s = (
                 interface,
                 queue_names,
                 wrap_up_s,
             )
-            return
-        self.agents[agent_id] = Agent(agent_id, interface, queue_names, wrap_up_s)
+        else:
+            self.agents[agent_id] = Agent(agent_id, interface, queue_names, wrap_up_s)
+        self._by_interface[interface] = agent_id
+        if self.router is not None:
+            self._decisions.extend(self.router.set_agent(agent_id, dict(skills or {}), at))
 
     def login(self, agent_id: str, at: float) -> list[fx.Effect]:
         agent = self._agent(agent_id)
@@ -101,7 +142,7 @@ class CallCenter:
             for q in agent.queues
         ]
         effects.append(fx.PublishAgentState(agent.snapshot()))
-        return effects
+        return effects + self._routing_effects(at)
 
     def ready(self, agent_id: str, at: float) -> list[fx.Effect]:
         agent = self._agent(agent_id)
@@ -110,20 +151,22 @@ class CallCenter:
         if agent.state not in (AgentState.PAUSED, AgentState.WRAP_UP):
             raise AgentCommandRefused(agent_id, f"cannot go ready while {agent.state}")
         self._set_agent(agent, AgentState.READY, at)
-        return [
+        effects: list[fx.Effect] = [
             fx.PauseQueueMember(agent.interface, False, ""),
             fx.PublishAgentState(agent.snapshot()),
         ]
+        return effects + self._routing_effects(at)
 
     def pause(self, agent_id: str, reason: str, at: float) -> list[fx.Effect]:
         agent = self._agent(agent_id)
         if agent.state not in (AgentState.READY, AgentState.PAUSED, AgentState.WRAP_UP):
             raise AgentCommandRefused(agent_id, f"cannot pause while {agent.state}")
         self._set_agent(agent, AgentState.PAUSED, at, reason=reason)
-        return [
+        effects: list[fx.Effect] = [
             fx.PauseQueueMember(agent.interface, True, reason),
             fx.PublishAgentState(agent.snapshot()),
         ]
+        return effects + self._routing_effects(at)
 
     def logout(self, agent_id: str, at: float) -> list[fx.Effect]:
         agent = self._agent(agent_id)
@@ -134,7 +177,7 @@ class CallCenter:
         self._set_agent(agent, AgentState.LOGGED_OUT, at)
         effects: list[fx.Effect] = [fx.RemoveQueueMember(q, agent.interface) for q in agent.queues]
         effects.append(fx.PublishAgentState(agent.snapshot()))
-        return effects
+        return effects + self._routing_effects(at)
 
     def end_wrap_up(self, agent_id: str, at: float) -> list[fx.Effect]:
         """The wrap-up timer fired: go ready unless the agent moved on already."""
@@ -145,6 +188,20 @@ class CallCenter:
 
     # ------------------------------------------------------------------ events
     def apply(self, event: ev.DomainEvent) -> list[fx.Effect]:
+        effects = self._apply(event)
+        at = getattr(event, "at", None)
+        if self._decisions or (self.router is not None and at is not None):
+            effects += self._routing_effects(at if at is not None else self._last_at)
+        return effects
+
+    def routing_timer(self, now: float) -> list[fx.Effect]:
+        """The timer of the last ``ScheduleRoutingTimer`` fired."""
+        self._timer_at = None
+        if self.router is not None:
+            self._decisions.extend(self.router.on_timer(now))
+        return self._routing_effects(now)
+
+    def _apply(self, event: ev.DomainEvent) -> list[fx.Effect]:
         match event:
             case ev.CallStarted():
                 return self._call_started(event)
@@ -180,7 +237,19 @@ class CallCenter:
             case ev.AgentCallCompleted(agent_id=agent_id, at=at):
                 return self._agent_finished(agent_id, event.call_id, at)
             case ev.CallEnded():
+                self._route_call_left(event.call_id, event.at)
                 return self._call_ended(event.call_id, event.at)
+            case ev.CallWaiting():
+                return self._call_waiting(event)
+            case ev.OfferRinging():
+                return self._offer_ringing(event)
+            case ev.OfferAnswered():
+                return self._offer_answered(event)
+            case ev.OfferFailed():
+                return self._offer_failed(event)
+            case ev.RoutingFallback(call_id=call_id, at=at):
+                self._route_call_left(call_id, at)
+                return []
             case ev.QueueMemberSeen(queue=queue, agent_id=agent_id):
                 self._queue(queue).members[agent_id] = QueueMember(
                     agent_id, event.interface, event.paused
@@ -190,6 +259,134 @@ class CallCenter:
                 self._queue(queue).members.pop(agent_id, None)
                 return []
         return []  # pragma: no cover - exhaustive match
+
+    # ------------------------------------------------------------------ routing
+    def _call_waiting(self, event: ev.CallWaiting) -> list[fx.Effect]:
+        call = self.calls.get(event.call_id)
+        if call is None:
+            return []
+        if call.queue is not None and call.queue != event.queue:
+            self._leave_queue(call.call_id, call.queue)
+        call.state, call.queue = CallState.QUEUED, event.queue
+        if call.queued_at is None:
+            call.queued_at = event.at
+        waiting = self._queue(event.queue).waiting
+        if call.call_id not in waiting:
+            waiting.append(call.call_id)
+        if self.router is not None:
+            self._route_call_left(call.call_id, event.at)  # a transfer: route it anew
+            # no route matches: the caller waits until the dialplan's timeout
+            with contextlib.suppress(NoRouteError):
+                self._decisions.extend(
+                    self.router.call_arrived(call.call_id, routing_attributes(event), event.at)
+                )
+        return [fx.PublishCallUpdate(call.snapshot(event.at))]
+
+    def _offer_ringing(self, event: ev.OfferRinging) -> list[fx.Effect]:
+        agent_id = self.offers.get(event.call_id)
+        call = self.calls.get(event.call_id)
+        if agent_id is None or call is None or self._by_interface.get(event.interface) != agent_id:
+            return []  # not (or no longer) our offer
+        return self._agent_rang(ev.AgentRang(event.call_id, agent_id, call.queue or "", event.at))
+
+    def _offer_answered(self, event: ev.OfferAnswered) -> list[fx.Effect]:
+        agent_id = self._by_interface.get(event.interface)
+        call = self.calls.get(event.call_id)
+        if agent_id is None or call is None:
+            return []
+        if self.offers.get(event.call_id) == agent_id:
+            del self.offers[event.call_id]
+        if self.router is not None:
+            self._decisions.extend(self.router.offer_answered(event.call_id, agent_id, event.at))
+        return self._call_answered(
+            ev.CallAnswered(event.call_id, agent_id, call.queue or "", event.at)
+        )
+
+    def _offer_failed(self, event: ev.OfferFailed) -> list[fx.Effect]:
+        agent_id = self._by_interface.get(event.interface)
+        if agent_id is None:
+            return []
+        effects: list[fx.Effect] = []
+        if self.offers.get(event.call_id) == agent_id:
+            del self.offers[event.call_id]
+            if self.router is not None:
+                self._decisions.extend(self.router.offer_failed(event.call_id, agent_id, event.at))
+                # RONA first: the agent is paused before its ring is seen to stop
+                effects += self._routing_effects(event.at)
+        return effects + self._agent_ring_stopped(
+            ev.AgentRingStopped(event.call_id, agent_id, event.at)
+        )
+
+    def _route_call_left(self, call_id: str, at: float) -> None:
+        self.offers.pop(call_id, None)
+        if self.router is not None:
+            self._decisions.extend(self.router.call_left(call_id, at))
+
+    def _routing_effects(self, at: float) -> list[fx.Effect]:
+        """Carry out the router's pending decisions; arm its next timer."""
+        self._last_at = at
+        effects: list[fx.Effect] = []
+        while self._decisions:
+            decision = self._decisions.popleft()
+            match decision:
+                case Offer(call_id=call_id, agent_id=agent_id):
+                    call, agent = self.calls.get(call_id), self.agents.get(agent_id)
+                    if call is None or agent is None:  # pragma: no cover - router/core agree
+                        continue
+                    self.offers[call_id] = agent_id
+                    effects.append(
+                        fx.OfferCall(
+                            call_id,
+                            call.channel,
+                            agent_id,
+                            agent.interface,
+                            decision.ring_timeout_s,
+                        )
+                    )
+                case CancelOffer(call_id=call_id, agent_id=agent_id, reason=reason):
+                    if self.offers.get(call_id) == agent_id:
+                        del self.offers[call_id]
+                    call = self.calls.get(call_id)
+                    if call is not None and reason != "caller-left":
+                        effects.append(fx.WithdrawOffer(call_id, call.channel))
+                case PauseAgent(agent_id=agent_id, reason=reason):
+                    agent = self.agents.get(agent_id)
+                    if agent is None or agent.state is AgentState.LOGGED_OUT:
+                        continue
+                    self._set_agent(agent, AgentState.PAUSED, at, reason=reason)
+                    effects.append(fx.PauseQueueMember(agent.interface, True, reason))
+                    effects.append(fx.PublishAgentState(agent.snapshot()))
+                case _:
+                    pass  # Relaxed / Overflowed: information only
+        if self.router is not None:
+            deadline = self.router.next_deadline()
+            if deadline is not None and deadline != self._timer_at:
+                effects.append(fx.ScheduleRoutingTimer(deadline))
+            self._timer_at = deadline
+        return effects
+
+    def _tell_router(self, agent: Agent, at: float) -> None:
+        """Keep the router's view of an agent in step with the agent's state."""
+        router = self.router
+        if router is None:
+            return
+        if agent.state is AgentState.READY:
+            self._decisions.extend(router.agent_ready(agent.agent_id, at))
+            return
+        if agent.state in (AgentState.RINGING, AgentState.TALKING):
+            status = router.agent_status(agent.agent_id)
+            if status in (RouterAgentStatus.OFFERED, RouterAgentStatus.BUSY):
+                return  # our own offer
+        self._decisions.extend(router.agent_not_ready(agent.agent_id, at))
+
+    def waiting_position(self, call_id: str, now: float) -> tuple[int, int] | None:
+        """(1-based place in the router's serving order, calls waiting), or None."""
+        if self.router is None:
+            return None
+        order = [w.call_id for w in self.router.waiting(now)]
+        if call_id not in order:
+            return None
+        return order.index(call_id) + 1, len(order)
 
     def _call_started(self, event: ev.CallStarted) -> list[fx.Effect]:
         if event.call_id in self.calls:
@@ -306,6 +503,14 @@ class CallCenter:
         for channel in pbx.calls:
             if channel.call_id not in self.calls:
                 effects += self._adopt_call(channel, at)
+        for waiting in pbx.waiting:
+            call = self.calls.get(waiting.call_id)
+            if (
+                call is not None
+                and call.call_id not in self.offers
+                and (self.router is None or waiting.call_id not in self._routed_ids(at))
+            ):
+                effects += self._call_waiting(waiting)
         for name in pbx.queues:
             self._queue(name).members.clear()
         for queue in self.queues.values():
@@ -315,7 +520,10 @@ class CallCenter:
                 member.agent_id, member.interface, member.paused
             )
         effects += self._reconcile_members(pbx.members)
-        return effects
+        return effects + self._routing_effects(at)
+
+    def _routed_ids(self, now: float) -> set[str]:
+        return set() if self.router is None else {w.call_id for w in self.router.waiting(now)}
 
     def _adopt_call(self, channel: PbxChannel, at: float) -> list[fx.Effect]:
         call = Call(
@@ -392,10 +600,30 @@ class CallCenter:
         if call_id in waiting:
             waiting.remove(call_id)
 
-    @staticmethod
     def _set_agent(
-        agent: Agent, state: AgentState, at: float, *, reason: str = "", keep_call: bool = False
+        self,
+        agent: Agent,
+        state: AgentState,
+        at: float,
+        *,
+        reason: str = "",
+        keep_call: bool = False,
     ) -> None:
         agent.state, agent.pause_reason, agent.state_since = state, reason, at
         if not keep_call:
             agent.call_id = None
+        self._tell_router(agent, at)
+
+
+def routing_attributes(event: ev.CallWaiting) -> CallAttributes:
+    """The router's view of a waiting call; unknown or odd values fall back to defaults."""
+    urgency = event.urgency if event.urgency in (1, 2, 3) else 3
+    try:
+        return CallAttributes(
+            event.language or "en",
+            event.product or event.queue or "general",
+            tier=event.tier or "standard",
+            urgency=urgency,
+        )
+    except ValueError:
+        return CallAttributes("en", "general", urgency=urgency)

@@ -56,6 +56,32 @@ class ScheduleWrapUpEnd:
     at: float
 
 
+@dataclass(frozen=True, slots=True)
+class OfferCall:
+    """Ring ``interface`` for the caller on ``channel`` (the router's decision)."""
+
+    call_id: str
+    channel: str
+    agent_id: str
+    interface: str
+    ring_timeout_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawOffer:
+    """Stop ringing the agent: the caller goes back to waiting, keeping its place."""
+
+    call_id: str
+    channel: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleRoutingTimer:
+    """Call ``CallCenter.routing_timer`` at ``at`` (replaces the previous timer)."""
+
+    at: float
+
+
 Effect = (
     AddQueueMember
     | RemoveQueueMember
@@ -65,4 +91,7 @@ Effect = (
     | PublishCallUpdate
     | StoreCdr
     | ScheduleWrapUpEnd
+    | OfferCall
+    | WithdrawOffer
+    | ScheduleRoutingTimer
 )

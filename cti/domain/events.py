@@ -108,6 +108,58 @@ class QueueMemberGone:
     agent_id: str
 
 
+# ------------------------------------------------ routing by the CTI's router
+@dataclass(frozen=True, slots=True)
+class CallWaiting:
+    """The caller waits for the router to pick an agent (after the IVR, or a transfer).
+
+    ``language``/``product``/``urgency`` come from the IVR (empty: unknown);
+    ``tier`` from the customer record (the adapter looks it up).
+    """
+
+    call_id: str
+    queue: str
+    language: str
+    product: str
+    urgency: int
+    tier: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class OfferRinging:
+    """Asterisk rings the agent our router offered the call to."""
+
+    call_id: str
+    interface: str  # e.g. PJSIP/agent1001
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class OfferAnswered:
+    call_id: str
+    interface: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class OfferFailed:
+    """The offer ended unanswered: Asterisk's DIALSTATUS (NOANSWER, BUSY, CANCEL...)."""
+
+    call_id: str
+    interface: str
+    status: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingFallback:
+    """The dialplan gave the call to app_queue: it found the CTI silent too long."""
+
+    call_id: str
+    at: float
+
+
 DomainEvent = (
     CallStarted
     | IvrPathUpdated
@@ -122,4 +174,9 @@ DomainEvent = (
     | CallEnded
     | QueueMemberSeen
     | QueueMemberGone
+    | CallWaiting
+    | OfferRinging
+    | OfferAnswered
+    | OfferFailed
+    | RoutingFallback
 )

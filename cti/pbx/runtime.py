@@ -606,6 +606,7 @@ def _generated_files(settings: Settings) -> dict[str, str]:
             f"{header}HOTLINE_AGI_HOST = {_host_for_uri(settings.agi_host)}\n"
             f"HOTLINE_AGI_PORT = {settings.agi_port}\n"
             f"HOTLINE_REC_DIR = {CHROOT_RECORDINGS_DIR}\n"
+            f"HOTLINE_CTI_GRACE = {max(1, round(settings.cti_grace_s))}\n"
         ),
     }
 

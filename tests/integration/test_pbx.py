@@ -115,8 +115,12 @@ def test_boot_log_has_no_load_problems(pbx: Pbx) -> None:
     ]
     assert problems == []
     dialplan = pbx.cli("dialplan show hotline")
-    for app in ("AGI(agi://", "MixMonitor(", "Queue(", "CDR(userfield)"):
+    for app in ("AGI(agi://", "MixMonitor(", "Goto(hotline-wait", "CDR(userfield)"):
         assert app in dialplan
+    waiting = pbx.cli("dialplan show hotline-wait")
+    for app in ("HOTLINE_ROUTING=", "Gosub(hotline-cti-alive", "Queue("):
+        assert app in waiting
+    assert "Dial(${CUT(HOTLINE_OFFER" in pbx.cli("dialplan show hotline-offer")
 
 
 @pytest.mark.asterisk
@@ -304,6 +308,8 @@ async def test_queued_call_reaches_agent_and_is_recorded(pbx: Pbx) -> None:
                 "HOTLINE_QUEUE",
                 "HOTLINE_IVR_PATH",
                 "HOTLINE_RECORDING",
+                "HOTLINE_WAIT_SINCE",
+                "HOTLINE_ROUTING_MODE",  # no CTI alive: app_queue took the call
             }
 
             path_in_asterisk = recording["Value"]

@@ -35,7 +35,7 @@ TTL = 3600
 
 
 class StubAmi:
-    """Records actions; answers ShowDialPlan like asterisk-conf's [hotline] s."""
+    """Records actions and answers them with Success (or refuses them all)."""
 
     generation = 1
 
@@ -51,17 +51,7 @@ class StubAmi:
 
     async def list_action(self, fields: dict[str, Any], **_: Any) -> list[dict[str, str]]:
         self.actions.append({k: str(v) for k, v in fields.items()})
-        steps = [("1", "NoOp"), ("15", "MixMonitor"), ("16", "Queue"), ("17", "Hangup")]
-        return [
-            {
-                "Event": "ListDialplan",
-                "Context": "hotline",
-                "Extension": "s",
-                "Priority": p,
-                "Application": app,
-            }
-            for p, app in steps
-        ]
+        return []
 
     def named(self, action: str) -> list[dict[str, str]]:
         return [a for a in self.actions if a.get("Action") == action]
@@ -375,7 +365,7 @@ async def test_disposition_code_must_be_a_known_one(desk: Desk) -> None:
     assert (status, body["error"]) == (400, "unknown_disposition")
 
 
-async def test_blind_transfer_to_a_queue_redirects_to_the_queue_step(desk: Desk) -> None:
+async def test_blind_transfer_to_a_queue_sends_the_caller_back_to_waiting(desk: Desk) -> None:
     token = await desk.login("1001")
     await desk.post("/api/agent/state", token, {"state": "ready"})
     desk.ring("c1", "1001")
@@ -392,21 +382,18 @@ async def test_blind_transfer_to_a_queue_redirects_to_the_queue_step(desk: Desk)
     desk.ami.actions.clear()
     status, body = await desk.post("/api/calls/c1/transfer", token, {"queue": "technical"})
     assert status == 200, body
-    assert desk.ami.named("Setvar") == [
-        {
-            "Action": "Setvar",
-            "Channel": "PJSIP/trunk-c1",
-            "Variable": "HOTLINE_QUEUE",
-            "Value": "technical",
-        }
+    # the new queue, and no product left from the IVR: routed as a technical call
+    assert [(a["Channel"], a["Variable"], a["Value"]) for a in desk.ami.named("Setvar")] == [
+        ("PJSIP/trunk-c1", "HOTLINE_QUEUE", "technical"),
+        ("PJSIP/trunk-c1", "HOTLINE_PRODUCT", ""),
     ]
     assert desk.ami.named("Redirect") == [
         {
             "Action": "Redirect",
             "Channel": "PJSIP/trunk-c1",
-            "Context": "hotline",
+            "Context": "hotline-wait",
             "Exten": "s",
-            "Priority": "16",
+            "Priority": "1",
         }
     ]
     # Asterisk sends no AgentComplete for a redirected call: the agent is freed here
