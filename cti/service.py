@@ -829,6 +829,7 @@ class Hotline:
         if self._routing_timer is not None:
             self._routing_timer.cancel()
         delay = max(0.0, at - self.clock())
+        log.debug("routing timer in %.3f s", delay)
         self._routing_timer = asyncio.get_running_loop().call_later(
             delay, lambda: self.carry_out(self.core.routing_timer(self.clock()))
         )

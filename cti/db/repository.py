@@ -69,6 +69,14 @@ class Repository:
             rows = await session.scalars(select(User).where(User.role == "agent"))
             return list(rows)
 
+    async def set_agent_skills(self, username: str, skills: str) -> None:
+        """Set an agent's router skills ("lang.en:5,billing:3"); read at start."""
+        async with self.sessions.begin() as session:
+            user = await session.get(User, username)
+            if user is None or user.role != "agent":
+                raise KeyError(f"no agent {username!r}")
+            user.skills = skills
+
     async def upsert_users(self, users: Iterable[User]) -> None:
         async with self.sessions.begin() as session:
             for user in users:

@@ -55,3 +55,42 @@ def test_identity_check_from_the_ivr_variable() -> None:
     e = {"Event": "VarSet", "Uniqueid": "1", "Linkedid": "1", "Variable": "HOTLINE_VERIFIED"}
     assert translate(e | {"Value": "1"}, 0, INBOUND) == [ev.IdentityChecked("1", True)]
     assert translate(e | {"Value": "0"}, 0, INBOUND) == [ev.IdentityChecked("1", False)]
+
+
+def _caller(**fields: str) -> dict[str, str]:
+    return {"Uniqueid": "1", "Linkedid": "1", "Channel": "PJSIP/trunk-00000001", **fields}
+
+
+def test_routing_request_offer_and_talk_end_of_the_router_path() -> None:
+    waiting = _caller(Event="VarSet", Variable="HOTLINE_ROUTING", Value="billing|zh|1|")
+    assert translate(waiting, 7.0, INBOUND) == [
+        ev.CallWaiting("1", "billing", "zh", "", 1, "", 7.0)
+    ]
+    begin = _caller(
+        Event="DialBegin", Context="hotline-offer", DestChannel="PJSIP/agent1003-0000000a"
+    )
+    assert translate(begin, 8.0, INBOUND) == [ev.OfferRinging("1", "PJSIP/agent1003", 8.0)]
+    answered = {**begin, "Event": "DialEnd", "DialStatus": "ANSWER"}
+    assert translate(answered, 9.0, INBOUND) == [ev.OfferAnswered("1", "PJSIP/agent1003", 9.0)]
+    no_answer = {**begin, "Event": "DialEnd", "DialStatus": "NOANSWER"}
+    assert translate(no_answer, 9.0, INBOUND) == [
+        ev.OfferFailed("1", "PJSIP/agent1003", "NOANSWER", 9.0)
+    ]
+    ended = _caller(Event="VarSet", Variable="HOTLINE_TALK_ENDED", Value="1003")
+    assert translate(ended, 10.0, INBOUND) == [ev.AgentCallCompleted("1", "1003", 10.0)]
+    fallback = _caller(Event="VarSet", Variable="HOTLINE_ROUTING_MODE", Value="queue")
+    assert translate(fallback, 11.0, INBOUND) == [ev.RoutingFallback("1", 11.0)]
+
+
+def test_dials_outside_the_offer_context_and_odd_routing_values() -> None:
+    # a direct agent-to-agent call, and the agent leg's own DialBegin
+    direct = _caller(Event="DialBegin", Context="agents", DestChannel="PJSIP/agent1002-1")
+    agent_leg = {**direct, "Uniqueid": "2", "Context": "hotline-offer"}
+    assert translate(direct, 0, INBOUND) == []
+    assert translate(agent_leg, 0, INBOUND) == []
+    # missing parts and junk urgency fall back to defaults; nothing raises
+    odd = _caller(Event="VarSet", Variable="HOTLINE_ROUTING", Value="|x|urgent")
+    assert translate(odd, 1.0, INBOUND) == [ev.CallWaiting("1", "general", "x", "", 3, "", 1.0)]
+    assert (
+        translate(_caller(Event="VarSet", Variable="HOTLINE_ROUTING", Value=""), 0, INBOUND) == []
+    )

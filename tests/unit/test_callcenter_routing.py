@@ -1,0 +1,197 @@
+"""The core with the skills router: decisions become offers, RONA, fallbacks. Pure."""
+
+from __future__ import annotations
+
+import pytest
+
+from cti.domain import effects as fx
+from cti.domain import events as ev
+from cti.domain.callcenter import CallCenter, routing_attributes
+from cti.domain.model import AgentState, Disposition
+from cti.routing import CallAttributes, Route, Router, RoutingPlan, Step
+from cti.routing.model import PriorityPolicy, Requirement
+
+RING_S = 4.0
+
+
+def plan() -> RoutingPlan:
+    return RoutingPlan(
+        routes=(
+            Route(
+                "billing",
+                match={"product": ("billing",)},
+                steps=(
+                    Step(0.0, Requirement.parse("lang.{language} >= 4 & billing >= 3")),
+                    Step(5.0, Requirement.parse("lang.{language} >= 2 & billing >= 1")),
+                ),
+                ring_timeout_s=RING_S,
+            ),
+            Route("general", steps=(Step(0.0, Requirement.parse("lang.{language} >= 1")),)),
+        ),
+        priority=PriorityPolicy(tier={"standard": 0.0, "platinum": 60.0}),
+    )
+
+
+def center(**skills: dict[str, int]) -> CallCenter:
+    core = CallCenter(["billing", "general"], Router(plan()))
+    for agent_id, levels in skills.items():
+        agent = agent_id.removeprefix("a")
+        core.register_agent(agent, f"PJSIP/agent{agent}", ["billing"], skills=levels)
+        core.login(agent, 0.0)
+    return core
+
+
+def arrive(
+    core: CallCenter, call_id: str, at: float, language: str = "en", tier: str = ""
+) -> list[fx.Effect]:
+    core.apply(ev.CallStarted(call_id, f"PJSIP/trunk-{call_id}", "1555", "", at - 5))
+    return core.apply(ev.CallWaiting(call_id, "billing", language, "", 3, tier, at))
+
+
+def offers(effects: list[fx.Effect]) -> list[tuple[str, str]]:
+    return [(e.call_id, e.agent_id) for e in effects if isinstance(e, fx.OfferCall)]
+
+
+EN = {"lang.en": 5, "billing": 4}
+ZH = {"lang.zh": 5, "billing": 4}
+
+
+def test_offer_ring_answer_and_next_call_after_the_talk() -> None:
+    core = center(a1001=EN)
+    core.ready("1001", 1.0)
+    effects = arrive(core, "c1", 10.0)
+    assert offers(effects) == [("c1", "1001")]
+    offer = next(e for e in effects if isinstance(e, fx.OfferCall))
+    assert (offer.channel, offer.interface, offer.ring_timeout_s) == (
+        "PJSIP/trunk-c1",
+        "PJSIP/agent1001",
+        RING_S,
+    )
+    assert offers(arrive(core, "c2", 11.0)) == []  # the only agent is busy
+    ringing = core.apply(ev.OfferRinging("c1", "PJSIP/agent1001", 10.5))
+    assert any(isinstance(e, fx.PublishScreenPop) and e.agent_id == "1001" for e in ringing)
+    core.apply(ev.OfferAnswered("c1", "PJSIP/agent1001", 12.0))
+    assert core.agents["1001"].state is AgentState.TALKING
+    assert core.calls["c1"].agent_id == "1001"
+    # the agent hangs up first (caller goes on to the survey): free for c2 at once
+    effects = core.apply(ev.AgentCallCompleted("c1", "1001", 40.0))
+    assert offers(effects) == [("c2", "1001")]
+
+
+def test_vip_before_an_older_standard_call() -> None:
+    core = center(a1001=EN)
+    arrive(core, "old", 10.0)
+    arrive(core, "vip", 20.0, tier="platinum")
+    assert offers(core.ready("1001", 25.0)) == [("vip", "1001")]
+
+
+def test_language_decides_among_idle_agents() -> None:
+    core = center(a1001=EN, a1003=ZH)
+    core.ready("1001", 1.0)  # idle longest
+    core.ready("1003", 2.0)
+    assert offers(arrive(core, "c1", 10.0, language="zh")) == [("c1", "1003")]
+
+
+def test_ring_timeout_withdraws_pauses_and_offers_the_next_agent() -> None:
+    core = center(a1001=EN, a1002=EN)
+    core.ready("1001", 1.0)
+    core.ready("1002", 2.0)
+    arrive(core, "c1", 10.0)
+    core.apply(ev.OfferRinging("c1", "PJSIP/agent1001", 10.2))
+    effects = core.routing_timer(10.0 + RING_S)
+    assert [type(e) for e in effects if not isinstance(e, fx.PublishAgentState)] == [
+        fx.WithdrawOffer,
+        fx.PauseQueueMember,
+        fx.OfferCall,
+        fx.ScheduleRoutingTimer,
+    ]
+    assert offers(effects) == [("c1", "1002")]
+    agent = core.agents["1001"]
+    assert (agent.state, agent.pause_reason) == (AgentState.PAUSED, "rona")
+    # Asterisk then reports the first dial ended (cancelled by the withdrawal)
+    late = core.apply(ev.OfferFailed("c1", "PJSIP/agent1001", "CANCEL", 14.5))
+    assert offers(late) == [] and core.agents["1001"].state is AgentState.PAUSED
+
+
+def test_busy_agent_is_paused_and_the_call_offered_again() -> None:
+    core = center(a1001=EN, a1002=EN)
+    core.ready("1001", 1.0)
+    core.ready("1002", 2.0)
+    arrive(core, "c1", 10.0)
+    effects = core.apply(ev.OfferFailed("c1", "PJSIP/agent1001", "BUSY", 10.3))
+    assert offers(effects) == [("c1", "1002")]
+    assert core.agents["1001"].state is AgentState.PAUSED
+
+
+def test_caller_leaving_while_rung_frees_the_agent_without_a_redirect() -> None:
+    core = center(a1001=EN)
+    core.ready("1001", 1.0)
+    arrive(core, "c1", 10.0)
+    core.apply(ev.OfferRinging("c1", "PJSIP/agent1001", 10.2))
+    effects = core.apply(ev.CallEnded("c1", 12.0, "Normal Clearing"))
+    assert not [e for e in effects if isinstance(e, fx.WithdrawOffer)]
+    assert core.agents["1001"].state is AgentState.READY
+    cdr = next(e.cdr for e in effects if isinstance(e, fx.StoreCdr))
+    assert cdr.disposition is Disposition.ABANDONED
+    assert offers(arrive(core, "c2", 13.0)) == [("c2", "1001")]  # and the router knows
+
+
+def test_agent_pausing_while_offered_sends_the_call_elsewhere() -> None:
+    core = center(a1001=EN, a1002=EN)
+    core.ready("1001", 1.0)
+    core.ready("1002", 2.0)
+    arrive(core, "c1", 10.0)
+    effects = core.pause("1001", "break", 10.5)
+    assert [type(e) for e in effects if isinstance(e, fx.WithdrawOffer | fx.OfferCall)] == [
+        fx.WithdrawOffer,
+        fx.OfferCall,
+    ]
+    assert offers(effects) == [("c1", "1002")]
+
+
+def test_relaxation_step_reaches_a_junior_after_its_time_only() -> None:
+    core = center(a1004={"lang.en": 5, "billing": 1}, a1003=ZH)
+    core.ready("1004", 1.0)
+    core.ready("1003", 1.0)
+    effects = arrive(core, "c1", 10.0)
+    assert offers(effects) == []
+    timer = next(e for e in effects if isinstance(e, fx.ScheduleRoutingTimer))
+    assert timer.at == 15.0
+    assert offers(core.routing_timer(14.9)) == []
+    assert offers(core.routing_timer(15.0)) == [("c1", "1004")]
+
+
+def test_fallback_to_app_queue_takes_the_call_out_of_the_router() -> None:
+    core = center(a1001=EN)
+    arrive(core, "c1", 10.0)
+    core.apply(ev.RoutingFallback("c1", 30.0))
+    assert offers(core.ready("1001", 31.0)) == []
+    # app_queue rings the agent: the router must not offer it anything meanwhile
+    core.apply(ev.AgentRang("c1", "1001", "billing", 32.0))
+    assert offers(arrive(core, "c2", 33.0)) == []
+
+
+def test_transfer_back_to_waiting_routes_the_call_anew() -> None:
+    core = center(a1001=EN, a1002=EN)
+    core.ready("1001", 1.0)
+    arrive(core, "c1", 10.0)
+    core.apply(ev.OfferAnswered("c1", "PJSIP/agent1001", 11.0))
+    core.apply(ev.AgentCallCompleted("c1", "1001", 20.0))  # blind transfer to a queue
+    core.ready("1002", 20.5)
+    effects = core.apply(ev.CallWaiting("c1", "billing", "en", "", 3, "", 21.0))
+    assert offers(effects) in ([("c1", "1001")], [("c1", "1002")])
+
+
+@pytest.mark.parametrize(
+    ("language", "product", "urgency", "expected"),
+    [
+        ("zh", "", 1, CallAttributes("zh", "billing", urgency=1)),
+        ("", "security", 7, CallAttributes("en", "security")),
+        ("x y", "billing", 2, CallAttributes("en", "general", urgency=2)),
+    ],
+)
+def test_routing_attributes_fall_back_to_safe_defaults(
+    language: str, product: str, urgency: int, expected: CallAttributes
+) -> None:
+    event = ev.CallWaiting("c", "billing", language, product, urgency, "", 0.0)
+    assert routing_attributes(event) == expected
