@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     sip_port: int = 5060
     rtp_start: int = 20000
     rtp_end: int = 29999
+    # host[:port] (carrier or SBC) the trunk sends outgoing calls to: the IVR's
+    # transfers to numbers that are not agent extensions. Empty: refused.
+    trunk_host: str = ""
 
     # FastAGI server (the IVR) and its flow file (default: ivr/flows/hotline.yaml).
     agi_host: str = "127.0.0.1"

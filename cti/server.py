@@ -89,10 +89,16 @@ async def running_hotline(
         synced.cancel()
         await agi.stop()
         await runner.cleanup()
-        await hotline.drain()
         await hotline.stop_routing()
-        await ami.close()
-        for task in tasks:
+        # stop taking events first, then finish what they started (pops, CDR
+        # writes) while the CDR writer still runs, then close the database
+        writer = next(t for t in tasks if t.get_name() == "cdr-writer")
+        others = [t for t in tasks if t is not writer]
+        for task in others:
             task.cancel()
-        await asyncio.gather(*tasks, synced, return_exceptions=True)
+        await asyncio.gather(*others, synced, return_exceptions=True)
+        await ami.close()
+        await hotline.drain()
+        writer.cancel()
+        await asyncio.gather(writer, return_exceptions=True)
         await engine.dispose()

@@ -33,7 +33,7 @@ from cti.pbx import runtime
 from cti.routing import Router
 from cti.routing.config import load_routes
 from cti.web.hub import Hub
-from recordings.catalogue import RecordingPathError, host_path
+from recordings.catalogue import VOICEMAIL_FOLDER, RecordingPathError, host_path
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -447,26 +447,30 @@ class Hotline:
                         "Value": offer,
                     }
                 )
-                await self.ami.action(
-                    {
-                        "Action": "Redirect",
-                        "Channel": effect.channel,
-                        "Context": OFFER_CONTEXT,
-                        "Exten": "s",
-                        "Priority": "1",
-                    }
-                )
+                await self._redirect(effect.channel, OFFER_CONTEXT, "s")
                 log.info("offered call %s to agent %s", effect.call_id, effect.agent_id)
             case fx.WithdrawOffer():
+                await self._redirect(effect.channel, WAIT_CONTEXT, "requeue")
+
+    async def _redirect(self, channel: str, context: str, exten: str, tries: int = 5) -> None:
+        """AMI Redirect, retried briefly: Asterisk refuses a Redirect ("channel not
+        up") while the channel still carries out the previous one."""
+        for attempt in range(tries):
+            try:
                 await self.ami.action(
                     {
                         "Action": "Redirect",
-                        "Channel": effect.channel,
-                        "Context": WAIT_CONTEXT,
-                        "Exten": "requeue",
+                        "Channel": channel,
+                        "Context": context,
+                        "Exten": exten,
                         "Priority": "1",
                     }
                 )
+                return
+            except AmiError as exc:
+                if "not up" not in str(exc) or attempt == tries - 1:
+                    raise
+                await asyncio.sleep(0.1 * (attempt + 1))
 
     async def customer_for(self, call: CallSnapshot) -> Customer | None:
         task = self._customers.get(call.call_id)
@@ -767,6 +771,16 @@ class Hotline:
             except RecordingPathError:
                 log.warning(
                     "call %s: recording outside the catalogue: %s", cdr.call_id, cdr.recording_path
+                )
+        if cdr.voicemail_path:
+            try:
+                voicemail = host_path(
+                    self.settings.recordings_dir, cdr.voicemail_path, VOICEMAIL_FOLDER
+                )
+                cdr = dataclasses.replace(cdr, voicemail_path=str(voicemail))
+            except RecordingPathError:
+                log.warning(
+                    "call %s: voicemail outside the catalogue: %s", cdr.call_id, cdr.voicemail_path
                 )
         self.cdr_queue.put_nowait((cdr, customer.id if customer else None))
 

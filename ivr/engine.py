@@ -1,8 +1,12 @@
-"""Runs a flow over a FastAGI session.
+"""Runs a flow over a FastAGI session, and the post-call survey.
 
 Every step is appended to the call's IVR path (``HOTLINE_IVR_PATH``, which
 the CTI follows through AMI and the CDR keeps); a ``queue`` node ends the
-flow by setting ``HOTLINE_QUEUE``; the dialplan does the rest.
+flow by setting ``HOTLINE_QUEUE``, a ``transfer`` node by setting
+``HOTLINE_TRANSFER``; the dialplan does the rest. A ``voicemail`` node
+records the caller into ``<recordings>/voicemail/`` (``HOTLINE_VOICEMAIL``)
+and hangs up. The survey (its own FastAGI script, run by the dialplan after
+the agent hung up) sets ``HOTLINE_SURVEY`` to the caller's score.
 """
 
 from __future__ import annotations
@@ -14,14 +18,21 @@ from pathlib import PurePosixPath
 from typing import Protocol
 
 from ivr.fastagi import AgiSession
-from ivr.flow import Flow, Node
+from ivr.flow import Flow, Node, Survey
+from recordings.catalogue import ASTERISK_RECORDINGS_DIR, VOICEMAIL_FOLDER
 
 QUEUE_VARIABLE = "HOTLINE_QUEUE"
 IVR_PATH_VARIABLE = "HOTLINE_IVR_PATH"
 LANGUAGE_VARIABLE = "HOTLINE_LANGUAGE"
 ACCOUNT_VARIABLE = "HOTLINE_ACCOUNT"
 VERIFIED_VARIABLE = "HOTLINE_VERIFIED"
+VOICEMAIL_VARIABLE = "HOTLINE_VOICEMAIL"
+TRANSFER_VARIABLE = "HOTLINE_TRANSFER"
+SURVEY_VARIABLE = "HOTLINE_SURVEY"
 ACCOUNT_MAX_DIGITS = 12
+SURVEY_SCORES = frozenset("12345")
+#: Where voicemail is recorded, as Asterisk sees it (<recordings>/voicemail/<uniqueid>.wav).
+VOICEMAIL_DIR = ASTERISK_RECORDINGS_DIR / VOICEMAIL_FOLDER
 
 
 class CustomerDirectory(Protocol):
@@ -49,11 +60,24 @@ class FlowRun:
     language: str
     steps: list[str] = field(default_factory=list)
     queue: str | None = None
+    transfer: str | None = None
+    voicemail: str | None = None  # path of the message, as Asterisk wrote it
     variables: dict[str, str] = field(default_factory=dict)
 
     @property
     def path(self) -> str:
         return ">".join(self.steps)
+
+    @property
+    def outcome(self) -> str:
+        """Where the flow left the caller, for the log."""
+        if self.queue:
+            return f"queue {self.queue}"
+        if self.transfer:
+            return f"transfer {self.transfer}"
+        if self.voicemail:
+            return f"voicemail {self.voicemail}"
+        return "end"
 
 
 class FlowEngine:
@@ -63,11 +87,13 @@ class FlowEngine:
         prompts_root: PurePosixPath,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         directory: CustomerDirectory | None = None,
+        voicemail_dir: PurePosixPath = VOICEMAIL_DIR,
     ) -> None:
         self.flow = flow
         self.prompts_root = prompts_root
         self.clock = clock
         self.directory: CustomerDirectory = directory or NoDirectory()
+        self.voicemail_dir = voicemail_dir
 
     def prompt(self, run: FlowRun, name: str) -> str:
         return str(self.prompts_root / run.language / name)
@@ -140,7 +166,37 @@ class FlowEngine:
                 run.steps.append("hangup")
                 await session.command("HANGUP")
                 return None
+            case "voicemail":
+                await self._voicemail(session, run, node)
+                return None
+            case "transfer":
+                assert node.target is not None
+                if node.prompt:
+                    await session.stream_file(self.prompt(run, node.prompt))
+                run.transfer = node.target
+                run.steps.append(f"transfer={node.target}")
+                await session.set_variable(TRANSFER_VARIABLE, node.target)
+                return None
         raise AssertionError(f"unhandled node type {node.type}")  # load validates types
+
+    async def _voicemail(self, session: AgiSession, run: FlowRun, node: Node) -> None:
+        """Prompt, beep, record until '#', silence or ``max_s``; thank and hang up.
+
+        The path is set before recording: a caller who hangs up mid-message
+        ends the AGI session, and what was said is still kept by Asterisk.
+        """
+        assert node.prompt is not None
+        await session.stream_file(self.prompt(run, node.prompt))
+        name = _file_name(session.uniqueid) or f"vm-{int(self.clock().timestamp())}"
+        path = self.voicemail_dir / name
+        run.voicemail = f"{path}.wav"
+        run.steps.append("voicemail")
+        await session.set_variable(IVR_PATH_VARIABLE, run.path)
+        await session.set_variable(VOICEMAIL_VARIABLE, run.voicemail)
+        await session.record_file(str(path), max_s=node.max_s, silence_s=node.silence_s)
+        if node.thanks_prompt:
+            await session.stream_file(self.prompt(run, node.thanks_prompt))
+        await session.command("HANGUP")
 
     async def _verify(self, session: AgiSession, run: FlowRun, node: Node) -> str | None:
         """Account number (unless the lookup found it) and PIN, limited attempts."""
@@ -185,3 +241,51 @@ class FlowEngine:
             await session.set_variable(IVR_PATH_VARIABLE, run.path)
             prompt = node.invalid_prompt or node.prompt if digits else node.prompt
         return node.on_fail
+
+
+def _file_name(uniqueid: str) -> str:
+    """A channel's uniqueid as a safe file name ('1700000000.12')."""
+    return "".join(c for c in uniqueid if c.isascii() and (c.isalnum() or c in "._-")).strip(".")
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyResult:
+    score: int | None  # None: no valid answer (or no survey)
+    tries: int
+
+
+class SurveyRunner:
+    """The post-call survey: one digit 1-5, limited tries, then a polite goodbye."""
+
+    def __init__(self, flow: Flow, prompts_root: PurePosixPath, languages: frozenset[str]):
+        self.survey: Survey | None = flow.survey
+        self.default_language = flow.language
+        self.prompts_root = prompts_root
+        self.languages = languages
+
+    @property
+    def enabled(self) -> bool:
+        return self.survey is not None and self.survey.enabled
+
+    async def run(self, session: AgiSession) -> SurveyResult:
+        survey = self.survey
+        if survey is None or not survey.enabled:
+            return SurveyResult(None, 0)
+        chosen = await session.get_variable(LANGUAGE_VARIABLE)
+        language = chosen if chosen in self.languages else self.default_language
+
+        def prompt(name: str) -> str:
+            return str(self.prompts_root / language / name)
+
+        name = survey.prompt
+        for tries in range(1, survey.attempts + 1):
+            digits, _ = await session.get_data(prompt(name), int(survey.timeout_s * 1000), 1)
+            if digits in SURVEY_SCORES:
+                await session.set_variable(SURVEY_VARIABLE, digits)
+                if survey.thanks_prompt:
+                    await session.stream_file(prompt(survey.thanks_prompt))
+                return SurveyResult(int(digits), tries)
+            name = survey.invalid_prompt or survey.prompt
+        if survey.goodbye_prompt:
+            await session.stream_file(prompt(survey.goodbye_prompt))
+        return SurveyResult(None, survey.attempts)

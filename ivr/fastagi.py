@@ -123,6 +123,30 @@ class AgiSession:
             raise AgiHangup("hangup during GET DATA")
         return re.sub(r"[^0-9*#]", "", result.result), result.data == "timeout"
 
+    async def get_variable(self, name: str) -> str | None:
+        """A channel (or global) variable; None when it is not set."""
+        result = await self.command(f"GET VARIABLE {name}")
+        return result.data if result.result == "1" else None
+
+    async def record_file(
+        self, path: str, *, max_s: float, silence_s: float, escape_digits: str = "#"
+    ) -> AgiResult:
+        """Record ``path``.wav after a beep until an escape digit, silence or ``max_s``.
+
+        Asterisk keeps what was recorded when the caller hangs up meanwhile
+        (the command then answers -1 and the session ends: ``AgiHangup``).
+        """
+        silence = max(1, round(silence_s))
+        result = await self.command(
+            f"RECORD FILE {path} wav {escape_digits} {round(max_s * 1000)} 0 BEEP s={silence}",
+            answer_within=self.command_timeout + max_s + 30,
+        )
+        if result.code == -1:
+            if result.data in ("hangup", "waitfor"):
+                raise AgiHangup("hangup during RECORD FILE")
+            raise AgiError(f"RECORD FILE {path} failed ({result.data or result.raw})")
+        return result
+
     async def stream_file(self, prompt: str, escape_digits: str = '""') -> None:
         result = await self.command(
             f"STREAM FILE {prompt} {escape_digits}", answer_within=self.command_timeout + 60

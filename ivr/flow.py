@@ -4,12 +4,14 @@ A flow file (YAML) names a start node and a map of nodes; each node has a
 ``type`` and the names of the nodes it leads to. See ``ivr/flows/hotline.yaml``
 and docs in README ("IVR flows"). Loading checks every reference, that every
 node is reachable, that every prompt exists, and that no loop lacks a way out;
-errors name the file, the node and the problem.
+errors name the file, the node and the problem. An optional ``survey:``
+section configures the post-call survey (checked the same way).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,9 +20,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-TERMINAL_TYPES = frozenset({"queue", "hangup"})
+TERMINAL_TYPES = frozenset({"queue", "hangup", "voicemail", "transfer"})
 #: Identity check: the account number is asked unless the caller's number found it.
 DIGITS = frozenset("0123456789*#")
+#: A transfer target: an extension or a number, digits with an optional leading "+".
+TRANSFER_TARGET = re.compile(r"^\+?[0-9]{1,20}$")
 
 
 class FlowError(ValueError):
@@ -50,6 +54,10 @@ class Node:
     found: str | None = None  # lookup
     not_found: str | None = None  # lookup
     pin_prompt: str | None = None  # verify (prompt asks for the account number)
+    thanks_prompt: str | None = None  # voicemail: after the message
+    max_s: float = 120.0  # voicemail: longest message
+    silence_s: float = 5.0  # voicemail: this much silence ends the message
+    target: str | None = None  # transfer: the extension or number dialled
 
     def exits(self) -> list[str]:
         """Names of the nodes this node can lead to."""
@@ -64,7 +72,33 @@ class Node:
         return [self.next] if self.next else []  # language: its choices are languages
 
     def prompts(self) -> list[str]:
-        return [p for p in (self.prompt, self.invalid_prompt, self.pin_prompt) if p]
+        return [
+            p for p in (self.prompt, self.invalid_prompt, self.pin_prompt, self.thanks_prompt) if p
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class Survey:
+    """The post-call survey (the flow file's ``survey:`` section).
+
+    Run by the FastAGI script ``survey`` when the agent hung up first: one
+    digit 1-5, ``attempts`` tries of ``timeout_s`` each.
+    """
+
+    prompt: str
+    enabled: bool = True
+    invalid_prompt: str | None = None  # after a wrong key or no key, before the next try
+    thanks_prompt: str | None = None  # after a valid score
+    goodbye_prompt: str | None = None  # after the last failed try
+    attempts: int = 2
+    timeout_s: float = 5.0
+
+    def prompts(self) -> list[str]:
+        return [
+            p
+            for p in (self.prompt, self.invalid_prompt, self.thanks_prompt, self.goodbye_prompt)
+            if p
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +107,7 @@ class Flow:
     start: str
     language: str
     nodes: Mapping[str, Node]
+    survey: Survey | None = None
 
     def is_open(self, node: Node, now: dt.datetime) -> bool:
         """Business hours: ``now`` (aware) in the node's time zone."""
@@ -104,6 +139,17 @@ _KEYS = {
         "on_fail",
     },
     "hangup": {"prompt"},
+    "voicemail": {"prompt", "thanks_prompt", "max_s", "silence_s"},
+    "transfer": {"prompt", "target"},
+}
+_SURVEY_KEYS = {
+    "enabled",
+    "prompt",
+    "invalid_prompt",
+    "thanks_prompt",
+    "goodbye_prompt",
+    "attempts",
+    "timeout_s",
 }
 
 
@@ -119,7 +165,7 @@ def load_flow(path: Path, prompts: Iterable[str] | None = None) -> Flow:
 def parse_flow(raw: Any, source: str, prompts: Iterable[str] | None = None) -> Flow:
     if not isinstance(raw, dict):
         raise FlowError(f"{source}: a flow is a mapping with 'start' and 'nodes'")
-    unknown = set(raw) - {"flow", "start", "language", "nodes"}
+    unknown = set(raw) - {"flow", "start", "language", "nodes", "survey"}
     if unknown:
         raise FlowError(f"{source}: unknown top-level key {sorted(unknown)[0]!r}")
     nodes_raw = raw.get("nodes")
@@ -130,10 +176,42 @@ def parse_flow(raw: Any, source: str, prompts: Iterable[str] | None = None) -> F
     if start not in nodes:
         raise FlowError(f"{source}: start node {start!r} is not defined")
     flow = Flow(
-        str(raw.get("flow", Path(source).stem)), str(start), str(raw.get("language", "en")), nodes
+        str(raw.get("flow", Path(source).stem)),
+        str(start),
+        str(raw.get("language", "en")),
+        nodes,
+        _survey(source, raw["survey"]) if raw.get("survey") is not None else None,
     )
     validate(flow, source, prompts)
     return flow
+
+
+def _survey(source: str, spec: Any) -> Survey:
+    where = f"{source}: survey"
+    if not isinstance(spec, dict):
+        raise FlowError(f"{where}: the survey is a mapping with at least 'prompt'")
+    extra = set(spec) - _SURVEY_KEYS
+    if extra:
+        raise FlowError(f"{where}: key {sorted(extra)[0]!r} does not belong to the survey")
+    fields: dict[str, Any] = dict(spec)
+    if not fields.get("prompt"):
+        raise FlowError(f"{where}: the survey needs 'prompt'")
+    if "enabled" in fields and not isinstance(fields["enabled"], bool):
+        raise FlowError(f"{where}: enabled must be true or false")
+    try:
+        for number, kind_of in (("timeout_s", float), ("attempts", int)):
+            if number in fields:
+                fields[number] = kind_of(fields[number])
+                if fields[number] <= 0:
+                    raise FlowError(f"{where}: {number} must be positive")
+        for key in ("prompt", "invalid_prompt", "thanks_prompt", "goodbye_prompt"):
+            if fields.get(key) is not None:
+                fields[key] = str(fields[key])
+        return Survey(**fields)
+    except FlowError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise FlowError(f"{where}: {exc}") from exc
 
 
 def _node(source: str, name: str, spec: Any) -> Node:
@@ -162,13 +240,31 @@ def _node(source: str, name: str, spec: Any) -> Node:
             fields["holidays"] = frozenset(
                 dt.date.fromisoformat(str(d)) for d in fields["holidays"]
             )
-        for number, kind_of in (("timeout_s", float), ("attempts", int), ("max_digits", int)):
+        for number, kind_of in (
+            ("timeout_s", float),
+            ("attempts", int),
+            ("max_digits", int),
+            ("max_s", float),
+            ("silence_s", float),
+        ):
             if number in fields:
                 fields[number] = kind_of(fields[number])
                 if fields[number] <= 0:
                     raise FlowError(f"{where}: {number} must be positive")
         if "timezone" in fields:
             ZoneInfo(str(fields["timezone"]))
+        if "target" in fields:
+            if not isinstance(fields["target"], str):
+                # YAML reads 0123 as octal and +86... as an integer
+                raise FlowError(
+                    f'{where}: quote the transfer target (target: "{fields["target"]}"): '
+                    "an unquoted number loses a leading '+' or '0'"
+                )
+            if not TRANSFER_TARGET.match(fields["target"]):
+                raise FlowError(
+                    f"{where}: transfer target {fields['target']!r} is not a number "
+                    "(digits, an optional leading '+')"
+                )
         node = Node(name=name, type=kind, **fields)
     except FlowError:
         raise
@@ -184,6 +280,8 @@ def _node(source: str, name: str, spec: Any) -> Node:
         "queue": ("queue",),
         "lookup": ("found", "not_found"),
         "verify": ("prompt", "pin_prompt", "next", "on_fail"),
+        "voicemail": ("prompt",),
+        "transfer": ("target",),
     }.get(kind, ())
     for key in required:
         if not getattr(node, key):
@@ -220,6 +318,10 @@ def validate(flow: Flow, source: str, prompts: Iterable[str] | None) -> None:
             for prompt in node.prompts():
                 if prompt not in known:
                     raise FlowError(f"{source}: node {node.name!r}: missing prompt {prompt!r}")
+        if flow.survey is not None:
+            for prompt in flow.survey.prompts():
+                if prompt not in known:
+                    raise FlowError(f"{source}: survey: missing prompt {prompt!r}")
     reachable = _reachable(flow, [flow.start])
     for name in nodes:
         if name not in reachable:
@@ -228,7 +330,8 @@ def validate(flow: Flow, source: str, prompts: Iterable[str] | None) -> None:
         ends = _reachable(flow, [name])
         if not any(nodes[n].type in TERMINAL_TYPES for n in ends):
             raise FlowError(
-                f"{source}: node {name!r}: a loop with no way out (no queue or hangup reachable)"
+                f"{source}: node {name!r}: a loop with no way out "
+                "(no queue, hangup, voicemail or transfer reachable)"
             )
 
 

@@ -28,6 +28,18 @@ PROMPTS: dict[str, dict[str, str]] = {
         "account-number": "Please enter your account number, then press hash.",
         "pin": "Please enter your four digit PIN.",
         "pin-wrong": "Sorry, that did not match. Please enter your PIN again.",
+        "voicemail": (
+            "The hotline is closed now. Please leave a message after the tone, "
+            "then press hash or hang up."
+        ),
+        "voicemail-thanks": "Thank you, your message has been recorded. Goodbye.",
+        "transfer": "Please hold while we transfer your call.",
+        "survey": (
+            "Thank you for your call. Please rate our service from 1 to 5, where 5 is excellent."
+        ),
+        "survey-invalid": "Sorry, please press a number from 1 to 5.",
+        "survey-thanks": "Thank you for your feedback. Goodbye.",
+        "survey-goodbye": "Thank you for calling. Goodbye.",
     },
     # Mandarin in pinyin with tone numbers (espeak-ng's cmn-latn-pinyin voice)
     "zh": {
@@ -45,6 +57,19 @@ PROMPTS: dict[str, dict[str, str]] = {
         "account-number": "qing3 shu1 ru4 nin2 de zhang4 hao4, ran2 hou4 an4 jing3 hao4 jian4.",
         "pin": "qing3 shu1 ru4 nin2 de si4 wei4 mi4 ma3.",
         "pin-wrong": "dui4 bu qi3, yan4 zheng4 shi1 bai4. qing3 zai4 ci4 shu1 ru4 mi4 ma3.",
+        "voicemail": (
+            "xian4 zai4 shi4 fei1 gong1 zuo4 shi2 jian1. qing3 zai4 di1 sheng1 hou4 liu2 yan2, "
+            "wan2 cheng2 hou4 an4 jing3 hao4 jian4 huo4 gua4 duan4."
+        ),
+        "voicemail-thanks": "xie4 xie, nin2 de liu2 yan2 yi3 lu4 zhi4. zai4 jian4.",
+        "transfer": "qing3 shao1 hou4, zheng4 zai4 wei4 nin2 zhuan3 jie1.",
+        "survey": (
+            "gan3 xie4 nin2 de lai2 dian4. qing3 wei4 wo3 men2 de fu2 wu4 da3 fen1, "
+            "yi1 dao4 wu3 fen1, wu3 fen1 wei2 fei1 chang2 man3 yi4."
+        ),
+        "survey-invalid": "dui4 bu qi3, qing3 an4 yi1 dao4 wu3 zhi1 jian1 de shu4 zi4.",
+        "survey-thanks": "xie4 xie nin2 de ping2 jia4. zai4 jian4.",
+        "survey-goodbye": "xie4 xie nin2 de lai2 dian4. zai4 jian4.",
     },
 }
 

@@ -1,8 +1,9 @@
 """Where recordings live, and safe access to them.
 
 Asterisk writes ``/var/spool/asterisk/monitor/hotline/<uniqueid>.wav``; that
-directory is the host's ``recordings_dir``. Only plain file names inside it
-are ever served: a path that escapes it is refused.
+directory is the host's ``recordings_dir``. Voicemail left in the IVR goes
+to its ``voicemail/`` folder. Only plain file names inside these folders
+are ever served: a path that escapes them is refused.
 """
 
 from __future__ import annotations
@@ -15,24 +16,34 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 ASTERISK_RECORDINGS_DIR = PurePosixPath("/var/spool/asterisk/monitor/hotline")
+#: Sub-folder of the recordings directory with the IVR's voicemail messages.
+VOICEMAIL_FOLDER = "voicemail"
 
 
 class RecordingPathError(ValueError):
     """A recording path that is not a file directly inside the recordings directory."""
 
 
-def host_path(recordings_dir: Path, asterisk_path: str) -> Path:
-    """Map a path as Asterisk wrote it (or a bare file name) to the host file."""
+def host_path(recordings_dir: Path, asterisk_path: str, folder: str = "") -> Path:
+    """Map a path as Asterisk wrote it (or a bare file name) to the host file.
+
+    ``folder``: a sub-folder of the recordings directory (``VOICEMAIL_FOLDER``).
+    """
+    expected = ASTERISK_RECORDINGS_DIR / folder if folder else ASTERISK_RECORDINGS_DIR
     pure = PurePosixPath(asterisk_path)
     if pure.is_absolute():
-        if pure.parent != ASTERISK_RECORDINGS_DIR:
-            raise RecordingPathError(f"{asterisk_path!r} is not in {ASTERISK_RECORDINGS_DIR}")
+        if pure.parent != expected:
+            raise RecordingPathError(f"{asterisk_path!r} is not in {expected}")
         name = pure.name
     else:
         name = asterisk_path
     if not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name:
         raise RecordingPathError(f"bad recording name {asterisk_path!r}")
     root = recordings_dir.resolve()
+    if folder:
+        root = (root / folder).resolve()
+        if root.parent != recordings_dir.resolve():
+            raise RecordingPathError(f"bad recordings folder {folder!r}")
     candidate = (root / name).resolve()
     if candidate.parent != root:
         raise RecordingPathError(f"{asterisk_path!r} escapes the recordings directory")

@@ -23,6 +23,11 @@ ROUTING_VARIABLE = "HOTLINE_ROUTING"
 ROUTING_MODE_VARIABLE = "HOTLINE_ROUTING_MODE"
 TALK_ENDED_VARIABLE = "HOTLINE_TALK_ENDED"
 OFFER_CONTEXT = "hotline-offer"
+SURVEY_VARIABLE = "HOTLINE_SURVEY"
+SURVEY_STARTED_VARIABLE = "HOTLINE_SURVEY_STARTED"
+VOICEMAIL_VARIABLE = "HOTLINE_VOICEMAIL"
+TRANSFER_VARIABLE = "HOTLINE_TRANSFER"
+SURVEY_SCORES = frozenset({"1", "2", "3", "4", "5"})
 
 Fields = Mapping[str, str]
 
@@ -66,6 +71,14 @@ def translate(e: Fields, now: float, inbound_contexts: frozenset[str]) -> list[e
                 return [ev.IvrPathUpdated(call_id, e.get("Value", ""))]
             if variable == VERIFIED_VARIABLE:
                 return [ev.IdentityChecked(call_id, e.get("Value", "") == "1")]
+            if variable == SURVEY_STARTED_VARIABLE and e.get("Value"):
+                return [ev.SurveyStarted(call_id, at)]
+            if variable == SURVEY_VARIABLE and e.get("Value", "") in SURVEY_SCORES:
+                return [ev.SurveyAnswered(call_id, int(e.get("Value", "")))]
+            if variable == VOICEMAIL_VARIABLE and e.get("Value"):
+                return [ev.VoicemailRecorded(call_id, e.get("Value", ""))]
+            if variable == TRANSFER_VARIABLE and e.get("Value"):
+                return [ev.IvrTransferred(call_id, e.get("Value", ""))]
             if variable == RECORDING_VARIABLE and e.get("Value"):
                 return [ev.RecordingStarted(call_id, e.get("Value", ""))]
             if variable == ROUTING_VARIABLE and e.get("Value"):

@@ -20,7 +20,15 @@ from cti.domain.model import CallDetailRecord, Disposition
 log = logging.getLogger(__name__)
 
 HOTLINE_CONTEXTS = frozenset(
-    {"hotline", "from-pstn", "hotline-wait", "hotline-offer", "hotline-after"}
+    {
+        "hotline",
+        "from-pstn",
+        "hotline-wait",
+        "hotline-offer",
+        "hotline-after",
+        "hotline-survey",
+        "hotline-transfer",
+    }
 )
 
 

@@ -85,3 +85,7 @@ class CallRecord(Base):
     # True when rebuilt from Asterisk's own CDR file (the call ended while the CTI was down)
     recovered: Mapped[bool] = mapped_column(Boolean, default=False)
     verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    # post-call survey: the caller's 1-5 rating (None: no survey or no answer)
+    survey_score: Mapped[int | None] = mapped_column(Integer, default=None)
+    # message left in the IVR outside business hours (file on the CTI's host)
+    voicemail_path: Mapped[str | None] = mapped_column(String(512), default=None)

@@ -172,6 +172,8 @@ class Repository:
                 row.recording_path = cdr.recording_path
                 row.recovered = False
                 row.verified = cdr.verified
+                row.survey_score = cdr.survey_score
+                row.voicemail_path = cdr.voicemail_path
                 chosen = dispositions.get(call_id)
                 if chosen is not None and chosen.agent_id == cdr.agent_id:
                     row.agent_disposition, row.agent_notes = chosen.code, chosen.notes

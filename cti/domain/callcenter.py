@@ -215,6 +215,26 @@ class CallCenter:
                 if call is not None:
                     call.verified = verified
                 return []
+            case ev.SurveyStarted(call_id=call_id, at=at):
+                call = self.calls.get(call_id)
+                if call is not None and call.answered_at is not None:
+                    call.talk_ended_at = at  # the agent hung up; the caller stays on
+                return []
+            case ev.SurveyAnswered(call_id=call_id, score=score):
+                call = self.calls.get(call_id)
+                if call is not None:
+                    call.survey_score = score
+                return []
+            case ev.VoicemailRecorded(call_id=call_id, path=path):
+                call = self.calls.get(call_id)
+                if call is not None:
+                    call.voicemail_path = path
+                return []
+            case ev.IvrTransferred(call_id=call_id, target=target):
+                call = self.calls.get(call_id)
+                if call is not None:
+                    call.transfer_target = target
+                return []
             case ev.RecordingStarted(call_id=call_id, path=path):
                 call = self.calls.get(call_id)
                 if call is not None:
@@ -358,6 +378,12 @@ class CallCenter:
                     effects.append(fx.PublishAgentState(agent.snapshot()))
                 case _:
                     pass  # Relaxed / Overflowed: information only
+        # a call withdrawn and offered again in one go: the offer's redirect
+        # moves the caller straight on (two redirects in a row race in Asterisk)
+        reoffered = {e.call_id for e in effects if isinstance(e, fx.OfferCall)}
+        effects = [
+            e for e in effects if not (isinstance(e, fx.WithdrawOffer) and e.call_id in reoffered)
+        ]
         if self.router is not None:
             deadline = self.router.next_deadline()
             if deadline is not None and deadline != self._timer_at:

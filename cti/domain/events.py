@@ -33,6 +33,38 @@ class IdentityChecked:
 
 
 @dataclass(frozen=True, slots=True)
+class SurveyStarted:
+    """The agent hung up first; the caller went on to the post-call survey."""
+
+    call_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyAnswered:
+    """The caller rated the call (1-5) in the post-call survey."""
+
+    call_id: str
+    score: int
+
+
+@dataclass(frozen=True, slots=True)
+class VoicemailRecorded:
+    """The IVR recorded a message from the caller (outside business hours)."""
+
+    call_id: str
+    path: str  # as Asterisk wrote it
+
+
+@dataclass(frozen=True, slots=True)
+class IvrTransferred:
+    """The IVR sent the caller to another number (a transfer node)."""
+
+    call_id: str
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
 class RecordingStarted:
     call_id: str
     path: str  # as Asterisk wrote it
@@ -164,6 +196,10 @@ DomainEvent = (
     CallStarted
     | IvrPathUpdated
     | IdentityChecked
+    | SurveyStarted
+    | SurveyAnswered
+    | VoicemailRecorded
+    | IvrTransferred
     | RecordingStarted
     | CallQueued
     | AgentRang

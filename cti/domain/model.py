@@ -18,6 +18,8 @@ class Disposition(StrEnum):
     ANSWERED = "answered"
     ABANDONED = "abandoned"  # left the queue before an agent answered
     IVR_ONLY = "ivr_only"  # hung up before reaching a queue
+    VOICEMAIL = "voicemail"  # left a message in the IVR (outside business hours)
+    TRANSFERRED = "transferred"  # the IVR sent the caller to another number
     LOST = "lost"  # vanished while the CTI could not see it (resync)
 
 
@@ -48,6 +50,10 @@ class Call:
     recording_path: str | None = None
     abandoned: bool = False
     verified: bool = False  # identity checked by the IVR (account + PIN)
+    talk_ended_at: float | None = None  # the agent left, the caller went to the survey
+    survey_score: int | None = None  # 1-5 from the post-call survey
+    voicemail_path: str | None = None  # message left in the IVR, as Asterisk wrote it
+    transfer_target: str | None = None  # number the IVR sent the caller to
 
     def snapshot(self, now: float) -> CallSnapshot:
         return CallSnapshot(
@@ -72,11 +78,22 @@ class Call:
         end = self.answered_at or self.ended_at or now
         return max(0.0, end - self.queued_at)
 
+    def talk_seconds(self, ended_at: float) -> float:
+        """Seconds with the agent: from the answer until the agent or the caller left."""
+        if self.answered_at is None:
+            return 0.0
+        end = min(ended_at, self.talk_ended_at or ended_at)
+        return max(0.0, end - self.answered_at)
+
     def disposition(self) -> Disposition:
         if self.answered_at is not None:
             return Disposition.ANSWERED
         if self.queued_at is not None:
             return Disposition.ABANDONED
+        if self.voicemail_path is not None:
+            return Disposition.VOICEMAIL
+        if self.transfer_target is not None:
+            return Disposition.TRANSFERRED
         return Disposition.IVR_ONLY
 
 
@@ -159,12 +176,14 @@ class CallDetailRecord:
     disposition: Disposition
     recording_path: str | None
     verified: bool = False
+    survey_score: int | None = None
+    voicemail_path: str | None = None
 
     @classmethod
     def of(
         cls, call: Call, ended_at: float, disposition: Disposition | None = None
     ) -> CallDetailRecord:
-        talk = 0.0 if call.answered_at is None else max(0.0, ended_at - call.answered_at)
+        talk = call.talk_seconds(ended_at)
         return cls(
             call_id=call.call_id,
             caller_number=call.caller_number,
@@ -181,4 +200,6 @@ class CallDetailRecord:
             disposition=disposition or call.disposition(),
             recording_path=call.recording_path if call.answered_at is not None else None,
             verified=call.verified,
+            survey_score=call.survey_score,
+            voicemail_path=call.voicemail_path,
         )

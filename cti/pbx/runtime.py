@@ -20,7 +20,8 @@ as Asterisk's ``/var/log/asterisk`` (``messages`` with notice/warning/error,
 ``cdr-custom/hotline-cdr.json`` the CDR backup, ``queue_log``); inside the
 rootfs the IVR prompts (``ivr.prompts``, rendered
 once) in ``/var/lib/asterisk/sounds/hotline/en/``. Recordings are written to
-``settings.recordings_dir`` (bind-mounted at :data:`CHROOT_RECORDINGS_DIR`).
+``settings.recordings_dir`` (bind-mounted at :data:`CHROOT_RECORDINGS_DIR`), the
+IVR's voicemail into its ``voicemail/`` folder.
 
 Everything here is synchronous: it is called from the CLI and from pytest
 fixtures; long steps run as subprocesses with timeouts. Needs root (chroot,
@@ -51,6 +52,7 @@ from typing import Any
 
 from cti.config import Settings
 from ivr.prompts import PROMPTS_ROOT, PromptError, render_prompts
+from recordings.catalogue import VOICEMAIL_FOLDER
 
 __all__ = [
     "CHROOT_RECORDINGS_DIR",
@@ -360,7 +362,7 @@ def start(
     _install_config(settings, rootfs, generated, extras)
     _install_prompts(rootfs)
     recordings = settings.recordings_dir
-    recordings.mkdir(parents=True, exist_ok=True)
+    (recordings / VOICEMAIL_FOLDER).mkdir(parents=True, exist_ok=True)
     for directory in ("run/asterisk", str(CHROOT_RECORDINGS_DIR).lstrip("/"), "proc"):
         (rootfs / directory).mkdir(parents=True, exist_ok=True)
     logs = log_dir(settings)
@@ -575,6 +577,8 @@ def _generated_files(settings: Settings) -> dict[str, str]:
     ):
         if not _SAFE_VALUE.match(value):
             raise PbxError(f"invalid {label} {value!r}")
+    if settings.trunk_host and not _SAFE_VALUE.match(settings.trunk_host):
+        raise PbxError(f"invalid trunk_host {settings.trunk_host!r}")
     for label, port in (
         ("ami_port", settings.ami_port),
         ("sip_port", settings.sip_port),
@@ -607,6 +611,7 @@ def _generated_files(settings: Settings) -> dict[str, str]:
             f"HOTLINE_AGI_PORT = {settings.agi_port}\n"
             f"HOTLINE_REC_DIR = {CHROOT_RECORDINGS_DIR}\n"
             f"HOTLINE_CTI_GRACE = {max(1, round(settings.cti_grace_s))}\n"
+            f"HOTLINE_TRUNK_HOST = {settings.trunk_host}\n"
         ),
     }
 

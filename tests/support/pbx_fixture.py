@@ -3,7 +3,8 @@
 Fixtures (enable with ``pytest_plugins = ("tests.support.pbx_fixture",)``):
 
 * ``pbx_settings`` (session): test :class:`Settings` - random AMI secret,
-  free AMI/SIP/AGI ports on 127.0.0.1, run and recordings directories under
+  free AMI/SIP/AGI ports on 127.0.0.1, the trunk's outgoing calls sent to a
+  free UDP port on 127.0.0.1 (``trunk_host``), run and recordings directories under
   the session's tmp dir, the shared cached root filesystem
   (``Settings().asterisk_rootfs``, or ``HOTLINE_ASTERISK_ROOTFS``). Override
   it in a conftest to change e.g. ``agi_port``.
@@ -128,6 +129,8 @@ def pbx_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         sip_port=free_udp_port(),
         agi_host="127.0.0.1",
         agi_port=free_tcp_port(),  # nothing listens: the dialplan's AGI fallback runs
+        # the "carrier" of outgoing trunk calls (IVR transfers): a sipp UAS there
+        trunk_host=f"127.0.0.1:{free_udp_port()}",
         asterisk_run_dir=base / "run",
         recordings_dir=base / "recordings",
         asterisk_rootfs=Settings().asterisk_rootfs,

@@ -5,8 +5,9 @@
   ``g711a.pcap`` as RTP, then waits for Asterisk's BYE or hangs up itself.
   Handles any number of calls, one after another or at once.
 * :func:`place_call` / :func:`start_call` - a sipp UAC calling the hotline as
-  a PSTN caller: DTMF as SIP INFO, RTP audio, hangs up after ``talk_s`` or
-  accepts Asterisk's BYE, whichever comes first.
+  a PSTN caller: DTMF as SIP INFO (optionally more digits later:
+  ``late_dtmf``), RTP audio, hangs up after ``talk_s`` or accepts Asterisk's
+  BYE, whichever comes first.
 
 The scenarios in ``sipp/`` are templates rendered per process. Progress is
 read from sipp's message log (``-trace_logs``), which sipp flushes line by
@@ -597,6 +598,8 @@ async def start_call(
     dtmf: str = "1",
     dtmf_delay_s: float = 0.5,
     dtmf_gap_s: float = 0.25,
+    late_dtmf: str = "",
+    late_dtmf_delay_s: float = 5.0,
     talk_s: float | None = 5.0,
     local_port: int | None = None,
     sip_host: str = "127.0.0.1",
@@ -609,13 +612,15 @@ async def start_call(
     ``caller_number`` is the From user (the caller's number); ``caller_name``
     an optional display name (UTF-8 fine). After the answer the call waits
     ``dtmf_delay_s``, sends ``dtmf`` as SIP INFO digits ``dtmf_gap_s`` apart
-    (each after the previous one's 200), talks ``talk_s`` seconds (None:
-    until Asterisk hangs up), then hangs up; Asterisk's BYE is accepted at any
-    time. ``timeout`` bounds the whole call (default: its planned length +
-    60 s).
+    (each after the previous one's 200), then ``late_dtmf`` (if any) the
+    same way ``late_dtmf_delay_s`` after the last of ``dtmf`` (after the
+    answer when ``dtmf`` is empty): e.g. a survey answer after the agent hung
+    up. Then it talks ``talk_s`` seconds (None: until Asterisk hangs up) and
+    hangs up; Asterisk's BYE is accepted at any time. ``timeout`` bounds the
+    whole call (default: its planned length + 60 s).
     """
-    if not _DTMF.match(dtmf):
-        raise ValueError(f"invalid DTMF digits {dtmf!r}")
+    if not _DTMF.match(dtmf) or not _DTMF.match(late_dtmf):
+        raise ValueError(f"invalid DTMF digits {dtmf!r} / {late_dtmf!r}")
     if caller_name is not None and any(c in caller_name for c in '"\r\n\\'):
         raise ValueError("caller_name may not contain quotes, backslashes or newlines")
     chunk = pcap_duration_ms(audio)
@@ -627,21 +632,26 @@ async def start_call(
         while remaining > 0:
             chunks.append(min(chunk, remaining))
             remaining -= chunks[-1]
+    gap_ms = max(1, round(dtmf_gap_s * 1000))
+    late_ms = max(1, round(late_dtmf_delay_s * 1000))
+    # the pause after each digit: the gap, the late delay after the last early
+    # digit, nothing after the very last one
+    gaps = [gap_ms] * len(dtmf) + [gap_ms] * len(late_dtmf)
+    if dtmf and late_dtmf:
+        gaps[len(dtmf) - 1] = late_ms
+    if gaps:
+        gaps[-1] = 1
+    all_digits = dtmf + late_dtmf
     digits = [
-        {
-            "index": i,
-            "digit": d,
-            "cseq": 2 + i,
-            "gap_ms": 1 if i == len(dtmf) - 1 else max(1, round(dtmf_gap_s * 1000)),
-        }
-        for i, d in enumerate(dtmf)
+        {"index": i, "digit": d, "cseq": 2 + i, "gap_ms": gaps[i]} for i, d in enumerate(all_digits)
     ]
+    first_delay_ms = max(1, round(dtmf_delay_s * 1000)) if dtmf else late_ms if late_dtmf else 1
     scenario = render_scenario(
         "caller.xml",
         {
             "audio_pcap": audio,
-            "dtmf_delay_ms": max(1, round(dtmf_delay_s * 1000)) if dtmf else 1,
-            "bye_cseq": 2 + len(dtmf),
+            "dtmf_delay_ms": first_delay_ms,
+            "bye_cseq": 2 + len(all_digits),
             "dtmf_gap_ms": round(dtmf_gap_s * 1000),
         },
         {
@@ -649,7 +659,12 @@ async def start_call(
             "talk": [{"index": i, "chunk_ms": ms} for i, ms in enumerate(chunks)],
         },
     )
-    planned_s = dtmf_delay_s + len(dtmf) * (dtmf_gap_s + 0.2) + (talk_s or 3600.0)
+    planned_s = (
+        dtmf_delay_s
+        + len(all_digits) * (dtmf_gap_s + 0.2)
+        + (late_dtmf_delay_s if late_dtmf else 0.0)
+        + (talk_s or 3600.0)
+    )
     limit = timeout if timeout is not None else planned_s + 60.0
     port = local_port if local_port is not None else free_udp_port(local_host)
     sipp = _Sipp(
@@ -697,6 +712,8 @@ async def place_call(
     dtmf: str = "1",
     dtmf_delay_s: float = 0.5,
     dtmf_gap_s: float = 0.25,
+    late_dtmf: str = "",
+    late_dtmf_delay_s: float = 5.0,
     talk_s: float | None = 5.0,
     local_port: int | None = None,
     sip_host: str = "127.0.0.1",
@@ -713,6 +730,8 @@ async def place_call(
         dtmf=dtmf,
         dtmf_delay_s=dtmf_delay_s,
         dtmf_gap_s=dtmf_gap_s,
+        late_dtmf=late_dtmf,
+        late_dtmf_delay_s=late_dtmf_delay_s,
         talk_s=talk_s,
         local_port=local_port,
         sip_host=sip_host,

@@ -188,3 +188,46 @@ def test_verified_identity_reaches_the_pop_and_the_cdr() -> None:
     assert pop.call.verified
     (store,) = of(fx.StoreCdr, cc.apply(ev.CallEnded("v", 3.0, "")))
     assert store.cdr.verified
+
+
+def test_survey_score_reaches_the_cdr_and_talk_time_stops_when_the_agent_leaves() -> None:
+    cc = center()
+    cc.login("1001", 0.0)
+    cc.ready("1001", 0.0)
+    cc.apply(ev.CallStarted("s", "PJSIP/trunk-10", "1", "", 0.0))
+    cc.apply(ev.CallQueued("s", "billing", 1, 1.0))
+    cc.apply(ev.AgentRang("s", "1001", "billing", 2.0))
+    cc.apply(ev.CallAnswered("s", "1001", "billing", 3.0))
+    cc.apply(ev.AgentCallCompleted("s", "1001", 13.0))  # the agent hung up first
+    assert cc.agents["1001"].state is AgentState.READY
+    cc.apply(ev.SurveyStarted("s", 13.1))
+    cc.apply(ev.SurveyAnswered("s", 5))
+    (store,) = of(fx.StoreCdr, cc.apply(ev.CallEnded("s", 25.0, "")))
+    assert store.cdr.survey_score == 5
+    assert store.cdr.talk_s == pytest.approx(10.1)  # not the 12 s of survey after it
+    assert store.cdr.disposition is Disposition.ANSWERED
+
+
+def test_voicemail_and_ivr_transfer_dispositions() -> None:
+    cc = center()
+    path = "/var/spool/asterisk/monitor/hotline/voicemail/vm.wav"
+    cc.apply(ev.CallStarted("vm", "PJSIP/trunk-11", "1", "", 0.0))
+    cc.apply(ev.IvrPathUpdated("vm", "closed>voicemail"))
+    cc.apply(ev.VoicemailRecorded("vm", path))
+    (store,) = of(fx.StoreCdr, cc.apply(ev.CallEnded("vm", 30.0, "")))
+    assert store.cdr.disposition is Disposition.VOICEMAIL
+    assert store.cdr.voicemail_path == path
+    assert store.cdr.survey_score is None and store.cdr.recording_path is None
+    cc.apply(ev.CallStarted("tr", "PJSIP/trunk-12", "1", "", 0.0))
+    cc.apply(ev.IvrTransferred("tr", "1003"))
+    (store,) = of(fx.StoreCdr, cc.apply(ev.CallEnded("tr", 30.0, "")))
+    assert store.cdr.disposition is Disposition.TRANSFERRED
+    assert store.cdr.voicemail_path is None
+
+
+def test_survey_started_without_an_answer_changes_nothing() -> None:
+    cc = center()
+    cc.apply(ev.CallStarted("n", "PJSIP/trunk-13", "1", "", 0.0))
+    cc.apply(ev.SurveyStarted("n", 5.0))
+    (store,) = of(fx.StoreCdr, cc.apply(ev.CallEnded("n", 9.0, "")))
+    assert store.cdr.talk_s == 0.0 and store.cdr.disposition is Disposition.IVR_ONLY

@@ -99,8 +99,8 @@ def test_ring_timeout_withdraws_pauses_and_offers_the_next_agent() -> None:
     arrive(core, "c1", 10.0)
     core.apply(ev.OfferRinging("c1", "PJSIP/agent1001", 10.2))
     effects = core.routing_timer(10.0 + RING_S)
+    # offered again at once: one redirect straight to the next agent, no withdrawal
     assert [type(e) for e in effects if not isinstance(e, fx.PublishAgentState)] == [
-        fx.WithdrawOffer,
         fx.PauseQueueMember,
         fx.OfferCall,
         fx.ScheduleRoutingTimer,
@@ -143,10 +143,21 @@ def test_agent_pausing_while_offered_sends_the_call_elsewhere() -> None:
     arrive(core, "c1", 10.0)
     effects = core.pause("1001", "break", 10.5)
     assert [type(e) for e in effects if isinstance(e, fx.WithdrawOffer | fx.OfferCall)] == [
-        fx.WithdrawOffer,
-        fx.OfferCall,
+        fx.OfferCall
     ]
     assert offers(effects) == [("c1", "1002")]
+
+
+def test_ring_timeout_with_nobody_else_sends_the_caller_back_to_waiting() -> None:
+    core = center(a1001=EN)
+    core.ready("1001", 1.0)
+    arrive(core, "c1", 10.0)
+    effects = core.routing_timer(10.0 + RING_S)
+    assert [e for e in effects if isinstance(e, fx.WithdrawOffer)] == [
+        fx.WithdrawOffer("c1", "PJSIP/trunk-c1")
+    ]
+    assert offers(effects) == []
+    assert core.agents["1001"].pause_reason == "rona"
 
 
 def test_relaxation_step_reaches_a_junior_after_its_time_only() -> None:

@@ -120,3 +120,109 @@ def test_business_hours_with_time_zone_and_holidays() -> None:
     raw["nodes"]["menu"]["hours"] = {"mon-fri": "18:00-09:00"}
     with pytest.raises(FlowError, match="close before they open"):
         parse_flow(raw, "x.yaml", PROMPTS)
+
+
+# ----------------------------------------------------------------------------- new node kinds
+
+
+def with_endings(**top: object) -> dict:
+    raw = good()
+    raw["nodes"]["menu"]["choices"].update({"2": "vm", "3": "xfer"})
+    raw["nodes"]["vm"] = {
+        "type": "voicemail",
+        "prompt": "welcome",
+        "thanks_prompt": "bye",
+        "max_s": 60,
+        "silence_s": 3,
+    }
+    raw["nodes"]["xfer"] = {"type": "transfer", "prompt": "welcome", "target": "+8613800138000"}
+    raw.update(top)
+    return raw
+
+
+def test_voicemail_and_transfer_nodes_end_a_flow() -> None:
+    loaded = parse_flow(with_endings(), "x.yaml", PROMPTS)
+    vm, xfer = loaded.nodes["vm"], loaded.nodes["xfer"]
+    assert (vm.prompt, vm.thanks_prompt, vm.max_s, vm.silence_s) == ("welcome", "bye", 60.0, 3.0)
+    assert vm.exits() == [] and xfer.exits() == []
+    assert xfer.target == "+8613800138000"
+    # a loop is fine when it can end in voicemail or a transfer
+    raw = flow(
+        menu={"type": "menu", "prompt": "menu", "choices": {"1": "menu", "2": "vm"}},
+        vm={"type": "voicemail", "prompt": "welcome"},
+    )
+    assert parse_flow(raw, "x.yaml", PROMPTS).nodes["vm"].max_s == 120.0
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda f: f["nodes"]["xfer"].update(target="12a4"), "transfer target '12a4' is not a"),
+        (lambda f: f["nodes"]["xfer"].update(target="1+2"), "transfer target '1+2' is not a"),
+        (
+            lambda f: f["nodes"]["xfer"].update(target=1003),
+            "node 'xfer': quote the transfer target",
+        ),
+        (lambda f: f["nodes"]["xfer"].pop("target"), "node 'xfer': a transfer node needs 'target'"),
+        (lambda f: f["nodes"]["vm"].pop("prompt"), "node 'vm': a voicemail node needs 'prompt'"),
+        (lambda f: f["nodes"]["vm"].update(max_s=0), "node 'vm': max_s must be positive"),
+        (lambda f: f["nodes"]["vm"].update(silence_s=-1), "node 'vm': silence_s must be positive"),
+        (
+            lambda f: f["nodes"]["vm"].update(thanks_prompt="nope"),
+            "node 'vm': missing prompt 'nope'",
+        ),
+        (lambda f: f["nodes"]["vm"].update(target="1003"), "key 'target' does not belong"),
+    ],
+)
+def test_voicemail_and_transfer_errors(mutate, message: str) -> None:
+    raw = with_endings()
+    mutate(raw)
+    with pytest.raises(FlowError, match="^flows/x.yaml: .*" + message.replace("+", r"\+")):
+        parse_flow(raw, "flows/x.yaml", PROMPTS)
+
+
+def test_survey_section() -> None:
+    loaded = parse_flow(
+        with_endings(survey={"prompt": "menu", "thanks_prompt": "bye", "attempts": 3}),
+        "x.yaml",
+        PROMPTS,
+    )
+    assert loaded.survey is not None
+    assert (loaded.survey.enabled, loaded.survey.attempts, loaded.survey.timeout_s) == (
+        True,
+        3,
+        5.0,
+    )
+    assert parse_flow(good(), "x.yaml", PROMPTS).survey is None
+    off = parse_flow(with_endings(survey={"prompt": "menu", "enabled": False}), "x.yaml", PROMPTS)
+    assert off.survey is not None and not off.survey.enabled
+
+
+@pytest.mark.parametrize(
+    ("survey", "message"),
+    [
+        ({"prompt": "menu", "colour": "red"}, "survey: key 'colour' does not belong to the survey"),
+        ({"attempts": 2}, "survey: the survey needs 'prompt'"),
+        ({"prompt": "menu", "attempts": 0}, "survey: attempts must be positive"),
+        ({"prompt": "menu", "timeout_s": "soon"}, "survey: could not convert"),
+        ({"prompt": "menu", "enabled": "yes please"}, "survey: enabled must be true or false"),
+        ({"prompt": "menu", "goodbye_prompt": "gone"}, "survey: missing prompt 'gone'"),
+        (["menu"], "survey: the survey is a mapping"),
+    ],
+)
+def test_survey_errors_name_the_file_and_the_problem(survey: object, message: str) -> None:
+    with pytest.raises(FlowError, match="^flows/x.yaml: " + message):
+        parse_flow(with_endings(survey=survey), "flows/x.yaml", PROMPTS)
+
+
+def test_shipped_flow_takes_voicemail_after_hours_and_runs_the_survey() -> None:
+    loaded = load_flow(DEFAULT_FLOW, prompt_names())
+    hours = loaded.nodes[loaded.start]
+    assert hours.type == "hours"
+    assert hours.closed is not None and loaded.nodes[hours.closed].type == "voicemail"
+    assert loaded.survey is not None and loaded.survey.enabled
+    # every prompt the flow uses exists in both languages
+    for language in ("en", "zh"):
+        names = prompt_names(language)
+        used = [p for n in loaded.nodes.values() for p in n.prompts()] + loaded.survey.prompts()
+        assert set(used) <= names, language

@@ -61,3 +61,16 @@ def test_broken_audio_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "junk.wav").write_bytes(b"RIFF\x00\x00not a wav at all")
     with pytest.raises(ValueError, match="not a readable WAV"):
         audio_level(tmp_path / "junk.wav")
+
+
+def test_voicemail_paths_map_into_the_voicemail_folder(tmp_path: Path) -> None:
+    path = host_path(
+        tmp_path, "/var/spool/asterisk/monitor/hotline/voicemail/1700.1.wav", "voicemail"
+    )
+    assert path == tmp_path.resolve() / "voicemail" / "1700.1.wav"
+    with pytest.raises(RecordingPathError):  # a call recording is not a voicemail
+        host_path(tmp_path, "/var/spool/asterisk/monitor/hotline/1700.1.wav", "voicemail")
+    with pytest.raises(RecordingPathError):  # nor the other way round
+        host_path(tmp_path, "/var/spool/asterisk/monitor/hotline/voicemail/1700.1.wav")
+    with pytest.raises(RecordingPathError):
+        host_path(tmp_path, "/var/spool/asterisk/monitor/hotline/../1700.1.wav", "..")

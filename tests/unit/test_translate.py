@@ -94,3 +94,21 @@ def test_dials_outside_the_offer_context_and_odd_routing_values() -> None:
     assert (
         translate(_caller(Event="VarSet", Variable="HOTLINE_ROUTING", Value=""), 0, INBOUND) == []
     )
+
+
+def test_survey_voicemail_and_transfer_from_the_ivr_variables() -> None:
+    e = {"Event": "VarSet", "Uniqueid": "1", "Linkedid": "1"}
+    started = e | {"Variable": "HOTLINE_SURVEY_STARTED", "Value": "1", "Timestamp": "7.5"}
+    assert translate(started, 0, INBOUND) == [ev.SurveyStarted("1", 7.5)]
+    survey = e | {"Variable": "HOTLINE_SURVEY"}
+    assert translate(survey | {"Value": "4"}, 0, INBOUND) == [ev.SurveyAnswered("1", 4)]
+    for bad in ("0", "6", "x", "", "44"):
+        assert translate(survey | {"Value": bad}, 0, INBOUND) == []
+    path = "/var/spool/asterisk/monitor/hotline/voicemail/1.wav"
+    voicemail = e | {"Variable": "HOTLINE_VOICEMAIL"}
+    assert translate(voicemail | {"Value": path}, 0, INBOUND) == [ev.VoicemailRecorded("1", path)]
+    assert translate(voicemail | {"Value": ""}, 0, INBOUND) == []
+    transfer = e | {"Variable": "HOTLINE_TRANSFER", "Value": "1003"}
+    assert translate(transfer, 0, INBOUND) == [ev.IvrTransferred("1", "1003")]
+    agent_leg = transfer | {"Uniqueid": "2"}
+    assert translate(agent_leg, 0, INBOUND) == []

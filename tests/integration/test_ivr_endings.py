@@ -1,0 +1,275 @@
+"""How an IVR call can end besides a queue: post-call survey, voicemail, transfer.
+
+Real SIP calls (sipp, DTMF as SIP INFO) on the real Asterisk, with the whole
+hotline process (AMI core, FastAGI IVR and survey, CDR writer).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from cti.server import Running, running_hotline
+from recordings.catalogue import VOICEMAIL_FOLDER, audio_level
+from tests.support.sipp import AgentPhone, CallHandle, agent_port, start_call
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.asterisk
+
+SURVEY = {
+    "enabled": True,
+    "prompt": "survey",
+    "invalid_prompt": "survey-invalid",
+    "thanks_prompt": "survey-thanks",
+    "goodbye_prompt": "survey-goodbye",
+    "attempts": 2,
+    "timeout_s": 8,
+}
+
+
+def write_flow(tmp_path: Path, nodes: dict[str, Any], start: str, **top: Any) -> Path:
+    path = tmp_path / "flow.yaml"
+    path.write_text(yaml.safe_dump({"flow": "test", "start": start, "nodes": nodes, **top}))
+    return path
+
+
+def closed_today() -> dict[str, Any]:
+    """An hours node that is closed now (today and tomorrow are holidays, in UTC)."""
+    today = dt.datetime.now(dt.UTC).date()
+    return {
+        "type": "hours",
+        "timezone": "UTC",
+        "hours": {"mon-sun": "00:00-23:59"},
+        "holidays": [str(today), str(today + dt.timedelta(days=1))],
+        "open": "general",
+        "closed": "closed",
+    }
+
+
+async def ended_cdr(running: Running, call_id: str) -> Any:
+    core = running.hotline.core
+    await wait_until(lambda: call_id not in core.calls, within=15, what="the call to end")
+    await running.hotline.drain()
+    cdr = await running.hotline.repository.cdr(call_id)
+    assert cdr is not None
+    return cdr
+
+
+async def first_call(running: Running, handle: CallHandle) -> str:
+    core = running.hotline.core
+    await wait_until(lambda: bool(core.calls), within=15, what="the call to start")
+    return next(iter(core.calls))
+
+
+async def agent_ready(running: Running, agent: str, queue: str) -> None:
+    hotline = running.hotline
+    hotline.agent_command("login", agent)
+    hotline.agent_command("ready", agent)
+    members = hotline.core.queues[queue].members
+    await wait_until(
+        lambda: agent in members and not members[agent].paused,
+        within=10,
+        what=f"Asterisk to report agent {agent} ready in {queue}",
+    )
+
+
+# ----------------------------------------------------------------------------- survey
+
+
+async def test_survey_after_the_agent_hangs_up_stores_the_score(hotline_settings, tmp_path) -> None:
+    flow = write_flow(
+        tmp_path, {"billing": {"type": "queue", "queue": "billing"}}, "billing", survey=SURVEY
+    )
+    settings = hotline_settings.model_copy(update={"ivr_flow": flow})
+    async with running_hotline(settings) as running:
+        await agent_ready(running, "1002", "billing")
+        # the agent talks 2 s and hangs up; the caller stays, hears the question
+        # and presses 4 (sent 7 s after the answer: well after the agent left)
+        async with AgentPhone(agent_port(1002), answer_after_s=0.5, hangup_after_s=2.0) as phone:
+            handle = await start_call(
+                settings.sip_port,
+                caller_number="15550100002",
+                dtmf="",
+                late_dtmf="4",
+                late_dtmf_delay_s=7.0,
+                talk_s=None,
+                timeout=60,
+            )
+            async with handle:
+                call_id = await first_call(running, handle)
+                await phone.wait_completed(timeout=20)
+                assert any(line.startswith("LOCAL_BYE ") for line in phone.log_lines)
+                result = await handle.wait(45)
+        assert result.ok and result.remote_hangup, result.describe()
+        assert result.dtmf_sent == "4"
+        cdr = await ended_cdr(running, call_id)
+    assert cdr.survey_score == 4
+    assert cdr.disposition == "answered" and cdr.agent_id == "1002"
+    assert 1.0 < cdr.talk_s < 6.0  # the talk with the agent, not the survey after it
+
+
+async def test_survey_gives_up_politely_without_an_answer(hotline_settings, tmp_path) -> None:
+    survey = {**SURVEY, "timeout_s": 2, "attempts": 2}
+    flow = write_flow(
+        tmp_path, {"billing": {"type": "queue", "queue": "billing"}}, "billing", survey=survey
+    )
+    settings = hotline_settings.model_copy(update={"ivr_flow": flow})
+    async with running_hotline(settings) as running:
+        await agent_ready(running, "1002", "billing")
+        async with AgentPhone(agent_port(1002), answer_after_s=0.5, hangup_after_s=1.0) as phone:
+            # 9 is no score; then nothing: two tries, goodbye, Asterisk hangs up
+            handle = await start_call(
+                settings.sip_port,
+                caller_number="15550100002",
+                dtmf="",
+                late_dtmf="9",
+                late_dtmf_delay_s=6.0,
+                talk_s=None,
+                timeout=90,
+            )
+            async with handle:
+                call_id = await first_call(running, handle)
+                await phone.wait_completed(timeout=20)
+                result = await handle.wait(75)
+        assert result.ok and result.remote_hangup, result.describe()
+        cdr = await ended_cdr(running, call_id)
+    assert cdr.survey_score is None
+    assert cdr.disposition == "answered"
+
+
+# ----------------------------------------------------------------------------- voicemail
+
+
+def voicemail_flow(tmp_path: Path) -> Path:
+    # A short prompt (about 3 s): of the test caller's audio only the first 7 s
+    # (sipp's first replay of its capture) was seen to reach the recording, so
+    # the message starts early enough to hold some of it.
+    return write_flow(
+        tmp_path,
+        {
+            "hours": closed_today(),
+            "general": {"type": "queue", "queue": "general"},
+            "closed": {
+                "type": "voicemail",
+                "prompt": "transfer",
+                "thanks_prompt": "voicemail-thanks",
+                "max_s": 30,
+                "silence_s": 5,
+            },
+        },
+        "hours",
+    )
+
+
+async def test_after_hours_the_caller_leaves_a_voicemail(hotline_settings, tmp_path) -> None:
+    settings = hotline_settings.model_copy(update={"ivr_flow": voicemail_flow(tmp_path)})
+    async with running_hotline(settings) as running:
+        # the caller talks over the prompt and after the beep, then hangs up
+        handle = await start_call(settings.sip_port, caller_number="15550100001", dtmf="", talk_s=9)
+        async with handle:
+            call_id = await first_call(running, handle)
+            result = await handle.wait(40)
+        assert result.ok and result.local_hangup, result.describe()
+        cdr = await ended_cdr(running, call_id)
+    expected = settings.recordings_dir / VOICEMAIL_FOLDER / f"{call_id}.wav"
+    assert cdr.voicemail_path == str(expected.resolve())
+    assert cdr.disposition == "voicemail"
+    assert cdr.ivr_path.startswith("closed>voicemail")
+    assert cdr.queue is None and cdr.recording_path is None
+    level = audio_level(expected)
+    assert level.seconds > 2.0, level
+    assert not level.silent, level
+
+
+async def test_voicemail_ends_with_hash_and_the_caller_is_thanked(
+    hotline_settings, tmp_path
+) -> None:
+    settings = hotline_settings.model_copy(update={"ivr_flow": voicemail_flow(tmp_path)})
+    async with running_hotline(settings) as running:
+        handle = await start_call(
+            settings.sip_port,
+            caller_number="15550100001",
+            dtmf="",
+            late_dtmf="#",
+            late_dtmf_delay_s=6.0,
+            talk_s=None,
+            timeout=60,
+        )
+        async with handle:
+            call_id = await first_call(running, handle)
+            result = await handle.wait(45)
+        # '#' ended the message, the thanks prompt played, Asterisk hung up
+        assert result.ok and result.remote_hangup, result.describe()
+        cdr = await ended_cdr(running, call_id)
+    expected = settings.recordings_dir / VOICEMAIL_FOLDER / f"{call_id}.wav"
+    assert cdr.voicemail_path == str(expected.resolve())
+    assert expected.is_file() and audio_level(expected).seconds > 1.0
+    assert cdr.disposition == "voicemail"
+
+
+# ----------------------------------------------------------------------------- transfer
+
+
+def transfer_flow(tmp_path: Path, target: str) -> Path:
+    return write_flow(
+        tmp_path,
+        {
+            "menu": {
+                "type": "menu",
+                "prompt": "invalid",
+                "timeout_s": 3,
+                "attempts": 1,
+                "choices": {"1": "billing", "2": "transfer"},
+                "on_fail": "billing",
+            },
+            "billing": {"type": "queue", "queue": "billing"},
+            "transfer": {"type": "transfer", "prompt": "transfer", "target": target},
+        },
+        "menu",
+    )
+
+
+async def test_menu_choice_transfers_to_an_agent_extension(hotline_settings, tmp_path) -> None:
+    settings = hotline_settings.model_copy(update={"ivr_flow": transfer_flow(tmp_path, "1003")})
+    async with running_hotline(settings) as running:
+        # agent 1003 is not logged in: the transfer dials the extension directly
+        async with AgentPhone(agent_port(1003), answer_after_s=0.5) as phone:
+            handle = await start_call(
+                settings.sip_port, caller_number="15550100002", dtmf="2", talk_s=10
+            )
+            async with handle:
+                call_id = await first_call(running, handle)
+                await phone.wait_answered(timeout=20)
+                result = await handle.wait(30)
+            await phone.wait_completed(timeout=10)
+        assert result.ok and result.local_hangup, result.describe()
+        cdr = await ended_cdr(running, call_id)
+    assert "menu=2>transfer=1003" in cdr.ivr_path
+    assert cdr.disposition == "transferred"
+    assert cdr.queue is None
+
+
+async def test_transfer_to_an_outside_number_goes_through_the_trunk(
+    hotline_settings, tmp_path
+) -> None:
+    settings = hotline_settings.model_copy(
+        update={"ivr_flow": transfer_flow(tmp_path, "+8613800138000")}
+    )
+    host, _, port = settings.trunk_host.partition(":")
+    async with running_hotline(settings) as running:
+        async with AgentPhone(int(port), host=host, answer_after_s=0.3) as carrier:
+            handle = await start_call(
+                settings.sip_port, caller_number="15550100002", dtmf="2", talk_s=8
+            )
+            async with handle:
+                call_id = await first_call(running, handle)
+                await carrier.wait_answered(timeout=20)
+                result = await handle.wait(30)
+        assert result.ok, result.describe()
+        cdr = await ended_cdr(running, call_id)
+    assert "transfer=+8613800138000" in cdr.ivr_path
+    assert cdr.disposition == "transferred"
