@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     routes_file: Path | None = None  # default: cti/routing/routes.yaml
     cti_heartbeat_s: float = 5.0
     cti_grace_s: float = 20.0
+    # Waiting callers hear their place in line and expected wait first after
+    # announce_first_s, then every announce_every_s seconds (0: never).
+    announce_first_s: float = 15.0
+    announce_every_s: float = 45.0
 
     # Web (agent API, WebSocket, pages).
     web_host: str = "127.0.0.1"

@@ -65,7 +65,7 @@ async def running_hotline(
     )
     hotline = Hotline(settings, repository, ami, Hub())
     await hotline.load_agents()
-    agi = FastAgiServer(settings.agi_host, settings.agi_port, ivr_routes(flow, repository))
+    agi = FastAgiServer(settings.agi_host, settings.agi_port, ivr_routes(flow, repository, hotline))
     sessions = SessionStore(settings.session_ttl_s)
     runner = web.AppRunner(build_app(hotline, sessions))
     tasks = [

@@ -27,7 +27,13 @@ from cti.db.models import CallRecord, Customer
 from cti.db.repository import AgentDisposition, Repository
 from cti.domain import effects as fx
 from cti.domain import events as ev
-from cti.domain.callcenter import CallCenter, PbxChannel, PbxMember, PbxSnapshot
+from cti.domain.callcenter import (
+    CallCenter,
+    PbxChannel,
+    PbxMember,
+    PbxSnapshot,
+    QueueEstimate,
+)
 from cti.domain.model import AgentSnapshot, AgentState, CallDetailRecord, CallSnapshot, CallState
 from cti.pbx import runtime
 from cti.routing import Router
@@ -198,6 +204,10 @@ class Hotline:
                 # after a reconnect, resync re-applies the membership we want
                 log.warning("AMI action for %r failed: %s", effect, exc)
 
+    def queue_estimate(self, call_id: str) -> QueueEstimate | None:
+        """Place in line and expected wait of a waiting caller (the IVR announces it)."""
+        return self.core.queue_estimate(call_id, self.clock())
+
     def _with_tier(self, event: ev.CallWaiting) -> ev.CallWaiting:
         """The customer's tier, when the lookup started at call start has finished.
 
@@ -245,6 +255,13 @@ class Hotline:
         snapshot = await self.pbx_snapshot()
         if self.router is not None:
             await self._set_alive(str(int(time.time())))  # before waiting callers give up on us
+            for name, value in (
+                ("HOTLINE_ANNOUNCE_FIRST", self.settings.announce_first_s),
+                ("HOTLINE_ANNOUNCE_EVERY", self.settings.announce_every_s),
+            ):
+                await self.ami.action(
+                    {"Action": "Setvar", "Variable": name, "Value": str(max(0, round(value)))}
+                )
         self.carry_out(self.core.reconcile(snapshot, self.clock()))
         self.synced.set()
         self.backfill = self._spawn(self.recover_cdrs())

@@ -40,6 +40,16 @@ PROMPTS: dict[str, dict[str, str]] = {
         "survey-invalid": "Sorry, please press a number from 1 to 5.",
         "survey-thanks": "Thank you for your feedback. Goodbye.",
         "survey-goodbye": "Thank you for calling. Goodbye.",
+        # queue announcements: "<queue-position> <num-N>. <queue-wait> <num-M> <queue-minutes>"
+        "queue-position": "Thank you for waiting. You are caller number",
+        "queue-position-many": (
+            "Thank you for waiting. There are more than twenty callers ahead of you."
+        ),
+        "queue-position-end": "in line.",
+        "queue-wait": "Your estimated wait is about",
+        "queue-minutes": "minutes.",
+        "queue-wait-short": "Your estimated wait is less than a minute.",
+        "queue-wait-long": "Your estimated wait is more than twenty minutes.",
     },
     # Mandarin in pinyin with tone numbers (espeak-ng's cmn-latn-pinyin voice)
     "zh": {
@@ -70,8 +80,35 @@ PROMPTS: dict[str, dict[str, str]] = {
         "survey-invalid": "dui4 bu qi3, qing3 an4 yi1 dao4 wu3 zhi1 jian1 de shu4 zi4.",
         "survey-thanks": "xie4 xie nin2 de ping2 jia4. zai4 jian4.",
         "survey-goodbye": "xie4 xie nin2 de lai2 dian4. zai4 jian4.",
+        "queue-position": "gan3 xie4 nin2 de nai4 xin1 deng3 dai4. nin2 shi4 di4",
+        "queue-position-many": (
+            "gan3 xie4 nin2 de nai4 xin1 deng3 dai4. "
+            "nin2 qian2 mian4 you3 er4 shi2 wei4 yi3 shang4."
+        ),
+        "queue-position-end": "wei4.",
+        "queue-wait": "yu4 ji4 deng3 dai4 yue1",
+        "queue-minutes": "fen1 zhong1.",
+        "queue-wait-short": "yu4 ji4 deng3 dai4 bu4 dao4 yi4 fen1 zhong1.",
+        "queue-wait-long": "yu4 ji4 deng3 dai4 chao1 guo4 er4 shi2 fen1 zhong1.",
     },
 }
+
+#: Numbers 1..MAX_SPOKEN_NUMBER are prompts "num-<n>" in every language.
+MAX_SPOKEN_NUMBER = 20
+_ZH_DIGITS = ["", "yi1", "er4", "san1", "si4", "wu3", "liu4", "qi1", "ba1", "jiu3"]
+
+
+def _zh_number(n: int) -> str:
+    tens, units = divmod(n, 10)
+    if tens == 0:
+        return _ZH_DIGITS[units]
+    head = "shi2" if tens == 1 else f"{_ZH_DIGITS[tens]} shi2"
+    return f"{head} {_ZH_DIGITS[units]}".strip()
+
+
+for _n in range(1, MAX_SPOKEN_NUMBER + 1):
+    PROMPTS["en"][f"num-{_n}"] = str(_n)
+    PROMPTS["zh"][f"num-{_n}"] = _zh_number(_n)
 
 
 def prompt_names(language: str = "en") -> set[str]:

@@ -1,4 +1,5 @@
-"""The IVR's FastAGI routes: ``ivr`` (the flow) and ``survey`` (after the call).
+"""The IVR's FastAGI routes: ``ivr`` (the flow), ``announce`` (while waiting)
+and ``survey`` (after the call).
 
 The dialplan picks one by the script path of its AGI URL
 (``agi://host:port/ivr``, ``agi://host:port/survey``).
@@ -9,6 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from ivr.announce import Announcer, QueueInfo
 from ivr.engine import CustomerDirectory, FlowEngine, SurveyRunner
 from ivr.fastagi import AgiHandler, AgiSession
 from ivr.flow import Flow, load_flow
@@ -25,7 +27,9 @@ def load_default_flow(path: Path | None = None) -> Flow:
 
 
 def ivr_routes(
-    flow: Flow | None = None, directory: CustomerDirectory | None = None
+    flow: Flow | None = None,
+    directory: CustomerDirectory | None = None,
+    queue_info: QueueInfo | None = None,
 ) -> dict[str, AgiHandler]:
     flow = flow or load_default_flow()
     engine = FlowEngine(flow, PROMPTS_ROOT, directory=directory)
@@ -43,4 +47,19 @@ def ivr_routes(
             "call %s: survey score %s after %d tries", session.uniqueid, result.score, result.tries
         )
 
-    return {"ivr": main_ivr, "survey": post_call_survey}
+    routes: dict[str, AgiHandler] = {"ivr": main_ivr, "survey": post_call_survey}
+    if queue_info is not None:
+        announcer = Announcer(queue_info, PROMPTS_ROOT, frozenset(PROMPTS), flow.language)
+
+        async def queue_announcement(session: AgiSession) -> None:
+            said = await announcer.run(session)
+            if said is not None:
+                log.info(
+                    "call %s: told place %d, wait %.0f s",
+                    session.uniqueid,
+                    said.position,
+                    said.wait_s,
+                )
+
+        routes["announce"] = queue_announcement
+    return routes

@@ -40,6 +40,9 @@ from cti.routing import (
 )
 
 LOGIN_PAUSE_REASON = "login"
+#: Handle time assumed for wait estimates until calls have been measured.
+DEFAULT_HANDLE_S = 180.0
+HANDLE_SMOOTHING = 0.2  # weight of the newest call in the moving average
 WRAP_UP_PAUSE_REASON = "wrap-up"
 
 
@@ -74,6 +77,23 @@ class PbxMember:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueEstimate:
+    """What a waiting caller is told: place in line and the expected wait."""
+
+    position: int  # 1 = next to be served
+    waiting: int  # callers waiting in all
+    wait_s: float
+
+
+def estimated_wait(position: int, staffed: int, handle_s: float) -> float:
+    """Expected wait of the caller at ``position``: each staffed agent frees up
+    once per handle time on average, so the callers ahead are served at
+    ``staffed / handle_s`` per second. With nobody staffed, one agent is assumed
+    (the caller is still told a finite wait)."""
+    return max(0, position) * handle_s / max(1, staffed)
+
+
+@dataclass(frozen=True, slots=True)
 class PbxSnapshot:
     """What Asterisk holds right after a (re)connect."""
 
@@ -103,6 +123,7 @@ class CallCenter:
         self._decisions: deque[Decision] = deque()
         self._timer_at: float | None = None
         self._last_at = 0.0
+        self.handle_s = DEFAULT_HANDLE_S  # moving average of talk + wrap-up
         self._by_interface: dict[str, str] = {}
 
     # ------------------------------------------------------------------ agents
@@ -405,6 +426,19 @@ class CallCenter:
                 return  # our own offer
         self._decisions.extend(router.agent_not_ready(agent.agent_id, at))
 
+    def queue_estimate(self, call_id: str, now: float) -> QueueEstimate | None:
+        """Place in line and expected wait of a caller waiting for the router."""
+        place = self.waiting_position(call_id, now)
+        if place is None:
+            return None
+        staffed = sum(
+            1
+            for a in self.agents.values()
+            if a.state not in (AgentState.LOGGED_OUT, AgentState.PAUSED)
+        )
+        position, waiting = place
+        return QueueEstimate(position, waiting, estimated_wait(position, staffed, self.handle_s))
+
     def waiting_position(self, call_id: str, now: float) -> tuple[int, int] | None:
         """(1-based place in the router's serving order, calls waiting), or None."""
         if self.router is None:
@@ -510,8 +544,12 @@ class CallCenter:
             elif agent.state is AgentState.RINGING:
                 self._set_agent(agent, AgentState.READY, at)
                 effects.append(fx.PublishAgentState(agent.snapshot()))
+        cdr = CallDetailRecord.of(call, at, disposition)
+        if cdr.answered_at is not None and cdr.talk_s > 0:
+            wrap = self.agents[cdr.agent_id].wrap_up_s if cdr.agent_id in self.agents else 0.0
+            self.handle_s += HANDLE_SMOOTHING * (cdr.talk_s + wrap - self.handle_s)
         effects.append(fx.PublishCallUpdate(call.snapshot(at)))
-        effects.append(fx.StoreCdr(CallDetailRecord.of(call, at, disposition)))
+        effects.append(fx.StoreCdr(cdr))
         return effects
 
     # ------------------------------------------------------------------ resync

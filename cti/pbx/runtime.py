@@ -611,6 +611,8 @@ def _generated_files(settings: Settings) -> dict[str, str]:
             f"HOTLINE_AGI_PORT = {settings.agi_port}\n"
             f"HOTLINE_REC_DIR = {CHROOT_RECORDINGS_DIR}\n"
             f"HOTLINE_CTI_GRACE = {max(1, round(settings.cti_grace_s))}\n"
+            f"HOTLINE_ANNOUNCE_FIRST = {max(0, round(settings.announce_first_s))}\n"
+            f"HOTLINE_ANNOUNCE_EVERY = {max(0, round(settings.announce_every_s))}\n"
             f"HOTLINE_TRUNK_HOST = {settings.trunk_host}\n"
         ),
     }

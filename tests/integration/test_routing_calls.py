@@ -7,6 +7,7 @@ checks which agent phone rang and answered.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
@@ -234,3 +235,43 @@ async def test_unanswered_offer_goes_to_the_next_agent_and_pauses_the_first(
             await hang_up_all(running)
             result = await call.wait(30)
             assert result.answered
+
+
+async def channel_variable(running: Running, channel: str, name: str) -> str:
+    reply = await running.ami.action({"Action": "Getvar", "Channel": channel, "Variable": name})
+    return str(reply.get("Value", "") or "")
+
+
+async def test_waiting_callers_hear_their_place_in_line(hotline_settings, tmp_path) -> None:
+    settings = hotline_settings.model_copy(update={"announce_first_s": 2, "announce_every_s": 60})
+    async with routing_hotline(settings, tmp_path, {"1001": EN_BILLING}) as running:
+        running.hotline.agent_command("login", "1001")  # paused: everybody waits
+        first = await caller(settings, BOB, "11", talk_s=30)
+        await wait_until(lambda: len(waiting_ids(running)) == 1, within=30, what="first call")
+        second = await caller(settings, ZHANG, "11", talk_s=30)
+        await wait_until(lambda: len(waiting_ids(running)) == 2, within=30, what="second call")
+        core = running.hotline.core
+        told: dict[str, str] = {}
+        async with asyncio.timeout(20):
+            while len(told) < 2:
+                for number in (BOB, ZHANG):
+                    call_id = call_of(running, number)
+                    assert call_id is not None
+                    value = await channel_variable(
+                        running, core.calls[call_id].channel, "HOTLINE_QUEUE_POSITION"
+                    )
+                    if value:
+                        told[number] = value
+                await asyncio.sleep(0.2)
+        # the VIP arrived second but is served first, and is told so
+        assert told == {ZHANG: "1", BOB: "2"}
+        estimate = running.hotline.queue_estimate(call_of(running, BOB) or "")
+        assert estimate is not None and estimate.wait_s > 0
+        # an agent comes: the caller is taken out of the wait (announcement or not)
+        async with AgentPhone(agent_port(1001), answer_after_s=0.3) as phone:
+            running.hotline.agent_command("ready", "1001")
+            await phone.wait_answered(1, timeout=20)
+            await answered_by(running, call_of(running, ZHANG), "1001")
+        await hang_up_all(running)
+        await first.stop()
+        await second.stop()
