@@ -65,7 +65,16 @@ async def running_hotline(
     )
     hotline = Hotline(settings, repository, ami, Hub())
     await hotline.load_agents()
-    agi = FastAgiServer(settings.agi_host, settings.agi_port, ivr_routes(flow, repository, hotline))
+    agi = FastAgiServer(
+        settings.agi_host,
+        settings.agi_port,
+        ivr_routes(
+            flow,
+            repository,
+            hotline,
+            settings.callback_offer_after_s if settings.callback_offer_after_s >= 0 else None,
+        ),
+    )
     sessions = SessionStore(settings.session_ttl_s)
     runner = web.AppRunner(build_app(hotline, sessions))
     tasks = [

@@ -20,7 +20,7 @@ from typing import Any, Protocol, TypeVar
 import aiohttp
 
 from cti.ami.client import AmiClient, AmiError, Connected, Disconnected
-from cti.ami.translate import channel_interface, translate, waiting_event
+from cti.ami.translate import callback_channel_id, channel_interface, translate, waiting_event
 from cti.config import Settings
 from cti.db.backfill import read_calls
 from cti.db.models import CallRecord, Customer
@@ -54,6 +54,7 @@ WAIT_CONTEXT = "hotline-wait"
 OFFER_CONTEXT = "hotline-offer"
 AGENTS_CONTEXT = "agents"
 OFFER_VARIABLE = "HOTLINE_OFFER"
+CALLBACK_CONTEXT = "hotline-callback"
 CTI_ALIVE_VARIABLE = "HOTLINE_CTI_ALIVE"
 
 
@@ -134,7 +135,7 @@ class Hotline:
             if settings.routing_mode == "skills"
             else None
         )
-        self.core = CallCenter(QUEUES, self.router)
+        self.core = CallCenter(QUEUES, self.router, settings.callback_attempts)
         self._routing_timer: asyncio.TimerHandle | None = None
         self.ami_actions: asyncio.Queue[fx.Effect] = asyncio.Queue()
         self.synced = asyncio.Event()  # set after each resync, cleared on disconnect
@@ -401,6 +402,8 @@ class Hotline:
                     self.ami_actions.put_nowait(effect)
                 case fx.ScheduleRoutingTimer(at=at):
                     self._schedule_routing_timer(at)
+                case fx.PlaceCallback():
+                    self._spawn(self._place_callback(effect))
                 case fx.PublishScreenPop(agent_id=agent_id, call=call):
                     self._screen_pop(agent_id, call)
                 case fx.PublishAgentState(agent=agent):
@@ -468,6 +471,47 @@ class Hotline:
                 log.info("offered call %s to agent %s", effect.call_id, effect.agent_id)
             case fx.WithdrawOffer():
                 await self._redirect(effect.channel, WAIT_CONTEXT, "requeue")
+
+    async def _place_callback(self, effect: fx.PlaceCallback) -> None:
+        """Ring the agent (async Originate); the dialplan then dials the customer.
+
+        Asterisk stops ringing the agent 1 s before the router's ring timeout,
+        so a ring-out is reported by Asterisk first (OriginateResponse Failure,
+        matched by the channel id we give) and an agent can never answer an
+        offer the router already withdrew.
+        """
+        ring_s = max(1.0, effect.ring_timeout_s - 1.0)
+        variables = ",".join(
+            (
+                f"HOTLINE_CALLBACK_OF={effect.call_id}",
+                f"HOTLINE_CALLBACK_AGENT={effect.agent_id}",
+                f"HOTLINE_CALLBACK_NUMBER={effect.number}",
+            )
+        )
+        try:
+            await self.ami.action(
+                {
+                    "Action": "Originate",
+                    "Channel": effect.interface,
+                    "ChannelId": callback_channel_id(effect.call_id, effect.agent_id),
+                    "Context": CALLBACK_CONTEXT,
+                    "Exten": "s",
+                    "Priority": "1",
+                    "Timeout": str(int(ring_s * 1000)),
+                    "CallerID": f'"Call-back" <{effect.number}>',
+                    "Variable": variables,
+                    "Async": "true",
+                }
+            )
+            log.info("call-back %s: ringing agent %s", effect.call_id, effect.agent_id)
+        except AmiError as exc:
+            log.warning(
+                "call-back %s: cannot ring agent %s: %s", effect.call_id, effect.agent_id, exc
+            )
+            failed = ev.CallbackProgress(
+                effect.call_id, effect.agent_id, "agent-failed", self.clock()
+            )
+            self.carry_out(self.core.apply(failed))
 
     async def _redirect(self, channel: str, context: str, exten: str, tries: int = 5) -> None:
         """AMI Redirect, retried briefly: Asterisk refuses a Redirect ("channel not

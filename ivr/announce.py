@@ -19,6 +19,10 @@ from ivr.prompts import MAX_SPOKEN_NUMBER
 
 #: Set on the caller's channel after each announcement (for reports and tests).
 POSITION_VARIABLE = "HOTLINE_QUEUE_POSITION"
+#: The number a caller confirmed for a call-back (the CTI keeps the call's place).
+CALLBACK_VARIABLE = "HOTLINE_CALLBACK"
+CALLBACK_KEY, KEEP_WAITING_KEY = "1", "2"
+CALLBACK_DIGIT_TIMEOUT_MS = 5000
 
 
 class QueueInfo(Protocol):
@@ -30,6 +34,7 @@ class Announcement:
     position: int
     wait_s: float
     prompts: tuple[str, ...]
+    callback: str | None = None  # the number the caller will be called back on
 
 
 def announcement_prompts(estimate: QueueEstimate) -> tuple[str, ...]:
@@ -55,8 +60,10 @@ class Announcer:
         prompts_root: PurePosixPath,
         languages: frozenset[str],
         default_language: str,
+        callback_offer_after_s: float | None = None,
     ) -> None:
         self.info = info
+        self.callback_offer_after_s = callback_offer_after_s
         self.prompts_root = prompts_root
         self.languages = languages
         self.default_language = default_language
@@ -70,6 +77,50 @@ class Announcer:
         language = chosen if chosen in self.languages else self.default_language
         prompts = announcement_prompts(estimate)
         await session.set_variable(POSITION_VARIABLE, str(estimate.position))
+        offer = self._offers_callback(estimate, session.caller_number)
+        # with a call-back on offer, "1" at any time during the announcement takes it
+        escape = CALLBACK_KEY if offer else '""'
+        pressed = ""
         for name in prompts:
-            await session.stream_file(str(self.prompts_root / language / name))
-        return Announcement(estimate.position, estimate.wait_s, prompts)
+            pressed = await session.stream_file(self._prompt(language, name), escape) or ""
+            if pressed:
+                break
+        callback = None
+        if offer:
+            callback = await self._callback(session, language, pressed == CALLBACK_KEY)
+        return Announcement(estimate.position, estimate.wait_s, prompts, callback)
+
+    def _prompt(self, language: str, name: str) -> str:
+        return str(self.prompts_root / language / name)
+
+    def _offers_callback(self, estimate: QueueEstimate, number: str) -> bool:
+        limit = self.callback_offer_after_s
+        return limit is not None and estimate.wait_s >= limit and callable_number(number)
+
+    async def _callback(self, session: AgiSession, language: str, chosen: bool) -> str | None:
+        """Offer a call-back; on "1" and a confirmation, set it and hang up."""
+        if not chosen:
+            digits, _ = await session.get_data(
+                self._prompt(language, "callback-offer"), CALLBACK_DIGIT_TIMEOUT_MS, 1
+            )
+            if digits != CALLBACK_KEY:
+                return None
+        number = session.caller_number
+        await session.stream_file(self._prompt(language, "callback-confirm"))
+        for digit in number[-4:]:
+            await session.stream_file(self._prompt(language, f"num-{digit}"))
+        digits, _ = await session.get_data(
+            self._prompt(language, "callback-confirm-press"), CALLBACK_DIGIT_TIMEOUT_MS, 1
+        )
+        if digits != CALLBACK_KEY:
+            return None  # keep waiting
+        await session.set_variable(CALLBACK_VARIABLE, number)
+        await session.stream_file(self._prompt(language, "callback-thanks"))
+        await session.command("HANGUP")
+        return number
+
+
+def callable_number(number: str) -> bool:
+    """A caller id we can dial back: digits (a leading + allowed), not anonymous."""
+    digits = number.removeprefix("+")
+    return 3 <= len(digits) <= 20 and digits.isdigit()

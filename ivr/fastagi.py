@@ -147,12 +147,14 @@ class AgiSession:
             raise AgiError(f"RECORD FILE {path} failed ({result.data or result.raw})")
         return result
 
-    async def stream_file(self, prompt: str, escape_digits: str = '""') -> None:
+    async def stream_file(self, prompt: str, escape_digits: str = '""') -> str:
+        """Play ``prompt``; returns the escape digit that stopped it, or ""."""
         result = await self.command(
             f"STREAM FILE {prompt} {escape_digits}", answer_within=self.command_timeout + 60
         )
         if result.code == -1:
             raise AgiHangup("hangup during STREAM FILE")
+        return chr(result.code) if 0 < result.code < 128 else ""
 
 
 AgiHandler = Callable[[AgiSession], Awaitable[None]]

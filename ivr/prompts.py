@@ -50,6 +50,12 @@ PROMPTS: dict[str, dict[str, str]] = {
         "queue-minutes": "minutes.",
         "queue-wait-short": "Your estimated wait is less than a minute.",
         "queue-wait-long": "Your estimated wait is more than twenty minutes.",
+        "callback-offer": (
+            "To be called back when it is your turn, without losing your place, press 1."
+        ),
+        "callback-confirm": "We will call you back at the number ending in",
+        "callback-confirm-press": "To confirm, press 1. To keep waiting, press 2.",
+        "callback-thanks": "Thank you. We will call you back when it is your turn. Goodbye.",
     },
     # Mandarin in pinyin with tone numbers (espeak-ng's cmn-latn-pinyin voice)
     "zh": {
@@ -90,6 +96,12 @@ PROMPTS: dict[str, dict[str, str]] = {
         "queue-minutes": "fen1 zhong1.",
         "queue-wait-short": "yu4 ji4 deng3 dai4 bu4 dao4 yi4 fen1 zhong1.",
         "queue-wait-long": "yu4 ji4 deng3 dai4 chao1 guo4 er4 shi2 fen1 zhong1.",
+        "callback-offer": (
+            "ru2 xu1 zai4 lun2 dao4 nin2 shi2 hui2 dian4, bao3 liu2 pai2 dui4, qing3 an4 yi1."
+        ),
+        "callback-confirm": "wo3 men2 jiang1 hui2 dian4 dao4 wei3 hao4 wei2",
+        "callback-confirm-press": "que4 ren4 qing3 an4 yi1, ji4 xu4 deng3 dai4 qing3 an4 er4.",
+        "callback-thanks": "xie4 xie. lun2 dao4 nin2 shi2 wo3 men2 hui4 hui2 dian4. zai4 jian4.",
     },
 }
 
@@ -106,6 +118,8 @@ def _zh_number(n: int) -> str:
     return f"{head} {_ZH_DIGITS[units]}".strip()
 
 
+PROMPTS["en"]["num-0"] = "0"
+PROMPTS["zh"]["num-0"] = "ling2"
 for _n in range(1, MAX_SPOKEN_NUMBER + 1):
     PROMPTS["en"][f"num-{_n}"] = str(_n)
     PROMPTS["zh"][f"num-{_n}"] = _zh_number(_n)

@@ -30,6 +30,7 @@ def ivr_routes(
     flow: Flow | None = None,
     directory: CustomerDirectory | None = None,
     queue_info: QueueInfo | None = None,
+    callback_offer_after_s: float | None = None,
 ) -> dict[str, AgiHandler]:
     flow = flow or load_default_flow()
     engine = FlowEngine(flow, PROMPTS_ROOT, directory=directory)
@@ -49,16 +50,19 @@ def ivr_routes(
 
     routes: dict[str, AgiHandler] = {"ivr": main_ivr, "survey": post_call_survey}
     if queue_info is not None:
-        announcer = Announcer(queue_info, PROMPTS_ROOT, frozenset(PROMPTS), flow.language)
+        announcer = Announcer(
+            queue_info, PROMPTS_ROOT, frozenset(PROMPTS), flow.language, callback_offer_after_s
+        )
 
         async def queue_announcement(session: AgiSession) -> None:
             said = await announcer.run(session)
             if said is not None:
                 log.info(
-                    "call %s: told place %d, wait %.0f s",
+                    "call %s: told place %d, wait %.0f s%s",
                     session.uniqueid,
                     said.position,
                     said.wait_s,
+                    f", call-back on {said.callback}" if said.callback else "",
                 )
 
         routes["announce"] = queue_announcement

@@ -23,6 +23,11 @@ ROUTING_VARIABLE = "HOTLINE_ROUTING"
 ROUTING_MODE_VARIABLE = "HOTLINE_ROUTING_MODE"
 TALK_ENDED_VARIABLE = "HOTLINE_TALK_ENDED"
 OFFER_CONTEXT = "hotline-offer"
+#   HOTLINE_CALLBACK        number the waiting caller asked to be called back on
+#   HOTLINE_CALLBACK_STATE  "call id|agent id|state" on the agent's leg of a call-back
+CALLBACK_VARIABLE = "HOTLINE_CALLBACK"
+CALLBACK_STATE_VARIABLE = "HOTLINE_CALLBACK_STATE"
+CALLBACK_CHANNEL_PREFIX = "hotline-callback~"
 SURVEY_VARIABLE = "HOTLINE_SURVEY"
 SURVEY_STARTED_VARIABLE = "HOTLINE_SURVEY_STARTED"
 VOICEMAIL_VARIABLE = "HOTLINE_VOICEMAIL"
@@ -81,6 +86,12 @@ def translate(e: Fields, now: float, inbound_contexts: frozenset[str]) -> list[e
                 return [ev.IvrTransferred(call_id, e.get("Value", ""))]
             if variable == RECORDING_VARIABLE and e.get("Value"):
                 return [ev.RecordingStarted(call_id, e.get("Value", ""))]
+            if variable == CALLBACK_VARIABLE and e.get("Value"):
+                return [ev.CallbackRequested(call_id, e.get("Value", ""), at)]
+            if variable == CALLBACK_STATE_VARIABLE:
+                parts = e.get("Value", "").split("|")
+                if len(parts) == 3 and all(parts):
+                    return [ev.CallbackProgress(parts[0], parts[1], parts[2], at)]
             if variable == ROUTING_VARIABLE and e.get("Value"):
                 return [waiting_event(call_id, e.get("Value", ""), at)]
             if variable == ROUTING_MODE_VARIABLE and e.get("Value") == "queue":
@@ -95,6 +106,12 @@ def translate(e: Fields, now: float, inbound_contexts: frozenset[str]) -> list[e
             if status == "ANSWER":
                 return [ev.OfferAnswered(call_id, interface, at)]
             return [ev.OfferFailed(call_id, interface, status, at)]
+        case "OriginateResponse" if e.get("Response") == "Failure":
+            # the agent's leg of a call-back was not answered (or could not ring)
+            prefix, _, rest = e.get("Uniqueid", "").partition("~")
+            agent, _, of = rest.partition("~")
+            if f"{prefix}~" == CALLBACK_CHANNEL_PREFIX and agent and of:
+                return [ev.CallbackProgress(of, agent, "agent-failed", at)]
         case "QueueCallerJoin":
             return [ev.CallQueued(call_id, e.get("Queue", ""), _int(e.get("Position")), at)]
         case "AgentCalled":
@@ -130,6 +147,11 @@ def waiting_event(call_id: str, value: str, at: float, tier: str = "") -> ev.Cal
     return ev.CallWaiting(
         call_id, queue or "general", language, product, _int(urgency) or 3, tier, at
     )
+
+
+def callback_channel_id(call_id: str, agent_id: str) -> str:
+    """Uniqueid given to the agent's leg of a call-back (read back by ``translate``)."""
+    return f"{CALLBACK_CHANNEL_PREFIX}{agent_id}~{call_id}"
 
 
 def channel_interface(channel: str) -> str:

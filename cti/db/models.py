@@ -89,3 +89,5 @@ class CallRecord(Base):
     survey_score: Mapped[int | None] = mapped_column(Integer, default=None)
     # message left in the IVR outside business hours (file on the CTI's host)
     voicemail_path: Mapped[str | None] = mapped_column(String(512), default=None)
+    # queue call-back: "answered", or "failed:<last dial status>" (None: no call-back)
+    callback_outcome: Mapped[str | None] = mapped_column(String(64), default=None)

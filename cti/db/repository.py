@@ -174,6 +174,7 @@ class Repository:
                 row.verified = cdr.verified
                 row.survey_score = cdr.survey_score
                 row.voicemail_path = cdr.voicemail_path
+                row.callback_outcome = cdr.callback_outcome
                 chosen = dispositions.get(call_id)
                 if chosen is not None and chosen.agent_id == cdr.agent_id:
                     row.agent_disposition, row.agent_notes = chosen.code, chosen.notes

@@ -114,7 +114,12 @@ class CallCenter:
     app_queue can take over if the dialplan finds the CTI gone.
     """
 
-    def __init__(self, queues: Iterable[str] = (), router: Router | None = None) -> None:
+    def __init__(
+        self,
+        queues: Iterable[str] = (),
+        router: Router | None = None,
+        callback_attempts: int = 2,
+    ) -> None:
         self.calls: dict[str, Call] = {}
         self.agents: dict[str, Agent] = {}
         self.queues: dict[str, Queue] = {name: Queue(name) for name in queues}
@@ -124,6 +129,7 @@ class CallCenter:
         self._timer_at: float | None = None
         self._last_at = 0.0
         self.handle_s = DEFAULT_HANDLE_S  # moving average of talk + wrap-up
+        self.callback_attempts = callback_attempts  # dials of the customer before giving up
         self._by_interface: dict[str, str] = {}
 
     # ------------------------------------------------------------------ agents
@@ -278,8 +284,18 @@ class CallCenter:
             case ev.AgentCallCompleted(agent_id=agent_id, at=at):
                 return self._agent_finished(agent_id, event.call_id, at)
             case ev.CallEnded():
+                if self._keeps_place_for_callback(event.call_id, event.at):
+                    call = self.calls[event.call_id]
+                    return [fx.PublishCallUpdate(call.snapshot(event.at))]
                 self._route_call_left(event.call_id, event.at)
                 return self._call_ended(event.call_id, event.at)
+            case ev.CallbackRequested(call_id=call_id, number=number):
+                call = self.calls.get(call_id)
+                if call is not None and number:
+                    call.callback_number = number
+                return []
+            case ev.CallbackProgress():
+                return self._callback_progress(event)
             case ev.CallWaiting():
                 return self._call_waiting(event)
             case ev.OfferRinging():
@@ -316,10 +332,11 @@ class CallCenter:
             waiting.append(call.call_id)
         if self.router is not None:
             self._route_call_left(call.call_id, event.at)  # a transfer: route it anew
+            call.routing_attributes = routing_attributes(event)
             # no route matches: the caller waits until the dialplan's timeout
             with contextlib.suppress(NoRouteError):
                 self._decisions.extend(
-                    self.router.call_arrived(call.call_id, routing_attributes(event), event.at)
+                    self.router.call_arrived(call.call_id, call.routing_attributes, event.at)
                 )
         return [fx.PublishCallUpdate(call.snapshot(event.at))]
 
@@ -358,6 +375,72 @@ class CallCenter:
             ev.AgentRingStopped(event.call_id, agent_id, event.at)
         )
 
+    # ------------------------------------------------------------------ call-backs
+    def _keeps_place_for_callback(self, call_id: str, at: float) -> bool:
+        """The caller who asked for a call-back hung up: the call keeps its place."""
+        call = self.calls.get(call_id)
+        if (
+            call is None
+            or not call.callback_number
+            or call.awaiting_callback
+            or call.answered_at is not None
+            or self.router is None
+            or call_id in self.offers  # being offered right now: too late for a call-back
+            or call_id not in self._routed_ids(at)
+        ):
+            return False
+        call.awaiting_callback, call.channel = True, ""
+        return True
+
+    def _callback_progress(self, event: ev.CallbackProgress) -> list[fx.Effect]:
+        call = self.calls.get(event.call_id)
+        if call is None or not call.awaiting_callback:
+            return []
+        agent_id = event.agent_id
+        offered = self.offers.get(call.call_id) == agent_id
+        at = event.at
+        if event.state == "agent-answered":
+            if not offered:
+                return []  # a stale offer; the dialplan of that leg will find no customer
+            del self.offers[call.call_id]
+            if self.router is not None:
+                self._decisions.extend(self.router.offer_answered(call.call_id, agent_id, at))
+            answered = ev.CallAnswered(call.call_id, agent_id, call.queue or "", at)
+            return self._call_answered(answered)
+        if event.state == "agent-failed":
+            if not offered:
+                return []
+            del self.offers[call.call_id]
+            effects: list[fx.Effect] = []
+            if self.router is not None:
+                self._decisions.extend(self.router.offer_failed(call.call_id, agent_id, at))
+                effects += self._routing_effects(at)
+            return effects + self._agent_ring_stopped(
+                ev.AgentRingStopped(call.call_id, agent_id, at)
+            )
+        # the customer's leg ended: talked, or the dial failed
+        talker = call.agent_id
+        if talker != agent_id:
+            return []
+        if event.state == "ANSWER":
+            call.callback_outcome = "answered"
+            return self._call_ended(call.call_id, at)
+        call.callback_attempts += 1
+        effects = self._agent_finished(talker, call.call_id, at) if talker else []
+        if call.callback_attempts >= self.callback_attempts or self.router is None:
+            call.callback_outcome = f"failed:{event.state.lower()}"
+            call.answered_at, call.agent_id = None, None
+            return effects + self._call_ended(call.call_id, at, Disposition.ABANDONED)
+        # try again: back in line (at the head: the call has waited its turn)
+        call.answered_at, call.agent_id, call.state = None, None, CallState.QUEUED
+        attributes = call.routing_attributes
+        if isinstance(attributes, CallAttributes):
+            with contextlib.suppress(NoRouteError, ValueError):
+                self._decisions.extend(
+                    self.router.call_arrived(call.call_id, attributes, call.queued_at or at)
+                )
+        return effects
+
     def _route_call_left(self, call_id: str, at: float) -> None:
         self.offers.pop(call_id, None)
         if self.router is not None:
@@ -375,6 +458,21 @@ class CallCenter:
                     if call is None or agent is None:  # pragma: no cover - router/core agree
                         continue
                     self.offers[call_id] = agent_id
+                    if call.awaiting_callback and call.callback_number:
+                        effects.append(
+                            fx.PlaceCallback(
+                                call_id,
+                                call.callback_number,
+                                agent_id,
+                                agent.interface,
+                                decision.ring_timeout_s,
+                            )
+                        )
+                        # the agent's phone rings at once: pop the call now
+                        effects += self._agent_rang(
+                            ev.AgentRang(call_id, agent_id, call.queue or "", at)
+                        )
+                        continue
                     effects.append(
                         fx.OfferCall(
                             call_id,
@@ -388,7 +486,7 @@ class CallCenter:
                     if self.offers.get(call_id) == agent_id:
                         del self.offers[call_id]
                     call = self.calls.get(call_id)
-                    if call is not None and reason != "caller-left":
+                    if call is not None and reason != "caller-left" and call.channel:
                         effects.append(fx.WithdrawOffer(call_id, call.channel))
                 case PauseAgent(agent_id=agent_id, reason=reason):
                     agent = self.agents.get(agent_id)
@@ -562,7 +660,8 @@ class CallCenter:
         """
         effects: list[fx.Effect] = []
         live = {c.call_id: c for c in pbx.calls}
-        for call_id in [cid for cid in self.calls if cid not in live]:
+        gone = [cid for cid, c in self.calls.items() if cid not in live and not c.awaiting_callback]
+        for call_id in gone:
             effects += self._call_ended(call_id, at, Disposition.LOST)
         for channel in pbx.calls:
             if channel.call_id not in self.calls:

@@ -76,6 +76,17 @@ class WithdrawOffer:
 
 
 @dataclass(frozen=True, slots=True)
+class PlaceCallback:
+    """Ring the agent; once answered, dial the customer back on ``number``."""
+
+    call_id: str
+    number: str
+    agent_id: str
+    interface: str
+    ring_timeout_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class ScheduleRoutingTimer:
     """Call ``CallCenter.routing_timer`` at ``at`` (replaces the previous timer)."""
 
@@ -94,4 +105,5 @@ Effect = (
     | OfferCall
     | WithdrawOffer
     | ScheduleRoutingTimer
+    | PlaceCallback
 )

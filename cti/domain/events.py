@@ -192,6 +192,26 @@ class RoutingFallback:
     at: float
 
 
+@dataclass(frozen=True, slots=True)
+class CallbackRequested:
+    """The waiting caller chose to be called back on ``number``, keeping its place."""
+
+    call_id: str
+    number: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackProgress:
+    """A call-back we placed: ``agent-answered``, ``agent-failed``, or the dial
+    status of the customer leg when it ended (ANSWER, NOANSWER, BUSY...)."""
+
+    call_id: str
+    agent_id: str
+    state: str
+    at: float
+
+
 DomainEvent = (
     CallStarted
     | IvrPathUpdated
@@ -215,4 +235,6 @@ DomainEvent = (
     | OfferAnswered
     | OfferFailed
     | RoutingFallback
+    | CallbackRequested
+    | CallbackProgress
 )

@@ -54,6 +54,13 @@ class Call:
     survey_score: int | None = None  # 1-5 from the post-call survey
     voicemail_path: str | None = None  # message left in the IVR, as Asterisk wrote it
     transfer_target: str | None = None  # number the IVR sent the caller to
+    # queue call-back: the number the caller asked to be called back on; once the
+    # caller has hung up the call waits on (channel "") until an agent is free
+    callback_number: str | None = None
+    awaiting_callback: bool = False
+    callback_attempts: int = 0
+    callback_outcome: str | None = None  # answered | failed:<last dial status>
+    routing_attributes: object | None = None  # what the router was given, for retries
 
     def snapshot(self, now: float) -> CallSnapshot:
         return CallSnapshot(
@@ -178,6 +185,7 @@ class CallDetailRecord:
     verified: bool = False
     survey_score: int | None = None
     voicemail_path: str | None = None
+    callback_outcome: str | None = None
 
     @classmethod
     def of(
@@ -202,4 +210,5 @@ class CallDetailRecord:
             verified=call.verified,
             survey_score=call.survey_score,
             voicemail_path=call.voicemail_path,
+            callback_outcome=call.callback_outcome,
         )

@@ -275,3 +275,62 @@ async def test_waiting_callers_hear_their_place_in_line(hotline_settings, tmp_pa
         await hang_up_all(running)
         await first.stop()
         await second.stop()
+
+
+async def test_callback_keeps_the_place_and_rings_the_caller_back_once(
+    hotline_settings, tmp_path
+) -> None:
+    settings = hotline_settings.model_copy(
+        update={"announce_first_s": 2, "announce_every_s": 60, "callback_offer_after_s": 0}
+    )
+    customer_port = int(settings.trunk_host.rsplit(":", 1)[1])  # the trunk's far end
+    async with routing_hotline(settings, tmp_path, {"1001": EN_BILLING}) as running:
+        core = running.hotline.core
+        running.hotline.agent_command("login", "1001")  # paused: everybody waits
+        # English, billing; then, during the announcement, 1 (call me back) and
+        # 1 again to confirm the number; the IVR then hangs up
+        asked = await start_call(
+            settings.sip_port,
+            caller_number=BOB,
+            dtmf="11",
+            dtmf_gap_s=1.0,
+            late_dtmf="11",
+            late_dtmf_delay_s=10,
+            late_dtmf_gap_s=7,
+            talk_s=60,
+        )
+        await wait_until(lambda: len(waiting_ids(running)) == 1, within=30, what="BOB waiting")
+        callback_id = waiting_ids(running)[0]
+        behind = await caller(settings, "15550109999", "11", talk_s=90)
+        await wait_until(lambda: len(waiting_ids(running)) == 2, within=30, what="two waiting")
+        await wait_until(
+            lambda: core.calls[callback_id].awaiting_callback,
+            within=45,
+            what="BOB to ask for a call-back and hang up",
+        )
+        result = await asked.wait(30)
+        assert result.answered and not result.local_hangup  # the IVR hung up on him
+        assert waiting_ids(running)[0] == callback_id  # his place is kept
+        async with (
+            AgentPhone(agent_port(1001), answer_after_s=0.3) as agent,
+            AgentPhone(customer_port, answer_after_s=0.5, hangup_after_s=3) as customer,
+        ):
+            running.hotline.agent_command("ready", "1001")
+            await customer.wait_completed(1, timeout=30)
+            await wait_until(
+                lambda: callback_id not in core.calls, within=15, what="the call-back to end"
+            )
+            await running.hotline.drain()
+            cdr = await running.hotline.repository.cdr(callback_id)
+            assert cdr is not None
+            assert (cdr.callback_outcome, cdr.agent_id, cdr.disposition) == (
+                "answered",
+                "1001",
+                "answered",
+            )
+            assert cdr.talk_s > 0
+            # the next caller in line goes to the agent afterwards
+            await agent.wait_answered(2, timeout=30)
+            assert customer.calls_received == 1  # rung back exactly once
+        await hang_up_all(running)
+        await behind.stop()

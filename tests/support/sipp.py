@@ -600,6 +600,7 @@ async def start_call(
     dtmf_gap_s: float = 0.25,
     late_dtmf: str = "",
     late_dtmf_delay_s: float = 5.0,
+    late_dtmf_gap_s: float | None = None,
     talk_s: float | None = 5.0,
     local_port: int | None = None,
     sip_host: str = "127.0.0.1",
@@ -636,7 +637,8 @@ async def start_call(
     late_ms = max(1, round(late_dtmf_delay_s * 1000))
     # the pause after each digit: the gap, the late delay after the last early
     # digit, nothing after the very last one
-    gaps = [gap_ms] * len(dtmf) + [gap_ms] * len(late_dtmf)
+    late_gap_ms = gap_ms if late_dtmf_gap_s is None else max(1, round(late_dtmf_gap_s * 1000))
+    gaps = [gap_ms] * len(dtmf) + [late_gap_ms] * len(late_dtmf)
     if dtmf and late_dtmf:
         gaps[len(dtmf) - 1] = late_ms
     if gaps:
@@ -661,7 +663,7 @@ async def start_call(
     )
     planned_s = (
         dtmf_delay_s
-        + len(all_digits) * (dtmf_gap_s + 0.2)
+        + len(all_digits) * (max(dtmf_gap_s, late_gap_ms / 1000) + 0.2)
         + (late_dtmf_delay_s if late_dtmf else 0.0)
         + (talk_s or 3600.0)
     )

@@ -206,3 +206,88 @@ def test_routing_attributes_fall_back_to_safe_defaults(
 ) -> None:
     event = ev.CallWaiting("c", "billing", language, product, urgency, "", 0.0)
     assert routing_attributes(event) == expected
+
+
+# ---------------------------------------------------------------- call-backs
+def waiting_callback(core: CallCenter, call_id: str = "cb", at: float = 10.0) -> None:
+    arrive(core, call_id, at)
+    core.apply(ev.CallbackRequested(call_id, "15550100002", at + 20))
+    core.apply(ev.CallEnded(call_id, at + 25, "Normal Clearing"))  # the IVR hung up
+
+
+def test_callback_keeps_the_place_after_the_caller_hangs_up() -> None:
+    core = center(a1001=EN)
+    waiting_callback(core)
+    arrive(core, "later", 40.0)
+    call = core.calls["cb"]
+    assert call.awaiting_callback and call.channel == ""
+    assert core.waiting_position("cb", 41.0) == (1, 2)
+    effects = core.ready("1001", 50.0)
+    callback = [e for e in effects if isinstance(e, fx.PlaceCallback)]
+    assert callback == [fx.PlaceCallback("cb", "15550100002", "1001", "PJSIP/agent1001", RING_S)]
+    assert not offers(effects)  # no redirect: there is no channel to move
+    assert any(isinstance(e, fx.PublishScreenPop) for e in effects)
+
+
+def test_answered_callback_writes_one_answered_cdr_and_frees_the_agent() -> None:
+    core = center(a1001=EN)
+    waiting_callback(core)
+    arrive(core, "later", 40.0)
+    core.ready("1001", 50.0)
+    core.apply(ev.CallbackProgress("cb", "1001", "agent-answered", 52.0))
+    assert core.agents["1001"].state is AgentState.TALKING
+    effects = core.apply(ev.CallbackProgress("cb", "1001", "ANSWER", 120.0))
+    cdr = next(e.cdr for e in effects if isinstance(e, fx.StoreCdr))
+    assert (cdr.disposition, cdr.callback_outcome, cdr.agent_id) == (
+        Disposition.ANSWERED,
+        "answered",
+        "1001",
+    )
+    assert offers(effects) == [("later", "1001")]
+
+
+def test_unanswered_customer_is_tried_again_then_given_up() -> None:
+    core = center(a1001=EN)
+    waiting_callback(core)
+    core.ready("1001", 50.0)
+    core.apply(ev.CallbackProgress("cb", "1001", "agent-answered", 52.0))
+    effects = core.apply(ev.CallbackProgress("cb", "1001", "NOANSWER", 82.0))
+    # the agent is free again and the call-back comes back to it (second attempt)
+    assert [e.call_id for e in effects if isinstance(e, fx.PlaceCallback)] == ["cb"]
+    core.apply(ev.CallbackProgress("cb", "1001", "agent-answered", 84.0))
+    effects = core.apply(ev.CallbackProgress("cb", "1001", "BUSY", 90.0))
+    cdr = next(e.cdr for e in effects if isinstance(e, fx.StoreCdr))
+    assert (cdr.disposition, cdr.callback_outcome) == (Disposition.ABANDONED, "failed:busy")
+    assert "cb" not in core.calls
+
+
+def test_agent_not_answering_a_callback_is_paused_and_the_next_one_rung() -> None:
+    core = center(a1001=EN, a1002=EN)
+    waiting_callback(core)
+    core.ready("1001", 50.0)
+    core.ready("1002", 51.0)
+    effects = core.apply(ev.CallbackProgress("cb", "1001", "agent-failed", 53.0))
+    assert [(e.call_id, e.agent_id) for e in effects if isinstance(e, fx.PlaceCallback)] == [
+        ("cb", "1002")
+    ]
+    assert core.agents["1001"].pause_reason == "rona"
+    # a late answer on the first leg is not the offer any more: ignored
+    assert core.apply(ev.CallbackProgress("cb", "1001", "agent-answered", 54.0)) == []
+
+
+def test_resync_keeps_callbacks_that_asterisk_no_longer_has() -> None:
+    from cti.domain.callcenter import PbxSnapshot
+
+    core = center(a1001=EN)
+    waiting_callback(core)
+    core.reconcile(PbxSnapshot(calls=(), members=(), queues=()), 60.0)
+    assert "cb" in core.calls and core.waiting_position("cb", 60.0) == (1, 1)
+
+
+def test_callback_asked_while_being_offered_is_not_kept() -> None:
+    core = center(a1001=EN)
+    core.ready("1001", 1.0)
+    arrive(core, "c1", 10.0)  # offered at once
+    core.apply(ev.CallbackRequested("c1", "15550100002", 11.0))
+    effects = core.apply(ev.CallEnded("c1", 12.0, ""))
+    assert any(isinstance(e, fx.StoreCdr) for e in effects) and "c1" not in core.calls

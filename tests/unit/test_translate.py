@@ -112,3 +112,20 @@ def test_survey_voicemail_and_transfer_from_the_ivr_variables() -> None:
     assert translate(transfer, 0, INBOUND) == [ev.IvrTransferred("1", "1003")]
     agent_leg = transfer | {"Uniqueid": "2"}
     assert translate(agent_leg, 0, INBOUND) == []
+
+
+def test_callback_request_progress_and_agent_ring_out() -> None:
+    asked = _caller(Event="VarSet", Variable="HOTLINE_CALLBACK", Value="15550100002")
+    assert translate(asked, 1.0, INBOUND) == [ev.CallbackRequested("1", "15550100002", 1.0)]
+    leg = {"Uniqueid": "hotline-callback~1001~1.5", "Linkedid": "hotline-callback~1001~1.5"}
+    state = {**leg, "Event": "VarSet", "Variable": "HOTLINE_CALLBACK_STATE"}
+    assert translate({**state, "Value": "1.5|1001|agent-answered"}, 2.0, INBOUND) == [
+        ev.CallbackProgress("1.5", "1001", "agent-answered", 2.0)
+    ]
+    assert translate({**state, "Value": "garbage"}, 2.0, INBOUND) == []
+    failed = {**leg, "Event": "OriginateResponse", "Response": "Failure", "Reason": "3"}
+    assert translate(failed, 3.0, INBOUND) == [
+        ev.CallbackProgress("1.5", "1001", "agent-failed", 3.0)
+    ]
+    other = {**failed, "Uniqueid": "1700.9"}  # somebody else's originate
+    assert translate(other, 3.0, INBOUND) == []
