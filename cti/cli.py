@@ -30,6 +30,12 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("serve", help="run the CTI, IVR and web against a running Asterisk")
     sub.add_parser("demo", help="start Asterisk, seed demo agents/customers and serve")
     sub.add_parser("seed-demo", help="write demo agents and customers into the database")
+    db = sub.add_parser("db", help="database schema: migrate to the current release")
+    db.add_argument(
+        "action",
+        choices=["upgrade", "current"],
+        help="upgrade: apply pending migrations; current: print the schema revision",
+    )
     pbx = sub.add_parser("asterisk", help="provision and run the project's Asterisk")
     pbx.add_argument("action", choices=["build", "start", "stop", "status"])
     args = parser.parse_args(argv)
@@ -43,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "asterisk":
             return _asterisk(settings, args.action)
+        if args.command == "db":
+            return asyncio.run(_db(settings, args.action))
         if args.command == "seed-demo":
             asyncio.run(_seed(settings))
             return 0
@@ -70,6 +78,22 @@ def _asterisk(settings: Settings, action: str) -> int:
     except runtime.PbxError as exc:
         print(f"hotline asterisk {action}: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+async def _db(settings: Settings, action: str) -> int:
+    from cti.db.migrate import head_revision, schema_revision
+
+    engine = make_engine(settings.effective_database_url)
+    try:
+        if action == "upgrade":
+            await create_schema(engine)
+        revision = await schema_revision(engine)
+    finally:
+        await engine.dispose()
+    head = head_revision()
+    state = "at head" if revision == head else f"head is {head}"
+    print(f"{revision or 'no migration history'} ({state})")
     return 0
 
 

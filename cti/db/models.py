@@ -26,7 +26,7 @@ class User(Base):
     queues: Mapped[str] = mapped_column(String(512), default="")  # comma-separated
     wrap_up_s: Mapped[float] = mapped_column(Float, default=0.0)
     # agent-only: skills with levels 1..10 for the router, "lang.en:5,billing:3"
-    skills: Mapped[str] = mapped_column(String(512), default="")
+    skills: Mapped[str] = mapped_column(String(512), default="", server_default="")
 
     @property
     def queue_list(self) -> list[str]:

@@ -13,7 +13,8 @@ from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from cti.auth import verify_password
-from cti.db.models import Base, CallRecord, Customer, User
+from cti.db.migrate import upgrade_schema
+from cti.db.models import CallRecord, Customer, User
 from cti.domain.model import CallDetailRecord
 
 log = logging.getLogger(__name__)
@@ -41,8 +42,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 async def create_schema(engine: AsyncEngine) -> None:
-    async with engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
+    """Bring the database to the current schema by its migrations (see ``cti.db.migrate``).
+
+    Works on a new database, on one made by the first release (no migration
+    history) and on one already under migrations; safe to call concurrently.
+    """
+    await upgrade_schema(engine)
 
 
 @dataclass(frozen=True, slots=True)
