@@ -10,7 +10,7 @@ import yaml
 
 from cti.demo import DEMO_PIN
 from cti.server import running_hotline
-from tests.support.sipp import start_call
+from tests.support.sipp import CallerLoad, start_call
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.asterisk
@@ -160,3 +160,36 @@ async def test_wrong_pin_three_times_is_refused(hotline_settings, tmp_path) -> N
     assert "verify=wrong>verify=wrong>verify=wrong>verify=failed>queue=general" in cdr.ivr_path
     assert cdr.queue == "general"
     assert not cdr.verified
+
+
+async def test_many_callers_from_one_sipp_each_get_their_choice(hotline_settings, tmp_path) -> None:
+    """The load generator of benchmarks/ivr_load.py: one sipp, one call per caller."""
+    settings = hotline_settings.model_copy(update={"ivr_flow": short_flow(tmp_path)})
+    choices = {
+        "15550300001": ("11", "lang=en>menu=1>queue=billing", "billing"),
+        "15550300002": ("12", "lang=en>menu=2>queue=technical", "technical"),
+        "15550300003": ("21", "lang=zh>menu=1>queue=billing", "billing"),
+        "15550300004": ("22", "lang=zh>menu=2>queue=technical", "technical"),
+    }
+    async with running_hotline(settings) as running:
+        core = running.hotline.core
+        async with CallerLoad(
+            settings.sip_port,
+            [(number, digits) for number, (digits, _, _) in choices.items()],
+            rate=4,
+            dtmf_delay_s=1.0,
+            dtmf_gap_s=1.0,
+            hold_s=2.0,
+        ) as load:
+            result = await load.wait(60)
+        await wait_until(lambda: not core.calls, within=15, what="every call to end")
+        await running.hotline.drain()
+        cdrs = {n: await running.hotline.repository.recent_calls(n) for n in choices}
+    assert result.exit_code == 0, result.diagnostics
+    assert [call.completed for call in result.calls] == [True] * 4, result.calls
+    assert [call.dtmf_sent for call in result.calls] == [d for d, _, _ in choices.values()]
+    assert result.peak_concurrent >= 2
+    for number, (_, path, queue) in choices.items():
+        assert len(cdrs[number]) == 1, cdrs
+        assert cdrs[number][0].ivr_path.endswith(path), cdrs[number][0].ivr_path
+        assert cdrs[number][0].queue == queue

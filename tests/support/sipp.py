@@ -8,6 +8,9 @@
   a PSTN caller: DTMF as SIP INFO (optionally more digits later:
   ``late_dtmf``), RTP audio, hangs up after ``talk_s`` or accepts Asterisk's
   BYE, whichever comes first.
+* :class:`CallerLoad` - ONE sipp UAC placing many such calls (a load test):
+  calls started at a rate, caller numbers and digits per call from an
+  injection file, results per call from the same message log.
 
 The scenarios in ``sipp/`` are templates rendered per process. Progress is
 read from sipp's message log (``-trace_logs``), which sipp flushes line by
@@ -29,7 +32,7 @@ import struct
 import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from types import TracebackType
@@ -40,6 +43,9 @@ __all__ = [
     "AgentPhone",
     "CallHandle",
     "CallResult",
+    "CallerLoad",
+    "LoadCall",
+    "LoadResult",
     "SippError",
     "agent_port",
     "kill_leftovers",
@@ -743,3 +749,305 @@ async def place_call(
     )
     async with handle:
         return await handle.wait()
+
+
+# --------------------------------------------------------------------------- many callers
+
+_NUMBER = re.compile(r"[0-9A-Za-z+*_.-]+")
+
+
+@dataclass(frozen=True, slots=True)
+class LoadCall:
+    """One call of a :class:`CallerLoad`, from the caller's side.
+
+    Times are milliseconds of sipp's clock (``[clock_tick]``, since sipp started).
+    """
+
+    caller_number: str
+    planned_dtmf: str
+    answered_ms: int | None = None
+    dtmf_sent: str = ""
+    dtmf_ms: tuple[int, ...] = ()
+    ended_ms: int | None = None
+    remote_hangup: bool = False
+    local_hangup: bool = False
+
+    @property
+    def answered(self) -> bool:
+        return self.answered_ms is not None
+
+    @property
+    def completed(self) -> bool:
+        """Answered, every planned digit sent (and acknowledged), ended cleanly."""
+        return self.answered and self.ended_ms is not None and self.dtmf_sent == self.planned_dtmf
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    """How a :class:`CallerLoad` went: one :class:`LoadCall` per planned call."""
+
+    exit_code: int | None
+    calls: tuple[LoadCall, ...]
+    timed_out: bool = False
+    diagnostics: str = field(default="", repr=False)
+
+    @property
+    def peak_concurrent(self) -> int:
+        """Most calls answered and not yet ended at the same moment (caller's view)."""
+        edges: list[tuple[int, int]] = []
+        for call in self.calls:
+            if call.answered_ms is not None:
+                edges.append((call.answered_ms, 1))
+                end = call.ended_ms if call.ended_ms is not None else 1 << 62
+                edges.append((end, -1))
+        peak = current = 0
+        for _, step in sorted(edges):  # an end sorts before a start at the same ms
+            current += step
+            peak = max(peak, current)
+        return peak
+
+
+class CallerLoad:
+    """ONE sipp UAC placing many calls to the hotline (caller_load.xml).
+
+    ``callers`` is one ``(caller number, DTMF digits)`` per call, all with the
+    same number of digits; calls start at ``rate`` per second, at most
+    ``limit`` at once (default: all of them). After the answer each call waits
+    ``dtmf_delay_s``, sends its digits as SIP INFO ``dtmf_gap_s`` apart (each
+    after the previous one's 200), stays on the line ``hold_s`` and hangs up;
+    Asterisk's BYE is accepted at any time. ``audio``: a pcap played as the
+    caller's RTP (repeated while on hold); None sends no RTP (DTMF is SIP INFO,
+    but note that Asterisk's Answer() waits up to 500 ms for the caller's
+    first media frame before the dialplan goes on). ``nice``: run sipp at
+    this lower priority, so that the load generator, which in real life is
+    not on the PBX's machine, takes less CPU from the system under test.
+
+    ::
+
+        async with CallerLoad(port, [("15550000001", "11"), ...], rate=40) as load:
+            result = await load.wait(timeout=120)
+    """
+
+    def __init__(
+        self,
+        sip_port: int,
+        callers: Sequence[tuple[str, str]],
+        *,
+        rate: float,
+        limit: int | None = None,
+        exten: str = "4000",
+        dtmf_delay_s: float = 0.5,
+        dtmf_gap_s: float = 0.25,
+        hold_s: float = 5.0,
+        audio: Path | None = AUDIO_PCAP,
+        sip_host: str = "127.0.0.1",
+        local_host: str = "127.0.0.1",
+        local_port: int | None = None,
+        nice: int = 0,
+    ) -> None:
+        if not callers:
+            raise ValueError("no callers")
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        if len({len(digits) for _, digits in callers}) != 1:
+            raise ValueError("every caller must send the same number of digits")
+        if len({number for number, _ in callers}) != len(callers):
+            raise ValueError("caller numbers must be unique (they tell the calls apart)")
+        for number, digits in callers:
+            if not _DTMF.fullmatch(digits):
+                raise ValueError(f"invalid DTMF digits {digits!r}")
+            if not _NUMBER.fullmatch(number):
+                raise ValueError(f"invalid caller number {number!r}")
+        if not _NUMBER.fullmatch(exten):
+            raise ValueError(f"invalid extension {exten!r}")
+        self.sip_port = sip_port
+        self.callers = list(callers)
+        self.rate = rate
+        self.limit = limit or len(self.callers)
+        self.exten = exten
+        self.dtmf_delay_s = dtmf_delay_s
+        self.dtmf_gap_s = dtmf_gap_s
+        self.hold_s = hold_s
+        self.audio = audio
+        self.sip_host = sip_host
+        self.local_host = local_host
+        self.local_port = local_port
+        self.nice = nice
+        self._sipp: _Sipp | None = None
+        self._result: LoadResult | None = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    @property
+    def planned_s(self) -> float:
+        """How long the whole load should take when nothing is late."""
+        digits = len(self.callers[0][1])
+        one_call = self.dtmf_delay_s + digits * (self.dtmf_gap_s + 0.2) + self.hold_s
+        return len(self.callers) / self.rate + one_call
+
+    def _scenario(self) -> str:
+        digits = len(self.callers[0][1])
+        gap_ms = max(1, round(self.dtmf_gap_s * 1000))
+        delay_ms = max(1, round(self.dtmf_delay_s * 1000))
+        hold_ms = max(1, round(self.hold_s * 1000))
+        play = ""
+        hold: list[dict[str, object]] = []
+        if self.audio is None:
+            hold.append({"index": 0, "wait_ms": hold_ms, "play": ""})
+        else:
+            play = (
+                "  <nop>\n    <action>\n"
+                f'      <exec play_pcap_audio="{self.audio}"/>\n'
+                "    </action>\n  </nop>\n"
+            )
+            chunk = pcap_duration_ms(self.audio)
+            # the chunk started at the answer plays on into the hold (the INFO
+            # round trips make this approximate), then one chunk after another
+            rest = max(0, chunk - delay_ms - (digits - 1) * gap_ms)
+            remaining = hold_ms
+            if rest:
+                hold.append({"index": 0, "wait_ms": min(rest, remaining), "play": ""})
+                remaining -= min(rest, remaining)
+            while remaining > 0:
+                ms = min(chunk, remaining)
+                hold.append({"index": len(hold), "wait_ms": ms, "play": play})
+                remaining -= ms
+        return render_scenario(
+            "caller_load.xml",
+            {
+                "exten": self.exten,
+                "first_play": play,
+                "dtmf_delay_ms": delay_ms,
+                "bye_cseq": 2 + digits,
+            },
+            {
+                "dtmf": [
+                    # no pause after the last digit: the hold follows
+                    {
+                        "index": i,
+                        "field": 1 + i,
+                        "cseq": 2 + i,
+                        "gap_ms": gap_ms if i + 1 < digits else 1,
+                    }
+                    for i in range(digits)
+                ],
+                "hold": hold,
+            },
+        )
+
+    async def start(self) -> None:
+        if self._sipp is not None:
+            raise SippError("caller load already started")
+        port = self.local_port if self.local_port is not None else free_udp_port(self.local_host)
+        limit_s = self.planned_s + 120.0
+        sipp = _Sipp(
+            f"load{port}",
+            self._scenario(),
+            [
+                "-i",
+                self.local_host,
+                "-p",
+                str(port),
+                "-mi",
+                self.local_host,
+                "-mp",
+                str(_free_media_port(self.local_host)),
+                "-inf",
+                "callers.csv",
+                "-m",
+                str(len(self.callers)),
+                "-l",
+                str(self.limit),
+                "-r",
+                f"{self.rate:g}",
+                "-rp",
+                "1000",
+                "-aa",
+                "-buff_size",
+                str(4 << 20),
+                "-timeout",
+                f"{max(1, round(limit_s))}s",
+                "-timeout_error",
+                f"{self.sip_host}:{self.sip_port}",
+            ],
+        )
+        if self.nice:
+            sipp.args = ["nice", "-n", str(self.nice), *sipp.args]
+        lines = ["SEQUENTIAL"] + [";".join([n, *d]) + ";" for n, d in self.callers]
+        (sipp.workdir / "callers.csv").write_text("\n".join(lines) + "\n", encoding="ascii")
+        self._sipp = sipp
+        await sipp.spawn()
+
+    @property
+    def running(self) -> bool:
+        return self._sipp is not None and self._sipp.running
+
+    async def wait(self, timeout: float | None = None) -> LoadResult:
+        """Wait until sipp has placed and ended every call (killing it after ``timeout``)."""
+        if self._result is not None:
+            return self._result
+        sipp = self._sipp
+        if sipp is None:
+            raise SippError("caller load not started")
+        timed_out = False
+        try:
+            await sipp.wait_exit(self.planned_s + 130.0 if timeout is None else timeout)
+        except TimeoutError:
+            timed_out = True
+        return await self._finish(timed_out)
+
+    async def stop(self) -> LoadResult | None:
+        """End every call now (sipp is stopped) and return what happened."""
+        if self._result is not None or self._sipp is None:
+            return self._result
+        return await self._finish(self._sipp.running)
+
+    async def _finish(self, timed_out: bool) -> LoadResult:
+        sipp = self._sipp
+        assert sipp is not None
+        try:
+            code = await sipp.stop()
+            self._result = LoadResult(
+                exit_code=code,
+                calls=self._calls(sipp.lines),
+                timed_out=timed_out,
+                diagnostics="" if code == 0 else sipp.diagnostics(),
+            )
+        finally:
+            sipp.cleanup()
+        return self._result
+
+    def _calls(self, lines: Sequence[str]) -> tuple[LoadCall, ...]:
+        calls = {
+            number: LoadCall(caller_number=number, planned_dtmf=digits)
+            for number, digits in self.callers
+        }
+        for line in lines:
+            parts = line.split()
+            if len(parts) < 3 or parts[1] not in calls or not parts[2].isdigit():
+                continue
+            event, number, tick = parts[0], parts[1], int(parts[2])
+            call = calls[number]
+            if event == "ANSWERED" and call.answered_ms is None:
+                calls[number] = replace(call, answered_ms=tick)
+            elif event == "DTMF" and len(parts) > 3:
+                calls[number] = replace(
+                    call, dtmf_sent=call.dtmf_sent + parts[3], dtmf_ms=(*call.dtmf_ms, tick)
+                )
+            elif event == "REMOTE_BYE":
+                calls[number] = replace(call, remote_hangup=True)
+            elif event == "LOCAL_BYE":
+                calls[number] = replace(call, local_hangup=True)
+            elif event == "COMPLETED":
+                calls[number] = replace(call, ended_ms=tick)
+        return tuple(calls[number] for number, _ in self.callers)
