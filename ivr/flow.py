@@ -297,7 +297,14 @@ def _hours(where: str, raw: Any) -> dict[int, tuple[dt.time, dt.time]]:
         if first not in _WEEKDAYS or (last and last not in _WEEKDAYS):
             raise FlowError(f"{where}: bad day range {days!r} (use mon..sun, e.g. mon-fri)")
         opens, _, closes = str(span).partition("-")
-        start, end = dt.time.fromisoformat(opens.strip()), dt.time.fromisoformat(closes.strip())
+        try:
+            start = dt.time.fromisoformat(opens.strip())
+            # "24:00" closes at the end of the day (the last minute included)
+            end = (
+                dt.time.max if closes.strip() == "24:00" else dt.time.fromisoformat(closes.strip())
+            )
+        except ValueError:
+            raise FlowError(f"{where}: bad hours {span!r} (use HH:MM-HH:MM)") from None
         if end <= start:
             raise FlowError(f"{where}: hours {span!r} close before they open")
         lo, hi = _WEEKDAYS[first], _WEEKDAYS[last or first]

@@ -23,7 +23,7 @@ def short_flow(tmp_path: Path, *, closed_today: bool = False) -> Path:
         "hours": {
             "type": "hours",
             "timezone": "UTC",
-            "hours": {"mon-sun": "00:00-23:59"},
+            "hours": {"mon-sun": "00:00-24:00"},
             "holidays": [str(today), str(today + dt.timedelta(days=1))] if closed_today else [],
             "open": "language",
             "closed": "closed",

@@ -43,7 +43,7 @@ def closed_today() -> dict[str, Any]:
     return {
         "type": "hours",
         "timezone": "UTC",
-        "hours": {"mon-sun": "00:00-23:59"},
+        "hours": {"mon-sun": "00:00-24:00"},
         "holidays": [str(today), str(today + dt.timedelta(days=1))],
         "open": "general",
         "closed": "closed",

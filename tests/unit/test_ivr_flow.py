@@ -120,6 +120,12 @@ def test_business_hours_with_time_zone_and_holidays() -> None:
     raw["nodes"]["menu"]["hours"] = {"mon-fri": "18:00-09:00"}
     with pytest.raises(FlowError, match="close before they open"):
         parse_flow(raw, "x.yaml", PROMPTS)
+    raw["nodes"]["menu"]["hours"] = {"mon-sun": "00:00-24:00"}  # the whole day, last minute too
+    f = parse_flow(raw, "x.yaml", PROMPTS)
+    assert f.is_open(f.nodes["menu"], dt.datetime(2026, 11, 25, 15, 59, 30, tzinfo=utc))
+    raw["nodes"]["menu"]["hours"] = {"mon-fri": "9am-6pm"}
+    with pytest.raises(FlowError, match="bad hours"):
+        parse_flow(raw, "x.yaml", PROMPTS)
 
 
 # ----------------------------------------------------------------------------- new node kinds
