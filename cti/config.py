@@ -73,11 +73,14 @@ class Settings(BaseSettings):
     announce_first_s: float = 15.0
     announce_every_s: float = 45.0
     # Queue call-back: offered in the announcement when the expected wait is at
-    # least callback_offer_after_s (negative: never). The agent is rung first,
-    # then the customer, through the trunk (trunk_host); the customer is dialled
-    # at most callback_attempts times.
+    # least callback_offer_after_s (negative: never). The customer is dialled
+    # through the trunk (trunk_host), at most callback_attempts times.
     callback_offer_after_s: float = 120.0
     callback_attempts: int = 2
+    # who is rung first when the call-back's turn comes; the customer rings
+    # for callback_customer_ring_s at most
+    callback_order: Literal["agent-first", "customer-first"] = "agent-first"
+    callback_customer_ring_s: float = 30.0
 
     # Web (agent API, WebSocket, pages).
     web_host: str = "127.0.0.1"

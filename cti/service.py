@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import itertools
 import logging
 import time
 import urllib.parse
@@ -55,6 +56,7 @@ OFFER_CONTEXT = "hotline-offer"
 AGENTS_CONTEXT = "agents"
 OFFER_VARIABLE = "HOTLINE_OFFER"
 CALLBACK_CONTEXT = "hotline-callback"
+CALLBACK_CUSTOMER_CONTEXT = "hotline-callback-customer"
 CTI_ALIVE_VARIABLE = "HOTLINE_CTI_ALIVE"
 
 
@@ -135,8 +137,15 @@ class Hotline:
             if settings.routing_mode == "skills"
             else None
         )
-        self.core = CallCenter(QUEUES, self.router, settings.callback_attempts)
+        self.core = CallCenter(
+            QUEUES,
+            self.router,
+            settings.callback_attempts,
+            settings.callback_order,
+            settings.callback_customer_ring_s,
+        )
         self._routing_timer: asyncio.TimerHandle | None = None
+        self._callback_ids = itertools.count(1)
         self.ami_actions: asyncio.Queue[fx.Effect] = asyncio.Queue()
         self.synced = asyncio.Event()  # set after each resync, cleared on disconnect
         self._customers: dict[str, asyncio.Task[Customer | None]] = {}
@@ -473,44 +482,60 @@ class Hotline:
                 await self._redirect(effect.channel, WAIT_CONTEXT, "requeue")
 
     async def _place_callback(self, effect: fx.PlaceCallback) -> None:
-        """Ring the agent (async Originate); the dialplan then dials the customer.
+        """Place a call-back with an async Originate, matched back by its channel id.
 
-        Asterisk stops ringing the agent 1 s before the router's ring timeout,
-        so a ring-out is reported by Asterisk first (OriginateResponse Failure,
-        matched by the channel id we give) and an agent can never answer an
-        offer the router already withdrew.
+        Agent first: the agent is rung (1 s less than the router's ring
+        timeout, so a ring-out is always reported by Asterisk first and an
+        agent never answers a withdrawn offer), then ``[hotline-callback]``
+        dials the customer through the trunk. Customer first: the customer is
+        dialled through the trunk, then ``[hotline-callback-customer]`` rings
+        the agent.
         """
         ring_s = max(1.0, effect.ring_timeout_s - 1.0)
+        customer_first = effect.order == "customer-first"
+        first = "customer" if customer_first else "agent"
         variables = ",".join(
             (
                 f"HOTLINE_CALLBACK_OF={effect.call_id}",
                 f"HOTLINE_CALLBACK_AGENT={effect.agent_id}",
                 f"HOTLINE_CALLBACK_NUMBER={effect.number}",
+                f"HOTLINE_CALLBACK_INTERFACE={effect.interface}",
+                f"HOTLINE_CALLBACK_RING={round(ring_s)}",
+                f"HOTLINE_CALLBACK_LANGUAGE={effect.language}",
             )
         )
+        trunk = self.settings.trunk_host
+        if customer_first:
+            channel, context = f"PJSIP/trunk/sip:{effect.number}@{trunk}", CALLBACK_CUSTOMER_CONTEXT
+            timeout_s = effect.customer_ring_s
+        else:
+            channel, context, timeout_s = effect.interface, CALLBACK_CONTEXT, ring_s
         try:
+            if customer_first and not trunk:
+                raise AmiError("no trunk_host configured: cannot dial the customer")
             await self.ami.action(
                 {
                     "Action": "Originate",
-                    "Channel": effect.interface,
-                    "ChannelId": callback_channel_id(effect.call_id, effect.agent_id),
-                    "Context": CALLBACK_CONTEXT,
+                    "Channel": channel,
+                    "ChannelId": callback_channel_id(
+                        effect.call_id, effect.agent_id, first, next(self._callback_ids)
+                    ),
+                    "Context": context,
                     "Exten": "s",
                     "Priority": "1",
-                    "Timeout": str(int(ring_s * 1000)),
+                    "Timeout": str(int(timeout_s * 1000)),
                     "CallerID": f'"Call-back" <{effect.number}>',
                     "Variable": variables,
                     "Async": "true",
                 }
             )
-            log.info("call-back %s: ringing agent %s", effect.call_id, effect.agent_id)
+            log.info(
+                "call-back %s: ringing the %s (agent %s)", effect.call_id, first, effect.agent_id
+            )
         except AmiError as exc:
-            log.warning(
-                "call-back %s: cannot ring agent %s: %s", effect.call_id, effect.agent_id, exc
-            )
-            failed = ev.CallbackProgress(
-                effect.call_id, effect.agent_id, "agent-failed", self.clock()
-            )
+            log.warning("call-back %s: cannot ring the %s: %s", effect.call_id, first, exc)
+            state = "customer-failed" if customer_first else "agent-failed"
+            failed = ev.CallbackProgress(effect.call_id, effect.agent_id, state, self.clock())
             self.carry_out(self.core.apply(failed))
 
     async def _redirect(self, channel: str, context: str, exten: str, tries: int = 5) -> None:

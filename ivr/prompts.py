@@ -56,6 +56,9 @@ PROMPTS: dict[str, dict[str, str]] = {
         "callback-confirm": "We will call you back at the number ending in",
         "callback-confirm-press": "To confirm, press 1. To keep waiting, press 2.",
         "callback-thanks": "Thank you. We will call you back when it is your turn. Goodbye.",
+        "callback-sorry": (
+            "We are sorry, no agent could take your call just now. We will call you again."
+        ),
     },
     # Mandarin in pinyin with tone numbers (espeak-ng's cmn-latn-pinyin voice)
     "zh": {
@@ -102,6 +105,10 @@ PROMPTS: dict[str, dict[str, str]] = {
         "callback-confirm": "wo3 men2 jiang1 hui2 dian4 dao4 wei3 hao4 wei2",
         "callback-confirm-press": "que4 ren4 qing3 an4 yi1, ji4 xu4 deng3 dai4 qing3 an4 er4.",
         "callback-thanks": "xie4 xie. lun2 dao4 nin2 shi2 wo3 men2 hui4 hui2 dian4. zai4 jian4.",
+        "callback-sorry": (
+            "bao4 qian4, xian4 zai4 mei2 you3 ke4 fu2 ke3 yi3 jie1 ting1. "
+            "wo3 men2 hui4 zai4 hui2 dian4."
+        ),
     },
 }
 

@@ -28,6 +28,7 @@ OFFER_CONTEXT = "hotline-offer"
 CALLBACK_VARIABLE = "HOTLINE_CALLBACK"
 CALLBACK_STATE_VARIABLE = "HOTLINE_CALLBACK_STATE"
 CALLBACK_CHANNEL_PREFIX = "hotline-callback~"
+CALLBACK_CUSTOMER_CONTEXT = "hotline-callback-customer"
 SURVEY_VARIABLE = "HOTLINE_SURVEY"
 SURVEY_STARTED_VARIABLE = "HOTLINE_SURVEY_STARTED"
 VOICEMAIL_VARIABLE = "HOTLINE_VOICEMAIL"
@@ -107,11 +108,26 @@ def translate(e: Fields, now: float, inbound_contexts: frozenset[str]) -> list[e
                 return [ev.OfferAnswered(call_id, interface, at)]
             return [ev.OfferFailed(call_id, interface, status, at)]
         case "OriginateResponse" if e.get("Response") == "Failure":
-            # the agent's leg of a call-back was not answered (or could not ring)
-            prefix, _, rest = e.get("Uniqueid", "").partition("~")
-            agent, _, of = rest.partition("~")
-            if f"{prefix}~" == CALLBACK_CHANNEL_PREFIX and agent and of:
-                return [ev.CallbackProgress(of, agent, "agent-failed", at)]
+            # the first leg of a call-back was not answered (or could not ring)
+            leg = callback_leg(e.get("Uniqueid", ""))
+            if leg is not None:
+                first, agent, of = leg
+                state = "agent-failed" if first == "agent" else "customer-failed"
+                return [ev.CallbackProgress(of, agent, state, at)]
+        case "DialBegin" | "DialEnd" if e.get("Context") == CALLBACK_CUSTOMER_CONTEXT:
+            # customer first: the customer is on the line, the agent rung
+            leg = callback_leg(e.get("Uniqueid", ""))
+            if leg is None:
+                return []
+            _, agent, of = leg
+            status = e.get("DialStatus", "")
+            if name == "DialBegin":
+                state = "agent-ringing"
+            elif status == "ANSWER":
+                state = "agent-answered"
+            else:
+                state = "customer-left" if status == "CANCEL" else "agent-failed"
+            return [ev.CallbackProgress(of, agent, state, at)]
         case "QueueCallerJoin":
             return [ev.CallQueued(call_id, e.get("Queue", ""), _int(e.get("Position")), at)]
         case "AgentCalled":
@@ -149,9 +165,21 @@ def waiting_event(call_id: str, value: str, at: float, tier: str = "") -> ev.Cal
     )
 
 
-def callback_channel_id(call_id: str, agent_id: str) -> str:
-    """Uniqueid given to the agent's leg of a call-back (read back by ``translate``)."""
-    return f"{CALLBACK_CHANNEL_PREFIX}{agent_id}~{call_id}"
+def callback_channel_id(call_id: str, agent_id: str, first: str = "agent", attempt: int = 0) -> str:
+    """Uniqueid given to the first leg of a call-back (read back by ``translate``);
+    ``first`` is the leg dialled first: ``agent`` or ``customer``. ``attempt``
+    keeps the ids of successive tries apart (Asterisk wants them unique)."""
+    return f"{CALLBACK_CHANNEL_PREFIX}{first}~{attempt}~{agent_id}~{call_id}"
+
+
+def callback_leg(uniqueid: str) -> tuple[str, str, str] | None:
+    """(first leg, agent id, call id) of a call-back channel id, else None."""
+    if not uniqueid.startswith(CALLBACK_CHANNEL_PREFIX):
+        return None
+    parts = uniqueid[len(CALLBACK_CHANNEL_PREFIX) :].split("~", 3)
+    if len(parts) != 4 or parts[0] not in ("agent", "customer") or not all(parts):
+        return None
+    return parts[0], parts[2], parts[3]
 
 
 def channel_interface(channel: str) -> str:

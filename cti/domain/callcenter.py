@@ -119,6 +119,8 @@ class CallCenter:
         queues: Iterable[str] = (),
         router: Router | None = None,
         callback_attempts: int = 2,
+        callback_order: str = "agent-first",
+        callback_customer_ring_s: float = 30.0,
     ) -> None:
         self.calls: dict[str, Call] = {}
         self.agents: dict[str, Agent] = {}
@@ -130,6 +132,8 @@ class CallCenter:
         self._last_at = 0.0
         self.handle_s = DEFAULT_HANDLE_S  # moving average of talk + wrap-up
         self.callback_attempts = callback_attempts  # dials of the customer before giving up
+        self.callback_order = callback_order  # agent-first | customer-first
+        self.callback_customer_ring_s = callback_customer_ring_s
         self._by_interface: dict[str, str] = {}
 
     # ------------------------------------------------------------------ agents
@@ -392,6 +396,35 @@ class CallCenter:
         call.awaiting_callback, call.channel = True, ""
         return True
 
+    def _place_callback(
+        self, call: Call, agent_id: str, offer: Offer, at: float
+    ) -> list[fx.Effect]:
+        agent = self.agents[agent_id]
+        attributes = call.routing_attributes
+        language = attributes.language if isinstance(attributes, CallAttributes) else "en"
+        place = fx.PlaceCallback(
+            call.call_id,
+            call.callback_number or "",
+            agent_id,
+            agent.interface,
+            offer.ring_timeout_s,
+            self.callback_order,
+            self.callback_customer_ring_s,
+            language,
+        )
+        if self.callback_order == "customer-first":
+            # the agent is rung only once the customer answered: the ring
+            # timeout counts from then, so the offer's deadline moves on
+            if self.router is not None:
+                deadline = at + self.callback_customer_ring_s + offer.ring_timeout_s + 3.0
+                self.router.extend_offer(call.call_id, agent_id, deadline)
+            return [place]
+        # agent first: the agent's phone rings at once: pop the call now
+        return [
+            place,
+            *self._agent_rang(ev.AgentRang(call.call_id, agent_id, call.queue or "", at)),
+        ]
+
     def _callback_progress(self, event: ev.CallbackProgress) -> list[fx.Effect]:
         call = self.calls.get(event.call_id)
         if call is None or not call.awaiting_callback:
@@ -407,11 +440,35 @@ class CallCenter:
                 self._decisions.extend(self.router.offer_answered(call.call_id, agent_id, at))
             answered = ev.CallAnswered(call.call_id, agent_id, call.queue or "", at)
             return self._call_answered(answered)
+        if event.state == "agent-ringing":  # customer first: the agent rings now
+            if not offered:
+                return []
+            return self._agent_rang(ev.AgentRang(call.call_id, agent_id, call.queue or "", at))
+        if event.state == "customer-answered":
+            return []
+        if event.state in ("customer-failed", "customer-left"):
+            # not the agent's fault: the agent is free again, the call-back
+            # goes back in line for another attempt (or gives up)
+            if not offered:
+                return []
+            call.callback_attempts += 1
+            self._route_call_left(call.call_id, at)
+            effects = self._agent_ring_stopped(ev.AgentRingStopped(call.call_id, agent_id, at))
+            return effects + self._callback_again_or_give_up(call, event.state, at)
         if event.state == "agent-failed":
             if not offered:
                 return []
             del self.offers[call.call_id]
-            effects: list[fx.Effect] = []
+            effects = []
+            if self.callback_order == "customer-first":
+                # the customer was on the line and has been told; that was a try
+                call.callback_attempts += 1
+                if call.callback_attempts >= self.callback_attempts:
+                    self._route_call_left(call.call_id, at)
+                    effects += self._agent_ring_stopped(
+                        ev.AgentRingStopped(call.call_id, agent_id, at)
+                    )
+                    return effects + self._callback_again_or_give_up(call, "agent-failed", at)
             if self.router is not None:
                 self._decisions.extend(self.router.offer_failed(call.call_id, agent_id, at))
                 effects += self._routing_effects(at)
@@ -427,19 +484,23 @@ class CallCenter:
             return self._call_ended(call.call_id, at)
         call.callback_attempts += 1
         effects = self._agent_finished(talker, call.call_id, at) if talker else []
+        return effects + self._callback_again_or_give_up(call, event.state, at)
+
+    def _callback_again_or_give_up(self, call: Call, state: str, at: float) -> list[fx.Effect]:
+        """After a failed try: back in line (its old place: it has waited its
+        turn), or, with the attempts used up, the end of the call."""
+        call.answered_at, call.agent_id = None, None
         if call.callback_attempts >= self.callback_attempts or self.router is None:
-            call.callback_outcome = f"failed:{event.state.lower()}"
-            call.answered_at, call.agent_id = None, None
-            return effects + self._call_ended(call.call_id, at, Disposition.ABANDONED)
-        # try again: back in line (at the head: the call has waited its turn)
-        call.answered_at, call.agent_id, call.state = None, None, CallState.QUEUED
+            call.callback_outcome = f"failed:{state.lower()}"
+            return self._call_ended(call.call_id, at, Disposition.ABANDONED)
+        call.state = CallState.QUEUED
         attributes = call.routing_attributes
         if isinstance(attributes, CallAttributes):
             with contextlib.suppress(NoRouteError, ValueError):
                 self._decisions.extend(
                     self.router.call_arrived(call.call_id, attributes, call.queued_at or at)
                 )
-        return effects
+        return []
 
     def _route_call_left(self, call_id: str, at: float) -> None:
         self.offers.pop(call_id, None)
@@ -459,19 +520,7 @@ class CallCenter:
                         continue
                     self.offers[call_id] = agent_id
                     if call.awaiting_callback and call.callback_number:
-                        effects.append(
-                            fx.PlaceCallback(
-                                call_id,
-                                call.callback_number,
-                                agent_id,
-                                agent.interface,
-                                decision.ring_timeout_s,
-                            )
-                        )
-                        # the agent's phone rings at once: pop the call now
-                        effects += self._agent_rang(
-                            ev.AgentRang(call_id, agent_id, call.queue or "", at)
-                        )
+                        effects += self._place_callback(call, agent_id, decision, at)
                         continue
                     effects.append(
                         fx.OfferCall(

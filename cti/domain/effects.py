@@ -77,13 +77,17 @@ class WithdrawOffer:
 
 @dataclass(frozen=True, slots=True)
 class PlaceCallback:
-    """Ring the agent; once answered, dial the customer back on ``number``."""
+    """Call back: ``agent-first`` rings the agent, then dials ``number``;
+    ``customer-first`` dials ``number``, then rings the agent."""
 
     call_id: str
     number: str
     agent_id: str
     interface: str
     ring_timeout_s: float
+    order: str = "agent-first"
+    customer_ring_s: float = 30.0
+    language: str = "en"
 
 
 @dataclass(frozen=True, slots=True)

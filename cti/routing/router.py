@@ -292,6 +292,18 @@ class Router:
         agent.status = AgentStatus.BUSY
         return []
 
+    def extend_offer(self, call_id: str, agent_id: str, deadline: float) -> bool:
+        """Move an offer's ring timeout (e.g. a call-back that rings the customer
+        before the agent). False when the offer is no longer current."""
+        call = self._calls.get(call_id)
+        if call is None or call.status is not CallStatus.OFFERED or call.agent_id != agent_id:
+            return False
+        call.offer_token = next(self._seq)
+        heapq.heappush(
+            self._timers, (deadline, next(self._seq), _RING, call.call_id, call.offer_token)
+        )
+        return True
+
     def offer_failed(self, call_id: str, agent_id: str, now: float) -> list[Decision]:
         """The PBX reports the agent did not take the call (no answer, busy, rejected)."""
         call = self._calls.get(call_id)

@@ -277,40 +277,53 @@ async def test_waiting_callers_hear_their_place_in_line(hotline_settings, tmp_pa
         await second.stop()
 
 
+async def ask_for_callback(running: Running, settings: Settings) -> tuple[str, CallHandle]:
+    """BOB (English, billing) asks for a call-back during the announcement and is
+    hung up; another caller waits behind him. Returns his call id and the other call."""
+    core = running.hotline.core
+    # during the announcement: 1 (call me back), then 1 to confirm the number
+    asked = await start_call(
+        settings.sip_port,
+        caller_number=BOB,
+        dtmf="11",
+        dtmf_gap_s=1.0,
+        late_dtmf="11",
+        late_dtmf_delay_s=10,
+        late_dtmf_gap_s=7,
+        talk_s=60,
+    )
+    await wait_until(lambda: len(waiting_ids(running)) == 1, within=30, what="BOB waiting")
+    callback_id = waiting_ids(running)[0]
+    behind = await caller(settings, "15550109999", "11", talk_s=90)
+    await wait_until(lambda: len(waiting_ids(running)) == 2, within=30, what="two waiting")
+    await wait_until(
+        lambda: core.calls[callback_id].awaiting_callback,
+        within=45,
+        what="BOB to ask for a call-back and hang up",
+    )
+    result = await asked.wait(30)
+    assert result.answered and not result.local_hangup  # the IVR hung up on him
+    assert waiting_ids(running)[0] == callback_id  # his place is kept
+    return callback_id, behind
+
+
+@pytest.mark.parametrize("order", ["agent-first", "customer-first"])
 async def test_callback_keeps_the_place_and_rings_the_caller_back_once(
-    hotline_settings, tmp_path
+    hotline_settings, tmp_path, order
 ) -> None:
     settings = hotline_settings.model_copy(
-        update={"announce_first_s": 2, "announce_every_s": 60, "callback_offer_after_s": 0}
+        update={
+            "announce_first_s": 2,
+            "announce_every_s": 60,
+            "callback_offer_after_s": 0,
+            "callback_order": order,
+        }
     )
     customer_port = int(settings.trunk_host.rsplit(":", 1)[1])  # the trunk's far end
     async with routing_hotline(settings, tmp_path, {"1001": EN_BILLING}) as running:
         core = running.hotline.core
         running.hotline.agent_command("login", "1001")  # paused: everybody waits
-        # English, billing; then, during the announcement, 1 (call me back) and
-        # 1 again to confirm the number; the IVR then hangs up
-        asked = await start_call(
-            settings.sip_port,
-            caller_number=BOB,
-            dtmf="11",
-            dtmf_gap_s=1.0,
-            late_dtmf="11",
-            late_dtmf_delay_s=10,
-            late_dtmf_gap_s=7,
-            talk_s=60,
-        )
-        await wait_until(lambda: len(waiting_ids(running)) == 1, within=30, what="BOB waiting")
-        callback_id = waiting_ids(running)[0]
-        behind = await caller(settings, "15550109999", "11", talk_s=90)
-        await wait_until(lambda: len(waiting_ids(running)) == 2, within=30, what="two waiting")
-        await wait_until(
-            lambda: core.calls[callback_id].awaiting_callback,
-            within=45,
-            what="BOB to ask for a call-back and hang up",
-        )
-        result = await asked.wait(30)
-        assert result.answered and not result.local_hangup  # the IVR hung up on him
-        assert waiting_ids(running)[0] == callback_id  # his place is kept
+        callback_id, behind = await ask_for_callback(running, settings)
         async with (
             AgentPhone(agent_port(1001), answer_after_s=0.3) as agent,
             AgentPhone(customer_port, answer_after_s=0.5, hangup_after_s=3) as customer,
@@ -332,5 +345,51 @@ async def test_callback_keeps_the_place_and_rings_the_caller_back_once(
             # the next caller in line goes to the agent afterwards
             await agent.wait_answered(2, timeout=30)
             assert customer.calls_received == 1  # rung back exactly once
+        await hang_up_all(running)
+        await behind.stop()
+
+
+async def test_customer_first_callback_unanswered_frees_the_agent_and_tries_again(
+    hotline_settings, tmp_path
+) -> None:
+    settings = hotline_settings.model_copy(
+        update={
+            "announce_first_s": 2,
+            "announce_every_s": 60,
+            "callback_offer_after_s": 0,
+            "callback_order": "customer-first",
+            "callback_customer_ring_s": 3,
+        }
+    )
+    customer_port = int(settings.trunk_host.rsplit(":", 1)[1])
+    async with routing_hotline(settings, tmp_path, {"1001": EN_BILLING}) as running:
+        core = running.hotline.core
+        running.hotline.agent_command("login", "1001")
+        callback_id, behind = await ask_for_callback(running, settings)
+        async with (
+            AgentPhone(agent_port(1001), answer_after_s=0.3) as agent,
+            AgentPhone(customer_port, answer=False) as customer,
+        ):
+            running.hotline.agent_command("ready", "1001")
+            await customer.wait_ringing(1, timeout=20)
+            # no answer: not the agent's fault; the agent takes the next caller
+            # while the call-back keeps the head of the line
+            await agent.wait_answered(1, timeout=30)
+            behind_id = call_of(running, "15550109999")
+            await answered_by(running, behind_id, "1001")
+            assert waiting_ids(running) == [callback_id]
+            assert core.agents["1001"].pause_reason != "rona"
+            assert behind_id is not None
+            await running.ami.action({"Action": "Hangup", "Channel": core.calls[behind_id].channel})
+            # the agent is free: second (last) try, then the call-back gives up
+            await customer.wait_ringing(2, timeout=30)
+            await wait_until(
+                lambda: callback_id not in core.calls, within=30, what="the call-back to give up"
+            )
+            assert customer.calls_received == 2
+            assert core.agents["1001"].state is not AgentState.PAUSED
+            await running.hotline.drain()
+            cdr = await running.hotline.repository.cdr(callback_id)
+            assert cdr is not None and cdr.callback_outcome == "failed:customer-failed"
         await hang_up_all(running)
         await behind.stop()

@@ -291,3 +291,39 @@ def test_callback_asked_while_being_offered_is_not_kept() -> None:
     core.apply(ev.CallbackRequested("c1", "15550100002", 11.0))
     effects = core.apply(ev.CallEnded("c1", 12.0, ""))
     assert any(isinstance(e, fx.StoreCdr) for e in effects) and "c1" not in core.calls
+
+
+def test_customer_first_callback_rings_the_agent_only_once_the_customer_answered() -> None:
+    core = CallCenter(["billing"], Router(plan()), callback_order="customer-first")
+    for agent in ("1001", "1002"):
+        core.register_agent(agent, f"PJSIP/agent{agent}", ["billing"], skills=EN)
+        core.login(agent, 0.0)
+    waiting_callback(core)
+    effects = core.ready("1001", 50.0)
+    place = next(e for e in effects if isinstance(e, fx.PlaceCallback))
+    assert (place.order, place.agent_id, place.language) == ("customer-first", "1001", "en")
+    assert not any(isinstance(e, fx.PublishScreenPop) for e in effects)  # nobody rings yet
+    # the customer rings longer than the agent's ring timeout: no RONA meanwhile
+    assert not any(isinstance(e, fx.PauseQueueMember) for e in core.routing_timer(50.0 + RING_S))
+    core.apply(ev.CallbackProgress("cb", "1001", "customer-answered", 60.0))
+    ringing = core.apply(ev.CallbackProgress("cb", "1001", "agent-ringing", 60.1))
+    assert any(isinstance(e, fx.PublishScreenPop) and e.agent_id == "1001" for e in ringing)
+    core.apply(ev.CallbackProgress("cb", "1001", "agent-answered", 61.0))
+    assert core.agents["1001"].state is AgentState.TALKING
+    effects = core.apply(ev.CallbackProgress("cb", "1001", "ANSWER", 120.0))
+    cdr = next(e.cdr for e in effects if isinstance(e, fx.StoreCdr))
+    assert (cdr.callback_outcome, cdr.agent_id) == ("answered", "1001")
+
+
+def test_customer_not_answering_a_customer_first_callback_is_not_the_agents_fault() -> None:
+    core = CallCenter(["billing"], Router(plan()), callback_order="customer-first")
+    core.register_agent("1001", "PJSIP/agent1001", ["billing"], skills=EN)
+    core.login("1001", 0.0)
+    waiting_callback(core)
+    arrive(core, "later", 40.0)
+    core.ready("1001", 50.0)
+    effects = core.apply(ev.CallbackProgress("cb", "1001", "customer-failed", 80.0))
+    assert offers(effects) == [("later", "1001")]  # the agent serves the next caller
+    assert core.agents["1001"].pause_reason == ""
+    # the call-back keeps the head of the line ("later" counts until it is answered)
+    assert core.waiting_position("cb", 81.0) == (1, 2)

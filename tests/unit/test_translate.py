@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from cti.ami.translate import translate
+from cti.ami.translate import callback_channel_id, translate
 from cti.domain import events as ev
 
 INBOUND = frozenset({"from-pstn"})
@@ -114,10 +114,11 @@ def test_survey_voicemail_and_transfer_from_the_ivr_variables() -> None:
     assert translate(agent_leg, 0, INBOUND) == []
 
 
-def test_callback_request_progress_and_agent_ring_out() -> None:
+def test_callback_request_progress_and_first_leg_failures() -> None:
     asked = _caller(Event="VarSet", Variable="HOTLINE_CALLBACK", Value="15550100002")
     assert translate(asked, 1.0, INBOUND) == [ev.CallbackRequested("1", "15550100002", 1.0)]
-    leg = {"Uniqueid": "hotline-callback~1001~1.5", "Linkedid": "hotline-callback~1001~1.5"}
+    agent_leg = callback_channel_id("1.5", "1001", "agent")
+    leg = {"Uniqueid": agent_leg, "Linkedid": agent_leg}
     state = {**leg, "Event": "VarSet", "Variable": "HOTLINE_CALLBACK_STATE"}
     assert translate({**state, "Value": "1.5|1001|agent-answered"}, 2.0, INBOUND) == [
         ev.CallbackProgress("1.5", "1001", "agent-answered", 2.0)
@@ -127,5 +128,24 @@ def test_callback_request_progress_and_agent_ring_out() -> None:
     assert translate(failed, 3.0, INBOUND) == [
         ev.CallbackProgress("1.5", "1001", "agent-failed", 3.0)
     ]
+    customer = {**failed, "Uniqueid": callback_channel_id("1.5", "1001", "customer")}
+    assert translate(customer, 3.0, INBOUND) == [
+        ev.CallbackProgress("1.5", "1001", "customer-failed", 3.0)
+    ]
     other = {**failed, "Uniqueid": "1700.9"}  # somebody else's originate
     assert translate(other, 3.0, INBOUND) == []
+    assert translate({**failed, "Uniqueid": "hotline-callback~x~1~1001~1.5"}, 3.0, INBOUND) == []
+
+
+def test_customer_first_callback_dial_of_the_agent() -> None:
+    leg = callback_channel_id("1.5", "1002", "customer")
+    dial = {"Uniqueid": leg, "Linkedid": leg, "Context": "hotline-callback-customer"}
+    for event, status, state in (
+        ("DialBegin", "", "agent-ringing"),
+        ("DialEnd", "ANSWER", "agent-answered"),
+        ("DialEnd", "NOANSWER", "agent-failed"),
+        ("DialEnd", "CANCEL", "customer-left"),
+    ):
+        assert translate({**dial, "Event": event, "DialStatus": status}, 4.0, INBOUND) == [
+            ev.CallbackProgress("1.5", "1002", state, 4.0)
+        ]
