@@ -184,6 +184,12 @@ class Hotline:
                 skills=user.skill_levels,
                 at=self.clock(),
             )
+            if self.router is not None and not user.skill_levels:
+                log.warning(
+                    "agent %s has no routing skills (users.skills): the router will never "
+                    "offer it a call",
+                    user.username,
+                )
 
     # ------------------------------------------------------------ run loops
     async def consume_ami(self) -> None:
