@@ -715,13 +715,10 @@ class CallCenter:
         for channel in pbx.calls:
             if channel.call_id not in self.calls:
                 effects += self._adopt_call(channel, at)
+        routed = self._routed_ids(at)  # once: the router sorts every call for it
         for waiting in pbx.waiting:
             call = self.calls.get(waiting.call_id)
-            if (
-                call is not None
-                and call.call_id not in self.offers
-                and (self.router is None or waiting.call_id not in self._routed_ids(at))
-            ):
+            if call is not None and call.call_id not in self.offers and call.call_id not in routed:
                 effects += self._call_waiting(waiting)
         for name in pbx.queues:
             self._queue(name).members.clear()
