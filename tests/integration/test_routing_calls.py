@@ -18,6 +18,7 @@ from cti.config import Settings
 from cti.db.repository import Repository, make_engine
 from cti.domain.model import AgentState
 from cti.server import Running, running_hotline
+from recordings.catalogue import AudioLevel, audio_level
 from tests.support.sipp import AgentPhone, CallHandle, agent_port, start_call
 from tests.support.waiting import wait_until
 
@@ -277,6 +278,22 @@ async def test_waiting_callers_hear_their_place_in_line(hotline_settings, tmp_pa
         await second.stop()
 
 
+async def wait_for_audio(path: Path, seconds: float = 1.0) -> AudioLevel:
+    """The recording once Asterisk has written at least ``seconds`` of it."""
+
+    def level() -> AudioLevel | None:
+        try:
+            found = audio_level(path)
+        except (OSError, ValueError):
+            return None  # not there yet, or its header not yet final
+        return found if found.seconds >= seconds else None
+
+    await wait_until(lambda: level() is not None, within=10, what=f"audio in {path.name}")
+    found = level()
+    assert found is not None
+    return found
+
+
 async def ask_for_callback(running: Running, settings: Settings) -> tuple[str, CallHandle]:
     """BOB (English, billing) asks for a call-back during the announcement and is
     hung up; another caller waits behind him. Returns his call id and the other call."""
@@ -342,6 +359,10 @@ async def test_callback_keeps_the_place_and_rings_the_caller_back_once(
                 "answered",
             )
             assert cdr.talk_s > 0
+            # the call-back conversation is recorded, in the call's own recording
+            assert cdr.recording_path is not None
+            level = await wait_for_audio(Path(cdr.recording_path))
+            assert not level.silent, level
             # the next caller in line goes to the agent afterwards
             await agent.wait_answered(2, timeout=30)
             assert customer.calls_received == 1  # rung back exactly once
