@@ -21,9 +21,15 @@ from typing import Any, Protocol, TypeVar
 import aiohttp
 
 from cti.ami.client import AmiClient, AmiError, Connected, Disconnected
-from cti.ami.translate import callback_channel_id, channel_interface, translate, waiting_event
+from cti.ami.translate import (
+    callback_channel_id,
+    callback_leg,
+    channel_interface,
+    translate,
+    waiting_event,
+)
 from cti.config import Settings
-from cti.db.backfill import read_calls
+from cti.db.backfill import read_callback_talks, read_calls
 from cti.db.models import CallRecord, Customer
 from cti.db.repository import AgentDisposition, Repository
 from cti.domain import effects as fx
@@ -35,7 +41,14 @@ from cti.domain.callcenter import (
     PbxSnapshot,
     QueueEstimate,
 )
-from cti.domain.model import AgentSnapshot, AgentState, CallDetailRecord, CallSnapshot, CallState
+from cti.domain.model import (
+    AgentSnapshot,
+    AgentState,
+    CallDetailRecord,
+    CallSnapshot,
+    CallState,
+    PendingCallback,
+)
 from cti.pbx import runtime
 from cti.routing import Router
 from cti.routing.config import load_routes
@@ -145,14 +158,20 @@ class Hotline:
             settings.callback_customer_ring_s,
         )
         self._routing_timer: asyncio.TimerHandle | None = None
-        self._callback_ids = itertools.count(1)
+        # try numbers in call-back channel ids: unique across restarts too
+        self._callback_ids = itertools.count(int(time.time()))
         self.ami_actions: asyncio.Queue[fx.Effect] = asyncio.Queue()
         self.synced = asyncio.Event()  # set after each resync, cleared on disconnect
         self._customers: dict[str, asyncio.Task[Customer | None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self.backfill: asyncio.Task[int] | None = None
-        self.cdr_queue: asyncio.Queue[tuple[CallDetailRecord, int | None]] = asyncio.Queue()
+        # one writer, in order: CDRs (with the customer's id) and pending call-backs
+        self.cdr_queue: asyncio.Queue[tuple[CallDetailRecord, int | None] | CallbackWrite] = (
+            asyncio.Queue()
+        )
+        self._callback_saved: dict[str, asyncio.Future[None]] = {}
+        self._callbacks_deferred = False
         # Agent desktop: what a screen-pop shows besides the call and customer.
         self.crm: CrmLookup | None = (
             HttpCrm(
@@ -278,10 +297,69 @@ class Hotline:
                 await self.ami.action(
                     {"Action": "Setvar", "Variable": name, "Value": str(max(0, round(value)))}
                 )
+        if self.router is not None:
+            self.carry_out(await self.restore_callbacks())
         self.carry_out(self.core.reconcile(snapshot, self.clock()))
         self.synced.set()
         self.backfill = self._spawn(self.recover_cdrs())
         log.info("resynced: %d calls, %d queue members", len(snapshot.calls), len(snapshot.members))
+
+    async def restore_callbacks(self) -> list[fx.Effect]:
+        """Call-backs promised before a restart wait again in their old place.
+
+        A try still up in Asterisk (its legs live) is left to finish and looked
+        at again a few seconds later; a try that ended while the CTI was away
+        is looked up in Asterisk's CDR file (did the customer talk to an
+        agent?) before anything else is done with it.
+        """
+        try:
+            stored = await self.repository.pending_callbacks()
+            pending = [p for p in stored if p.call_id not in self.core.calls]
+        except Exception:
+            log.exception("cannot read the pending call-backs")
+            return []
+        if not pending:
+            return []
+        channels = await self.ami.list_action({"Action": "CoreShowChannels"})
+        live: set[str] = set()
+        for channel in channels:
+            for uniqueid in (channel.get("Uniqueid", ""), channel.get("Linkedid", "")):
+                leg = callback_leg(uniqueid)
+                if leg is not None:
+                    live.add(leg[2])
+        under_way = [p for p in pending if p.in_flight and p.call_id in live]
+        ready = [p for p in pending if not (p.in_flight and p.call_id in live)]
+        talked: dict[str, tuple[str, float, float]] = {}
+        in_flight = [p.call_id for p in ready if p.in_flight]
+        if in_flight:
+            path = self.settings.asterisk_cdr_file or runtime.cdr_file(self.settings)
+            try:
+                talked = await asyncio.to_thread(read_callback_talks, path, in_flight)
+            except OSError as exc:
+                log.warning("cannot read Asterisk's CDR file %s: %s", path, exc)
+        if under_way and not self._callbacks_deferred:
+            self._callbacks_deferred = True
+            self._spawn(self._restore_callbacks_later())
+        if ready:
+            log.warning("restoring %d pending call-back(s)", len(ready))
+        return self.core.restore_callbacks(ready, self.clock(), talked)
+
+    async def _restore_callbacks_later(self, delay_s: float = 5.0) -> None:
+        try:
+            while True:
+                await asyncio.sleep(delay_s)
+                if not self.synced.is_set():
+                    continue
+                try:
+                    self.carry_out(await self.restore_callbacks())
+                except AmiError as exc:
+                    log.warning("pending call-backs not checked: %s", exc)
+                    continue
+                pending = await self.repository.pending_callbacks()
+                if all(p.call_id in self.core.calls for p in pending):
+                    return
+        finally:
+            self._callbacks_deferred = False
 
     async def recover_cdrs(self) -> int:
         """Store CDRs of hotline calls that ended while we were not connected."""
@@ -431,6 +509,10 @@ class Hotline:
                     else:
                         self._start_lookups(call)
                     self.hub.to_supervisors("call.update", call_json(call))
+                case fx.SaveCallback(callback=callback):
+                    saved = asyncio.get_running_loop().create_future()
+                    self._callback_saved[callback.call_id] = saved
+                    self.cdr_queue.put_nowait(CallbackWrite(callback, saved))
                 case fx.StoreCdr(cdr=cdr):
                     self._cdr_in_flight[cdr.call_id] = cdr.agent_id
                     if cdr.agent_id and cdr.answered_at is not None:
@@ -497,6 +579,11 @@ class Hotline:
         dialled through the trunk, then ``[hotline-callback-customer]`` rings
         the agent.
         """
+        saved = self._callback_saved.get(effect.call_id)
+        if saved is not None:
+            # the database knows this try is under way before the phone rings: a
+            # restart in between looks the try up instead of calling twice
+            await asyncio.shield(saved)
         ring_s = max(1.0, effect.ring_timeout_s - 1.0)
         customer_first = effect.order == "customer-first"
         first = "customer" if customer_first else "agent"
@@ -884,28 +971,45 @@ class Hotline:
         what a crash loses is recovered from Asterisk's CDR file on restart.
         """
         while True:
-            batch = [await self.cdr_queue.get()]
-            while not self.cdr_queue.empty() and len(batch) < 500:
-                batch.append(self.cdr_queue.get_nowait())
+            items = [await self.cdr_queue.get()]
+            while not self.cdr_queue.empty() and len(items) < 500:
+                items.append(self.cdr_queue.get_nowait())
+            batch = [item for item in items if isinstance(item, tuple)]
+            writes = [item for item in items if isinstance(item, CallbackWrite)]
             call_ids = [cdr.call_id for cdr, _ in batch]
+            # the last state of each pending call-back, unless its call just ended
+            # (storing the CDR removes it)
+            latest = {w.callback.call_id: w.callback for w in writes}
+            callbacks = [cb for call_id, cb in latest.items() if call_id not in call_ids]
             # dispositions given before the CDR existed go into its transaction
             dispositions = self._take_dispositions(call_ids)
             delay = 0.2
             while True:
                 try:
-                    await self.repository.save_cdrs(batch, dispositions)
+                    if callbacks:
+                        await self.repository.save_pending_callbacks(callbacks)
+                        callbacks = []
+                    if batch:
+                        await self.repository.save_cdrs(batch, dispositions)
                     break
                 except Exception:
-                    log.exception("storing %d CDR(s) failed; retrying in %.1fs", len(batch), delay)
+                    log.exception(
+                        "storing %d record(s) failed; retrying in %.1fs", len(items), delay
+                    )
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 30.0)
+            for write in writes:
+                if not write.saved.done():
+                    write.saved.set_result(None)
+                if self._callback_saved.get(write.callback.call_id) is write.saved:
+                    del self._callback_saved[write.callback.call_id]
             # ... and those given while it was being written, right after it
             while late := self._take_dispositions(call_ids):
                 for call_id, chosen in late.items():
                     await self._store_late_disposition(call_id, chosen)
             for call_id in call_ids:
                 self._cdr_in_flight.pop(call_id, None)
-            for _ in batch:
+            for _ in items:
                 self.cdr_queue.task_done()
 
     async def _store_late_disposition(self, call_id: str, chosen: AgentDisposition) -> None:
@@ -951,6 +1055,14 @@ class Hotline:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
         await self.cdr_queue.join()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CallbackWrite:
+    """A pending call-back for the writer; ``saved`` is done once it is committed."""
+
+    callback: PendingCallback
+    saved: asyncio.Future[None]
 
 
 def _hms(text: str) -> float:

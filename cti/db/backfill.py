@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from cti.ami.translate import callback_leg
 from cti.domain.model import CallDetailRecord, Disposition
 
 log = logging.getLogger(__name__)
@@ -166,3 +167,39 @@ def read_calls(path: Path) -> list[CallDetailRecord]:
         return []
     with path.open(encoding="utf-8", errors="replace") as handle:
         return calls_from(parse_lines(handle))
+
+
+#: CDR(userfield) of a call-back's legs: "callback:<call id>" (asterisk-conf/extensions.conf)
+CALLBACK_USERFIELD_PREFIX = "callback:"
+
+
+def callback_talks(
+    records: Iterable[AsteriskCdr], call_ids: Iterable[str]
+) -> dict[str, tuple[str, float, float]]:
+    """Call-backs of ``call_ids`` that connected the customer with an agent:
+    call id -> (agent id, answered at, ended at).
+
+    The first leg of a call-back (the channel the CTI originated; its id
+    names the agent) dials the other party; when that dial was answered its
+    CDR has a destination channel and talk time.
+    """
+    wanted = set(call_ids)
+    talks: dict[str, tuple[str, float, float]] = {}
+    for record in records:
+        if not record.userfield.startswith(CALLBACK_USERFIELD_PREFIX):
+            continue
+        call_id = record.userfield[len(CALLBACK_USERFIELD_PREFIX) :]
+        if call_id not in wanted or not record.dstchannel or record.billsec <= 0:
+            continue
+        leg = callback_leg(record.uniqueid)
+        if leg is None or leg[2] != call_id:
+            continue
+        talks[call_id] = (leg[1], record.end - record.billsec, record.end)
+    return talks
+
+
+def read_callback_talks(path: Path, call_ids: Iterable[str]) -> dict[str, tuple[str, float, float]]:
+    if not path.exists():
+        return {}
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        return callback_talks(parse_lines(handle), call_ids)

@@ -91,3 +91,28 @@ class CallRecord(Base):
     voicemail_path: Mapped[str | None] = mapped_column(String(512), default=None)
     # queue call-back: "answered", or "failed:<last dial status>" (None: no call-back)
     callback_outcome: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+class PendingCallbackRecord(Base):
+    """A call-back promised to a caller and not made yet (see
+    ``cti.domain.model.PendingCallback``). Removed in the transaction that
+    stores the call's CDR. Times are epoch seconds."""
+
+    __tablename__ = "pending_callbacks"
+
+    call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    caller_number: Mapped[str] = mapped_column(String(64))
+    caller_name: Mapped[str] = mapped_column(String(128), default="")
+    callback_number: Mapped[str] = mapped_column(String(32))
+    ivr_path: Mapped[str] = mapped_column(String(512), default="")
+    queue: Mapped[str] = mapped_column(String(64))
+    entered_at: Mapped[float] = mapped_column(Float)
+    queued_at: Mapped[float] = mapped_column(Float)
+    language: Mapped[str] = mapped_column(String(16), default="en")
+    product: Mapped[str] = mapped_column(String(64), default="general")
+    tier: Mapped[str] = mapped_column(String(16), default="standard")
+    urgency: Mapped[int] = mapped_column(Integer, default=3)
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    recording_path: Mapped[str | None] = mapped_column(String(512), default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    in_flight: Mapped[bool] = mapped_column(Boolean, default=False)

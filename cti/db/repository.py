@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import delete, event, select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from cti.auth import verify_password
 from cti.db.migrate import upgrade_schema
-from cti.db.models import CallRecord, Customer, User
-from cti.domain.model import CallDetailRecord
+from cti.db.models import CallRecord, Customer, PendingCallbackRecord, User
+from cti.domain.model import CallDetailRecord, PendingCallback
 
 log = logging.getLogger(__name__)
+
+
+_PENDING_FIELDS = tuple(f.name for f in dataclasses.fields(PendingCallback) if f.name != "call_id")
 
 
 def _ts(epoch: float | None) -> datetime | None:
@@ -183,9 +187,49 @@ class Repository:
                 chosen = dispositions.get(call_id)
                 if chosen is not None and chosen.agent_id == cdr.agent_id:
                     row.agent_disposition, row.agent_notes = chosen.code, chosen.notes
+            # the call is over: a call-back it waited for is made or given up
+            await session.execute(
+                delete(PendingCallbackRecord).where(PendingCallbackRecord.call_id.in_(list(items)))
+            )
+
+    # ----------------------------------------------------------- call-backs
+    async def save_pending_callbacks(self, callbacks: Iterable[PendingCallback]) -> None:
+        """Insert or update pending call-backs, in one transaction."""
+        wanted = {c.call_id: c for c in callbacks}
+        if not wanted:
+            return
+        async with self.sessions.begin() as session:
+            rows = {
+                row.call_id: row
+                for row in await session.scalars(
+                    select(PendingCallbackRecord).where(
+                        PendingCallbackRecord.call_id.in_(list(wanted))
+                    )
+                )
+            }
+            for call_id, callback in wanted.items():
+                row = rows.get(call_id)
+                if row is None:
+                    row = PendingCallbackRecord(call_id=call_id)
+                    session.add(row)
+                for name in _PENDING_FIELDS:
+                    setattr(row, name, getattr(callback, name))
+
+    async def pending_callbacks(self) -> list[PendingCallback]:
+        """Every call-back still owed, oldest place in line first."""
+        async with self.sessions() as session:
+            rows = await session.scalars(
+                select(PendingCallbackRecord).order_by(PendingCallbackRecord.queued_at)
+            )
+            return [
+                PendingCallback(
+                    call_id=row.call_id, **{name: getattr(row, name) for name in _PENDING_FIELDS}
+                )
+                for row in rows
+            ]
 
     async def insert_missing_cdrs(self, cdrs: Iterable[CallDetailRecord]) -> int:
-        """Store CDRs (marked recovered) for calls that have none yet."""
+        """Store CDRs (marked recovered) for calls that have none yet and owe no call-back."""
         wanted = {cdr.call_id: cdr for cdr in cdrs}
         if not wanted:
             return 0
@@ -193,6 +237,14 @@ class Repository:
             known = set(
                 await session.scalars(
                     select(CallRecord.call_id).where(CallRecord.call_id.in_(list(wanted)))
+                )
+            )
+            # a caller who hung up waiting for a call-back: not over yet
+            known |= set(
+                await session.scalars(
+                    select(PendingCallbackRecord.call_id).where(
+                        PendingCallbackRecord.call_id.in_(list(wanted))
+                    )
                 )
             )
             for call_id, cdr in wanted.items():

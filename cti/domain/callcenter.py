@@ -23,6 +23,7 @@ from cti.domain.model import (
     CallSnapshot,
     CallState,
     Disposition,
+    PendingCallback,
     Queue,
     QueueMember,
 )
@@ -290,7 +291,7 @@ class CallCenter:
             case ev.CallEnded():
                 if self._keeps_place_for_callback(event.call_id, event.at):
                     call = self.calls[event.call_id]
-                    return [fx.PublishCallUpdate(call.snapshot(event.at))]
+                    return [fx.PublishCallUpdate(call.snapshot(event.at)), self._save(call)]
                 self._route_call_left(event.call_id, event.at)
                 return self._call_ended(event.call_id, event.at)
             case ev.CallbackRequested(call_id=call_id, number=number):
@@ -412,15 +413,17 @@ class CallCenter:
             self.callback_customer_ring_s,
             language,
         )
+        saved = self._save(call, in_flight=True)  # stored before the try is placed
         if self.callback_order == "customer-first":
             # the agent is rung only once the customer answered: the ring
             # timeout counts from then, so the offer's deadline moves on
             if self.router is not None:
                 deadline = at + self.callback_customer_ring_s + offer.ring_timeout_s + 3.0
                 self.router.extend_offer(call.call_id, agent_id, deadline)
-            return [place]
+            return [saved, place]
         # agent first: the agent's phone rings at once: pop the call now
         return [
+            saved,
             place,
             *self._agent_rang(ev.AgentRang(call.call_id, agent_id, call.queue or "", at)),
         ]
@@ -469,6 +472,7 @@ class CallCenter:
                         ev.AgentRingStopped(call.call_id, agent_id, at)
                     )
                     return effects + self._callback_again_or_give_up(call, "agent-failed", at)
+            effects.append(self._save(call))  # the customer was not dialled (or told)
             if self.router is not None:
                 self._decisions.extend(self.router.offer_failed(call.call_id, agent_id, at))
                 effects += self._routing_effects(at)
@@ -500,7 +504,86 @@ class CallCenter:
                 self._decisions.extend(
                     self.router.call_arrived(call.call_id, attributes, call.queued_at or at)
                 )
-        return []
+        return [self._save(call)]
+
+    def _save(self, call: Call, *, in_flight: bool = False) -> fx.SaveCallback:
+        attributes = call.routing_attributes
+        if not isinstance(attributes, CallAttributes):
+            attributes = CallAttributes("en", call.queue or "general")
+        return fx.SaveCallback(
+            PendingCallback(
+                call_id=call.call_id,
+                caller_number=call.caller_number,
+                caller_name=call.caller_name,
+                callback_number=call.callback_number or "",
+                ivr_path=call.ivr_path,
+                queue=call.queue or "general",
+                entered_at=call.started_at,
+                queued_at=call.queued_at if call.queued_at is not None else call.started_at,
+                language=attributes.language,
+                product=attributes.product,
+                tier=attributes.tier,
+                urgency=attributes.urgency,
+                verified=call.verified,
+                recording_path=call.recording_path,
+                attempts=call.callback_attempts,
+                in_flight=in_flight,
+            )
+        )
+
+    def restore_callbacks(
+        self,
+        pending: Iterable[PendingCallback],
+        at: float,
+        talked: Mapping[str, tuple[str, float, float]] | None = None,
+    ) -> list[fx.Effect]:
+        """After a restart of the CTI: the call-backs promised and not made yet
+        wait again, in their old place (arrival time ``queued_at``).
+
+        A try that was under way when the CTI stopped (``in_flight``; its legs
+        gone from Asterisk) either reached the customer, as ``talked`` tells
+        (call id -> agent id, answered at, ended at, from Asterisk's CDRs): the
+        call is over; or it did not: it counts as a failed try.
+        """
+        talked = talked or {}
+        effects: list[fx.Effect] = []
+        for item in pending:
+            if item.call_id in self.calls:
+                continue
+            call = Call(
+                item.call_id,
+                "",
+                item.caller_number,
+                item.caller_name,
+                item.entered_at,
+                state=CallState.QUEUED,
+                ivr_path=item.ivr_path,
+                queue=item.queue,
+                queued_at=item.queued_at,
+                recording_path=item.recording_path,
+                verified=item.verified,
+                callback_number=item.callback_number,
+                awaiting_callback=True,
+                callback_attempts=item.attempts,
+            )
+            try:
+                call.routing_attributes = CallAttributes(
+                    item.language, item.product, tier=item.tier, urgency=item.urgency
+                )
+            except ValueError:
+                call.routing_attributes = CallAttributes("en", item.queue)
+            self.calls[call.call_id] = call
+            self._queue(item.queue).waiting.append(call.call_id)
+            if item.in_flight and item.call_id in talked:
+                agent_id, answered_at, ended_at = talked[item.call_id]
+                call.agent_id, call.answered_at = agent_id, answered_at
+                call.callback_outcome = "answered"
+                effects += self._call_ended(call.call_id, ended_at)
+                continue
+            if item.in_flight:
+                call.callback_attempts += 1
+            effects += self._callback_again_or_give_up(call, "unknown", at)
+        return effects + self._routing_effects(at)
 
     def _route_call_left(self, call_id: str, at: float) -> None:
         self.offers.pop(call_id, None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cti.domain.model import AgentSnapshot, CallDetailRecord, CallSnapshot
+from cti.domain.model import AgentSnapshot, CallDetailRecord, CallSnapshot, PendingCallback
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +48,13 @@ class PublishCallUpdate:
 @dataclass(frozen=True, slots=True)
 class StoreCdr:
     cdr: CallDetailRecord
+
+
+@dataclass(frozen=True, slots=True)
+class SaveCallback:
+    """Keep (insert or update) a pending call-back; storing the call's CDR removes it."""
+
+    callback: PendingCallback
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +112,7 @@ Effect = (
     | PublishAgentState
     | PublishCallUpdate
     | StoreCdr
+    | SaveCallback
     | ScheduleWrapUpEnd
     | OfferCall
     | WithdrawOffer

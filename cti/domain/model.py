@@ -167,6 +167,32 @@ class Queue:
 
 
 @dataclass(frozen=True, slots=True)
+class PendingCallback:
+    """A call-back the caller was promised and has not had yet: kept in the
+    database so that a restart of the CTI neither forgets it nor loses its
+    place in line (``queued_at``)."""
+
+    call_id: str
+    caller_number: str
+    caller_name: str
+    callback_number: str
+    ivr_path: str
+    queue: str
+    entered_at: float
+    queued_at: float
+    language: str
+    product: str
+    tier: str
+    urgency: int
+    verified: bool
+    recording_path: str | None
+    attempts: int  # tries that ended without a conversation
+    # a try was being placed (Originate sent) and its end not seen yet: after a
+    # restart its outcome is looked up in Asterisk before any new try
+    in_flight: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class CallDetailRecord:
     call_id: str
     caller_number: str

@@ -54,10 +54,10 @@ ZH_BILLING = "lang.zh:5,billing:4"
 EN_JUNIOR_BILLING = "lang.en:5,billing:1"
 
 
-@contextlib.asynccontextmanager
-async def routing_hotline(
+async def routing_settings(
     settings: Settings, tmp_path: Path, skills: Mapping[str, str]
-) -> AsyncIterator[Running]:
+) -> Settings:
+    """Settings for the skills router with the test routes; agents given ``skills``."""
     routes = tmp_path / "routes.yaml"
     routes.write_text(ROUTES, encoding="utf-8")
     engine = make_engine(settings.effective_database_url)
@@ -65,7 +65,14 @@ async def routing_hotline(
     for agent_id, agent_skills in skills.items():
         await repository.set_agent_skills(agent_id, agent_skills)
     await engine.dispose()
-    configured = settings.model_copy(update={"routes_file": routes, "routing_mode": "skills"})
+    return settings.model_copy(update={"routes_file": routes, "routing_mode": "skills"})
+
+
+@contextlib.asynccontextmanager
+async def routing_hotline(
+    settings: Settings, tmp_path: Path, skills: Mapping[str, str]
+) -> AsyncIterator[Running]:
+    configured = await routing_settings(settings, tmp_path, skills)
     async with running_hotline(configured) as running:
         try:
             yield running
@@ -414,3 +421,49 @@ async def test_customer_first_callback_unanswered_frees_the_agent_and_tries_agai
             assert cdr is not None and cdr.callback_outcome == "failed:customer-failed"
         await hang_up_all(running)
         await behind.stop()
+
+
+async def test_callback_promised_before_a_cti_restart_is_made_once_after_it(
+    hotline_settings, tmp_path
+) -> None:
+    settings = hotline_settings.model_copy(
+        update={"announce_first_s": 2, "announce_every_s": 60, "callback_offer_after_s": 0}
+    )
+    configured = await routing_settings(settings, tmp_path, {"1001": EN_BILLING})
+    customer_port = int(settings.trunk_host.rsplit(":", 1)[1])
+    async with running_hotline(configured) as running:
+        running.hotline.agent_command("login", "1001")  # paused: nobody is served
+        callback_id, behind = await ask_for_callback(running, settings)
+        core = running.hotline.core
+        queued_at = core.calls[callback_id].queued_at
+        behind_id = call_of(running, "15550109999")
+        assert behind_id is not None
+        await running.ami.action({"Action": "Hangup", "Channel": core.calls[behind_id].channel})
+        await behind.stop()
+        await wait_until(
+            lambda: len(running.hotline.core.calls) == 1, within=15, what="the other caller gone"
+        )
+        await running.hotline.drain()
+    # the CTI restarts: the promise is read back from the database
+    async with running_hotline(configured) as running:
+        core = running.hotline.core
+        await wait_until(lambda: callback_id in core.calls, within=10, what="the call-back back")
+        call = core.calls[callback_id]
+        assert call.awaiting_callback and call.queued_at == queued_at
+        assert waiting_ids(running) == [callback_id]
+        async with (
+            AgentPhone(agent_port(1001), answer_after_s=0.3) as agent,
+            AgentPhone(customer_port, answer_after_s=0.5, hangup_after_s=3) as customer,
+        ):
+            go_ready(running, "1001")
+            await customer.wait_completed(1, timeout=30)
+            await wait_until(
+                lambda: callback_id not in core.calls, within=15, what="the call-back to end"
+            )
+            await running.hotline.drain()
+            cdr = await running.hotline.repository.cdr(callback_id)
+            assert cdr is not None
+            assert (cdr.callback_outcome, cdr.agent_id) == ("answered", "1001")
+            assert not cdr.recovered
+            assert customer.calls_received == 1 and agent.calls_answered == 1
+            assert await running.hotline.repository.pending_callbacks() == []

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from cti.domain import effects as fx
 from cti.domain import events as ev
 from cti.domain.callcenter import CallCenter, routing_attributes
-from cti.domain.model import AgentState, Disposition
+from cti.domain.model import AgentState, Disposition, PendingCallback
 from cti.routing import CallAttributes, Route, Router, RoutingPlan, Step
 from cti.routing.model import PriorityPolicy, Requirement
 
@@ -327,3 +329,87 @@ def test_customer_not_answering_a_customer_first_callback_is_not_the_agents_faul
     assert core.agents["1001"].pause_reason == ""
     # the call-back keeps the head of the line ("later" counts until it is answered)
     assert core.waiting_position("cb", 81.0) == (1, 2)
+
+
+# ------------------------------------------------ call-backs across a restart
+def saved(effects: list[fx.Effect]) -> list[PendingCallback]:
+    return [e.callback for e in effects if isinstance(e, fx.SaveCallback)]
+
+
+def pending_after_hangup(core: CallCenter) -> PendingCallback:
+    arrive(core, "cb", 10.0, tier="platinum")
+    core.apply(ev.CallbackRequested("cb", "15550100002", 30.0))
+    effects = core.apply(ev.CallEnded("cb", 35.0, "Normal Clearing"))
+    (pending,) = saved(effects)
+    return pending
+
+
+def test_a_promised_callback_is_saved_with_what_routing_it_again_needs() -> None:
+    pending = pending_after_hangup(center(a1001=EN))
+    assert (pending.call_id, pending.callback_number, pending.queue) == (
+        "cb",
+        "15550100002",
+        "billing",
+    )
+    assert (pending.queued_at, pending.tier, pending.language, pending.product) == (
+        10.0,
+        "platinum",
+        "en",
+        "billing",
+    )
+    assert (pending.attempts, pending.in_flight) == (0, False)
+
+
+def test_a_try_is_saved_as_under_way_before_it_is_placed_and_its_failure_after() -> None:
+    core = center(a1001=EN)
+    pending_after_hangup(core)
+    effects = core.ready("1001", 50.0)
+    kinds = [type(e) for e in effects if isinstance(e, fx.SaveCallback | fx.PlaceCallback)]
+    assert kinds == [fx.SaveCallback, fx.PlaceCallback]  # marked first
+    assert saved(effects)[0].in_flight
+    core.apply(ev.CallbackProgress("cb", "1001", "agent-answered", 52.0))
+    effects = core.apply(ev.CallbackProgress("cb", "1001", "NOANSWER", 82.0))
+    assert [(p.attempts, p.in_flight) for p in saved(effects)][:1] == [(1, False)]
+
+
+def test_restored_callback_waits_in_its_old_place_ahead_of_later_callers() -> None:
+    pending = pending_after_hangup(center(a1001=EN))
+    core = center(a1001=EN)  # the CTI restarted: nothing in memory
+    arrive(core, "later", 40.0)
+    core.restore_callbacks([pending], 60.0)
+    call = core.calls["cb"]
+    assert call.awaiting_callback and call.callback_attempts == 0
+    assert core.waiting_position("cb", 61.0) == (1, 2)
+    effects = core.ready("1001", 70.0)
+    assert [(e.call_id, e.number) for e in effects if isinstance(e, fx.PlaceCallback)] == [
+        ("cb", "15550100002")
+    ]
+
+
+def test_restored_try_that_reached_the_customer_ends_the_call_without_calling_again() -> None:
+    pending = dataclasses.replace(pending_after_hangup(center(a1001=EN)), in_flight=True)
+    core = center(a1001=EN)
+    core.ready("1001", 50.0)
+    effects = core.restore_callbacks([pending], 60.0, {"cb": ("1001", 40.0, 55.0)})
+    assert not [e for e in effects if isinstance(e, fx.PlaceCallback)]
+    cdr = next(e.cdr for e in effects if isinstance(e, fx.StoreCdr))
+    assert (cdr.disposition, cdr.callback_outcome, cdr.agent_id, cdr.talk_s) == (
+        Disposition.ANSWERED,
+        "answered",
+        "1001",
+        15.0,
+    )
+    assert "cb" not in core.calls
+
+
+def test_restored_try_with_no_trace_counts_as_failed_and_the_last_one_gives_up() -> None:
+    first = dataclasses.replace(pending_after_hangup(center(a1001=EN)), in_flight=True)
+    core = center(a1001=EN)
+    effects = core.restore_callbacks([first], 60.0)
+    assert [(p.attempts, p.in_flight) for p in saved(effects)] == [(1, False)]
+    assert core.calls["cb"].awaiting_callback
+    last = dataclasses.replace(first, attempts=1)  # callback_attempts is 2
+    core = center(a1001=EN)
+    effects = core.restore_callbacks([last], 60.0)
+    cdr = next(e.cdr for e in effects if isinstance(e, fx.StoreCdr))
+    assert (cdr.disposition, cdr.callback_outcome) == (Disposition.ABANDONED, "failed:unknown")

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from cti.db.backfill import calls_from, parse_lines
+from cti.db.backfill import callback_talks, calls_from, parse_lines
 from cti.domain.model import Disposition
 
 
@@ -63,3 +63,29 @@ def test_queue_call_without_agent_is_abandoned_and_ivr_only_call() -> None:
 
 def test_bad_times_are_skipped() -> None:
     assert list(parse_lines([line(start="yesterday")])) == []
+
+
+def test_callback_talks_are_found_by_the_first_legs_id_and_userfield() -> None:
+    talked_leg = line(
+        uniqueid="hotline-callback~agent~7~1001~5.5",
+        linkedid="hotline-callback~agent~7~1001~5.5",
+        dcontext="hotline-callback",
+        channel="PJSIP/agent1001-00000009",
+        dstchannel="PJSIP/trunk-0000000a",
+        billsec=25,
+        userfield="callback:5.5",
+    )
+    unanswered_try = line(
+        uniqueid="hotline-callback~customer~3~1002~6.6",
+        linkedid="hotline-callback~customer~3~1002~6.6",
+        dcontext="hotline-callback-customer",
+        dstchannel="PJSIP/agent1002-0000000b",
+        billsec=0,
+        userfield="callback:6.6",
+    )
+    forged = line(dstchannel="PJSIP/trunk-0000000c", billsec=30, userfield="callback:6.6")
+    talks = callback_talks(parse_lines([talked_leg, unanswered_try, forged]), ["5.5", "6.6"])
+    assert list(talks) == ["5.5"]
+    agent, answered_at, ended_at = talks["5.5"]
+    assert agent == "1001" and ended_at - answered_at == pytest.approx(25)
+    assert callback_talks(parse_lines([talked_leg]), ["6.6"]) == {}

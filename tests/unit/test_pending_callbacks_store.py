@@ -1,0 +1,90 @@
+"""Pending call-backs in the database: kept until the call's CDR is stored."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from cti.db.repository import Repository, create_schema, make_engine
+from cti.domain.model import CallDetailRecord, Disposition, PendingCallback
+
+PENDING = PendingCallback(
+    call_id="1764000000.17",
+    caller_number="15550100002",
+    caller_name="Bob",
+    callback_number="15550100002",
+    ivr_path="open>lang=en>menu=1>queue=billing",
+    queue="billing",
+    entered_at=1764000000.25,
+    queued_at=1764000012.5,
+    language="en",
+    product="billing",
+    tier="vip",
+    urgency=2,
+    verified=True,
+    recording_path="/var/spool/asterisk/monitor/hotline/1764000000.17.wav",
+    attempts=0,
+)
+
+
+def cdr(call_id: str) -> CallDetailRecord:
+    return CallDetailRecord(
+        call_id=call_id,
+        caller_number="15550100002",
+        caller_name="Bob",
+        ivr_path="",
+        queue="billing",
+        agent_id="1001",
+        entered_at=1764000000.0,
+        queued_at=1764000012.0,
+        answered_at=1764000100.0,
+        ended_at=1764000160.0,
+        wait_s=88.0,
+        talk_s=60.0,
+        disposition=Disposition.ANSWERED,
+        recording_path=None,
+        callback_outcome="answered",
+    )
+
+
+@pytest.fixture
+async def repository(tmp_path: Path) -> AsyncIterator[Repository]:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}")
+    await create_schema(engine)
+    try:
+        yield Repository(engine)
+    finally:
+        await engine.dispose()
+
+
+async def test_saved_callback_comes_back_whole_and_is_updated_in_place(
+    repository: Repository,
+) -> None:
+    other = dataclasses.replace(PENDING, call_id="later", queued_at=PENDING.queued_at + 30)
+    await repository.save_pending_callbacks([other, PENDING])
+    assert await repository.pending_callbacks() == [PENDING, other]  # place in line order
+    tried = dataclasses.replace(PENDING, attempts=1, in_flight=True)
+    await repository.save_pending_callbacks([tried])
+    assert await repository.pending_callbacks() == [tried, other]
+
+
+async def test_storing_the_calls_cdr_removes_its_pending_callback(
+    repository: Repository,
+) -> None:
+    other = dataclasses.replace(PENDING, call_id="other")
+    await repository.save_pending_callbacks([PENDING, other])
+    await repository.save_cdrs([(cdr(PENDING.call_id), None)])
+    assert [p.call_id for p in await repository.pending_callbacks()] == ["other"]
+
+
+async def test_recovery_from_asterisk_skips_a_call_still_owed_a_callback(
+    repository: Repository,
+) -> None:
+    await repository.save_pending_callbacks([PENDING])
+    stored = await repository.insert_missing_cdrs([cdr(PENDING.call_id), cdr("ended")])
+    assert stored == 1
+    assert await repository.cdr(PENDING.call_id) is None
+    assert await repository.cdr("ended") is not None
