@@ -143,8 +143,18 @@ class Settings(BaseSettings):
         return tuple(sources)
 
     # Asterisk's own CDR file (cdr_custom JSON lines), read to recover CDRs of calls
-    # that ended while the CTI was down. Default: cti.pbx.runtime.cdr_file(settings).
+    # that ended while the CTI was down. Default: where the provisioned Asterisk
+    # writes it (``asterisk_run_dir``/log/cdr-custom/hotline-cdr.json).
     asterisk_cdr_file: Path | None = None
+
+    @property
+    def provisioned_asterisk_cdr_file(self) -> Path:
+        """Asterisk's CDR backup as the provisioned Asterisk writes it (seen from the host)."""
+        return self.asterisk_run_dir / "log" / "cdr-custom" / "hotline-cdr.json"
+
+    @property
+    def effective_asterisk_cdr_file(self) -> Path:
+        return self.asterisk_cdr_file or self.provisioned_asterisk_cdr_file
 
     @property
     def effective_routes_file(self) -> Path:

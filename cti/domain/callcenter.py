@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from cti.domain import effects as fx
 from cti.domain import events as ev
+from cti.domain.call_control import CallControl, TransferKind
 from cti.domain.model import (
     Agent,
     AgentSnapshot,
@@ -136,6 +137,7 @@ class CallCenter:
         self.callback_order = callback_order  # agent-first | customer-first
         self.callback_customer_ring_s = callback_customer_ring_s
         self._by_interface: dict[str, str] = {}
+        self.control = CallControl(self.calls, self.agents, self.queues)
 
     # ------------------------------------------------------------------ agents
     def register_agent(
@@ -210,6 +212,17 @@ class CallCenter:
         effects: list[fx.Effect] = [fx.RemoveQueueMember(q, agent.interface) for q in agent.queues]
         effects.append(fx.PublishAgentState(agent.snapshot()))
         return effects + self._routing_effects(at)
+
+    def transferred(self, agent_id: str, call_id: str, at: float) -> list[fx.Effect]:
+        """Asterisk took the agent's blind transfer: the agent's part of the call is
+        over (no AgentComplete comes); a call sent to an agent pops on its page
+        (the dialplan rings the agent directly, not through a queue)."""
+        effects = self.apply(ev.AgentCallCompleted(call_id, agent_id, at))
+        transfer = self.control.transfer_of(call_id)
+        call = self.calls.get(call_id)
+        if call is not None and transfer is not None and transfer.kind is TransferKind.AGENT:
+            effects.append(fx.PublishScreenPop(transfer.to, call.snapshot(at)))
+        return effects
 
     def end_wrap_up(self, agent_id: str, at: float) -> list[fx.Effect]:
         """The wrap-up timer fired: go ready unless the agent moved on already."""
@@ -759,6 +772,7 @@ class CallCenter:
         call = self.calls.pop(call_id, None)
         if call is None:
             return []
+        self.control.call_ended(call_id)
         call.state, call.ended_at = CallState.ENDED, at
         if call.queue is not None:
             self._leave_queue(call_id, call.queue)

@@ -32,6 +32,25 @@ class AgentState(StrEnum):
     WRAP_UP = "wrap_up"
 
 
+class CallbackOrder(StrEnum):
+    """Which leg of a queue call-back is dialled first."""
+
+    AGENT_FIRST = "agent-first"
+    CUSTOMER_FIRST = "customer-first"
+
+
+class CallbackState(StrEnum):
+    """How a call-back try goes (``HOTLINE_CALLBACK_STATE``, Originate and Dial events)."""
+
+    AGENT_RINGING = "agent-ringing"  # customer first: the agent's phone rings now
+    AGENT_ANSWERED = "agent-answered"
+    AGENT_FAILED = "agent-failed"  # the agent's phone did not answer (or could not ring)
+    CUSTOMER_ANSWERED = "customer-answered"  # customer first: the customer is on the line
+    CUSTOMER_FAILED = "customer-failed"  # customer first: the customer was not reached
+    CUSTOMER_LEFT = "customer-left"  # customer first: hung up while the agent rang
+    ENDED = "ended"  # the customer's leg ended: its dial status tells how
+
+
 @dataclass(slots=True)
 class Call:
     call_id: str

@@ -445,7 +445,7 @@ def log_dir(settings: Settings) -> Path:
 
 def cdr_file(settings: Settings) -> Path:
     """Asterisk's own CDR backup (cdr_custom JSON lines) as seen from the host."""
-    return log_dir(settings) / "cdr-custom" / "hotline-cdr.json"
+    return settings.provisioned_asterisk_cdr_file
 
 
 def _rotate_logs(logs: Path) -> None:

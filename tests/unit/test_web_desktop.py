@@ -120,20 +120,16 @@ async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
     ami = StubAmi()
     hotline = Hotline(settings, repository, ami, Hub(), clock=lambda: now[0])  # type: ignore[arg-type]
     await hotline.load_agents()
-    workers = [
-        asyncio.create_task(hotline.run_cdr_writer()),
-        asyncio.create_task(hotline.run_ami_actions()),
-    ]
-    client = TestClient(TestServer(build_app(hotline, SessionStore(settings.session_ttl_s))))
+    service = asyncio.create_task(hotline.run(follow_ami=False))
+    await hotline.started.wait()
+    client = TestClient(TestServer(build_app(hotline.desk, SessionStore(settings.session_ttl_s))))
     await client.start_server()
     try:
         yield Desk(hotline, ami, client, now)
     finally:
         await client.close()
-        await hotline.drain()
-        for worker in workers:
-            worker.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
+        hotline.stop()
+        await service
         await engine.dispose()
 
 
@@ -472,7 +468,7 @@ async def test_screen_pop_carries_customer_history_and_followups(desk: Desk) -> 
     desk.now[0] += 600
     desk.play(ev.CallStarted("c1", "PJSIP/trunk-c1", "15550100001", "", desk.now[0]))
     await wait_until(
-        lambda: all(t.done() for t in desk.hotline._context.values()),
+        lambda: desk.hotline.desktop.lookups_done(),
         within=5,
         what="the lookups started when the call arrived",
     )
@@ -558,7 +554,7 @@ class SlowCrm:
 async def test_slow_or_failing_crm_never_holds_the_pop_back(desk: Desk, fails: bool) -> None:
     crm = SlowCrm()
     crm.fail = fails
-    desk.hotline.crm = crm
+    desk.hotline.desktop.crm = crm
     token = await desk.login("1001")
     await desk.post("/api/agent/state", token, {"state": "ready"})
     ws = await desk.client.ws_connect("/ws", headers={"Authorization": f"Bearer {token}"})
@@ -588,9 +584,9 @@ async def test_slow_or_failing_crm_never_holds_the_pop_back(desk: Desk, fails: b
 
 async def test_crm_lookup_times_out_and_the_pop_is_marked(desk: Desk) -> None:
     crm = SlowCrm()  # never released
-    desk.hotline.crm = crm
-    desk.hotline.settings = desk.hotline.settings.model_copy(update={"crm_timeout_s": 0.2})
-    result = await desk.hotline._crm("15550100001")
+    desk.hotline.desktop.crm = crm
+    desk.hotline.desktop.settings = desk.hotline.settings.model_copy(update={"crm_timeout_s": 0.2})
+    result = await desk.hotline.desktop.crm_record("15550100001")
     assert result["status"] == "error"
     assert "did not answer within 0.2 s" in result["message"]
 
