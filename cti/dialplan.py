@@ -106,12 +106,13 @@ DNIS = _var("HOTLINE_DNIS", "from-pstn")
 QUEUE = _var("HOTLINE_QUEUE", "hotline")  # queue chosen by the IVR
 IVR_PATH = _var("HOTLINE_IVR_PATH", "hotline")  # the IVR's path; CDR(userfield)
 RECORDING = _var("HOTLINE_RECORDING", "hotline")  # MixMonitor file (Asterisk's path)
-LANGUAGE = _var("HOTLINE_LANGUAGE", "hotline")  # routing attribute set by the IVR
-URGENCY = _var("HOTLINE_URGENCY", "hotline")  # routing attribute set by the IVR
-PRODUCT = _var("HOTLINE_PRODUCT", "hotline")  # routing attribute set by the IVR
 TRANSFER = _var("HOTLINE_TRANSFER", "hotline")  # number of the IVR's transfer node
 
 # --------------------------------------------------------------- [hotline-wait]
+# routing attributes set by the IVR (optional), read into HOTLINE_ROUTING
+LANGUAGE = _var("HOTLINE_LANGUAGE", "hotline-wait")
+URGENCY = _var("HOTLINE_URGENCY", "hotline-wait")
+PRODUCT = _var("HOTLINE_PRODUCT", "hotline-wait")
 WAIT_SINCE = _var("HOTLINE_WAIT_SINCE", "hotline-wait")  # epoch the caller began waiting
 #: "queue|language|urgency|product": the caller waits for the CTI's router
 ROUTING = _var("HOTLINE_ROUTING", "hotline-wait")
