@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 from cti import dialplan
 from cti.domain import events as ev
+from cti.domain.model import CallbackState
 
 SURVEY_SCORES = frozenset({"1", "2", "3", "4", "5"})
 
@@ -71,7 +72,7 @@ def translate(e: Fields, now: float, inbound_contexts: frozenset[str]) -> list[e
             if variable == dialplan.CALLBACK_STATE:
                 parts = e.get("Value", "").split("|")
                 if len(parts) == 3 and all(parts):
-                    return [ev.CallbackProgress(parts[0], parts[1], parts[2], at)]
+                    return [_callback_progress(parts[0], parts[1], parts[2], at)]
             if variable == dialplan.ROUTING and e.get("Value"):
                 return [waiting_event(call_id, e.get("Value", ""), at)]
             if variable == dialplan.ROUTING_MODE and e.get("Value") == "queue":
@@ -91,7 +92,11 @@ def translate(e: Fields, now: float, inbound_contexts: frozenset[str]) -> list[e
             leg = callback_leg(e.get("Uniqueid", ""))
             if leg is not None:
                 first, agent, of = leg
-                state = "agent-failed" if first == "agent" else "customer-failed"
+                state = (
+                    CallbackState.AGENT_FAILED
+                    if first == "agent"
+                    else CallbackState.CUSTOMER_FAILED
+                )
                 return [ev.CallbackProgress(of, agent, state, at)]
         case "DialBegin" | "DialEnd" if e.get("Context") == dialplan.CALLBACK_CUSTOMER_CONTEXT:
             # customer first: the customer is on the line, the agent rung
@@ -101,11 +106,13 @@ def translate(e: Fields, now: float, inbound_contexts: frozenset[str]) -> list[e
             _, agent, of = leg
             status = e.get("DialStatus", "")
             if name == "DialBegin":
-                state = "agent-ringing"
+                state = CallbackState.AGENT_RINGING
             elif status == "ANSWER":
-                state = "agent-answered"
+                state = CallbackState.AGENT_ANSWERED
+            elif status == "CANCEL":
+                state = CallbackState.CUSTOMER_LEFT
             else:
-                state = "customer-left" if status == "CANCEL" else "agent-failed"
+                state = CallbackState.AGENT_FAILED
             return [ev.CallbackProgress(of, agent, state, at)]
         case "QueueCallerJoin":
             return [ev.CallQueued(call_id, e.get("Queue", ""), _int(e.get("Position")), at)]
@@ -133,6 +140,17 @@ def translate(e: Fields, now: float, inbound_contexts: frozenset[str]) -> list[e
         case "QueueMemberRemoved":
             return [ev.QueueMemberGone(e.get("Queue", ""), _member_agent(e))]
     return []
+
+
+#: what the dialplan reports in HOTLINE_CALLBACK_STATE besides the end's DIALSTATUS
+_REPORTED_STATES = {CallbackState.AGENT_ANSWERED.value, CallbackState.CUSTOMER_ANSWERED.value}
+
+
+def _callback_progress(call_id: str, agent_id: str, state: str, at: float) -> ev.CallbackProgress:
+    """``HOTLINE_CALLBACK_STATE``: a progress state, or the DIALSTATUS at the end."""
+    if state in _REPORTED_STATES:
+        return ev.CallbackProgress(call_id, agent_id, CallbackState(state), at)
+    return ev.CallbackProgress(call_id, agent_id, CallbackState.ENDED, at, state)
 
 
 def waiting_event(call_id: str, value: str, at: float, tier: str = "") -> ev.CallWaiting:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from cti.routing.model import CallAttributes
+
 
 class CallState(StrEnum):
     IVR = "ivr"
@@ -79,7 +81,7 @@ class Call:
     awaiting_callback: bool = False
     callback_attempts: int = 0
     callback_outcome: str | None = None  # answered | failed:<last dial status>
-    routing_attributes: object | None = None  # what the router was given, for retries
+    routing_attributes: CallAttributes | None = None  # what the router was given, for retries
 
     def snapshot(self, now: float) -> CallSnapshot:
         return CallSnapshot(
@@ -181,7 +183,6 @@ class QueueMember:
 @dataclass(slots=True)
 class Queue:
     name: str
-    waiting: list[str] = field(default_factory=list)  # call ids, head first
     members: dict[str, QueueMember] = field(default_factory=dict)  # by agent id
 
 

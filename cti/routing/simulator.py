@@ -30,6 +30,7 @@ from cti.routing.model import CallAttributes, Dnf, RoutingPlan, SkillLevels
 from cti.routing.router import (
     AgentStatus,
     CancelOffer,
+    CancelReason,
     Decision,
     Offer,
     Overflowed,
@@ -628,7 +629,10 @@ class AppQueueBaseline:
         assert call.agent_id is not None
         agent = self._agents[call.agent_id]
         agent.status, agent.call_id = AgentStatus.READY, None
-        return [CancelOffer(call_id, agent.agent_id, "caller-left"), *self._agent_free(agent, now)]
+        return [
+            CancelOffer(call_id, agent.agent_id, CancelReason.CALLER_LEFT),
+            *self._agent_free(agent, now),
+        ]
 
     def offer_answered(self, call_id: str, agent_id: str, now: float) -> list[Decision]:
         call = self._calls.get(call_id)
@@ -653,7 +657,7 @@ class AppQueueBaseline:
             agent = self._agents[call.agent_id]
             agent.status, agent.call_id = AgentStatus.NOT_READY, None
             decisions += [
-                CancelOffer(call_id, agent.agent_id, "no-answer"),
+                CancelOffer(call_id, agent.agent_id, CancelReason.NO_ANSWER),
                 PauseAgent(agent.agent_id, self.plan.rona_reason),
             ]
             decisions += self._wait(call, now)
@@ -950,7 +954,7 @@ class _Run:
                 state.token += 1
                 state.agent = None
                 agent = self.agents[decision.agent_id]
-                if decision.reason == "caller-left":
+                if decision.reason is CancelReason.CALLER_LEFT:
                     self.set_state(agent, _A.READY, now)
                     if agent.leaving:
                         freed.append(agent)

@@ -42,7 +42,8 @@ class TaskOwner:
 
         The task's result is ``None`` when it failed.
         """
-        task = self._require().create_task(self._logged(coro, name), name=name)
+        group = self._require()
+        task = group.create_task(self._logged(coro, name), name=name)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         return task
@@ -54,8 +55,7 @@ class TaskOwner:
 
     def _require(self) -> asyncio.TaskGroup:
         if self._group is None:
-            coro_error = "the service is not running (start Hotline.run first)"
-            raise RuntimeError(coro_error)
+            raise RuntimeError("the service is not running (start Hotline.run first)")
         return self._group
 
     @staticmethod

@@ -24,6 +24,7 @@ from aiohttp import web
 
 from cti.config import Settings
 from cti.db.repository import Repository, make_engine
+from cti.demo import DEMO_PIN
 from cti.domain.model import AgentState, CallDetailRecord, Disposition
 from cti.server import Running, running_hotline
 from tests.browser.page import ARTIFACTS, BrowserPage
@@ -270,3 +271,44 @@ async def test_agent_page_pops_the_customer_and_saves_the_disposition(
     assert cdr.customer_id is not None
     for name in ("agent-desktop-pop.png", "agent-desktop-talking.png", "agent-desktop-saved.png"):
         assert (ARTIFACTS / name).stat().st_size > 10_000
+
+
+async def test_a_caller_who_passed_the_pin_check_pops_verified(
+    desk: Desk, demo_password: str
+) -> None:
+    running = desk.running
+    core = running.hotline.core
+    caller = "15550100001"  # Alice Johnson, a demo customer with the demo PIN
+    async with BrowserPage() as page:
+        await page.goto(f"{running.web_url}/agent")
+        await page.wait_text("#login-submit", "Log in")
+        await page.fill("#username", "1001")
+        await page.fill("#password", demo_password)
+        await page.click("#login-submit")
+        await page.wait_text("#state", "Paused")
+        await page.click("#btn-ready")
+        await page.wait_text("#state", "Ready")
+        async with AgentPhone(port=agent_port(1001), answer_after_s=2.0) as phone:
+            # English, menu 3 (account): the caller is found by number and keys the PIN
+            call = await start_call(
+                running.settings.sip_port,
+                caller_number=caller,
+                dtmf="13" + DEMO_PIN,
+                dtmf_gap_s=1.0,
+                talk_s=8,
+            )
+            async with call:
+                await page.wait_text("#pop-name", "Alice Johnson", timeout=60)
+                await phone.wait_ringing(timeout=30)
+                assert await page.text("#pop-verified") == "verified"
+                call_id = core.agents["1001"].call_id
+                assert call_id is not None
+                assert "verify=ok" in core.calls[call_id].ivr_path
+                await page.screenshot("agent-desktop-verified.png")
+                result = await call.wait(60)
+                assert result.answered, result.describe()
+        assert await page.page_errors() == []
+    await wait_until(lambda: call_id not in core.calls, within=15, what="the call to end")
+    await running.hotline.drain()
+    cdr = await running.hotline.repository.cdr(call_id)
+    assert cdr is not None and cdr.verified

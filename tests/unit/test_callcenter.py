@@ -80,7 +80,7 @@ def test_queued_call_pops_screen_and_writes_one_cdr() -> None:
     assert cdr.recording_path == "/rec/c1.wav"
     assert cc.agents["1001"].state is AgentState.READY
     assert cc.calls == {}
-    assert cc.queues["billing"].waiting == []
+    assert cc.waiting_in("billing") == []
 
 
 def test_wrap_up_pauses_member_until_timer() -> None:
@@ -172,7 +172,7 @@ def test_reconcile_closes_vanished_calls_and_adopts_live_ones() -> None:
     (lost,) = of(fx.StoreCdr, effects)
     assert (lost.cdr.call_id, lost.cdr.disposition) == ("gone", Disposition.LOST)
     assert set(cc.calls) == {"live", "talk"}
-    assert cc.queues["general"].waiting == ["live"]
+    assert cc.waiting_in("general") == ["live"]
     assert cc.agents["1001"].state is AgentState.TALKING
     assert of(fx.AddQueueMember, effects) == []
 

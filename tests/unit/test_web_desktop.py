@@ -502,6 +502,51 @@ async def test_screen_pop_carries_customer_history_and_followups(desk: Desk) -> 
     await ws.close()
 
 
+async def test_a_caller_who_passed_the_pin_check_pops_verified_and_its_cdr_says_so(
+    desk: Desk,
+) -> None:
+    token = await desk.login("1001")
+    await desk.post("/api/agent/state", token, {"state": "ready"})
+    ws = await desk.client.ws_connect("/ws", headers={"Authorization": f"Bearer {token}"})
+    await next_of_type(ws, "hello")
+    t = desk.now[0]
+    desk.play(
+        ev.CallStarted("v1", "PJSIP/trunk-v1", "15550100001", "", t),
+        ev.IdentityChecked("v1", True),
+        ev.CallQueued("v1", "billing", 1, t + 1),
+        ev.AgentRang("v1", "1001", "billing", t + 2),
+    )
+    pop = await next_of_type(ws, "screen.pop")
+    assert (pop["call_id"], pop["verified"]) == ("v1", True)
+    # the page's resync shows it the same way
+    await ws.send_json({"type": "resync"})
+    hello = await next_of_type(ws, "hello")
+    assert hello["call"]["verified"] is True
+    desk.answer("v1", "1001")
+    desk.hang_up("v1", "1001")
+    await desk.hotline.drain()
+    row = await desk.hotline.repository.cdr("v1")
+    assert row is not None and row.verified is True
+    await ws.close()
+
+
+async def test_a_caller_who_failed_the_pin_check_pops_not_verified(desk: Desk) -> None:
+    token = await desk.login("1001")
+    await desk.post("/api/agent/state", token, {"state": "ready"})
+    ws = await desk.client.ws_connect("/ws", headers={"Authorization": f"Bearer {token}"})
+    await next_of_type(ws, "hello")
+    t = desk.now[0]
+    desk.play(
+        ev.CallStarted("v2", "PJSIP/trunk-v2", "15550100001", "", t),
+        ev.IdentityChecked("v2", False),
+        ev.CallQueued("v2", "billing", 1, t + 1),
+        ev.AgentRang("v2", "1001", "billing", t + 2),
+    )
+    pop = await next_of_type(ws, "screen.pop")
+    assert (pop["call_id"], pop["verified"]) == ("v2", False)
+    await ws.close()
+
+
 async def test_hello_after_a_drop_offers_the_call_still_without_disposition(desk: Desk) -> None:
     token = await desk.login("1001")
     await desk.post("/api/agent/state", token, {"state": "ready"})
