@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from cti.config import Settings
 from cti.db.models import User
+from cti.domain import effects as fx
 from cti.service.records import DispositionOutcome
 from cti.service.views import call_json
 from cti.web.hub import Hub
@@ -62,7 +63,7 @@ class DeskFacade:
     def logout(self, agent_id: str) -> dict[str, Any]:
         return self._command(self._core.logout(agent_id, self.now()), agent_id)
 
-    def _command(self, effects: list[Any], agent_id: str) -> dict[str, Any]:
+    def _command(self, effects: list[fx.Effect], agent_id: str) -> dict[str, Any]:
         self._hotline.carry_out(effects)
         return self._desktop.agent_view(self._core.agents[agent_id].snapshot())
 
