@@ -112,6 +112,3 @@ class DeskFacade:
     def wrap_call(self, agent_id: str) -> dict[str, Any] | None:
         """The agent's last answered call that has no disposition yet."""
         return self._hotline.records.wrap_call(agent_id)
-
-    async def close(self) -> None:
-        await self._hotline.close()

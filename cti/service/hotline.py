@@ -154,6 +154,7 @@ class Hotline:
                 self._cancel_timers()
                 if follow_ami:
                     await self.ami.close()
+                await self.desktop.close()  # the CRM's HTTP client, once nothing pops
                 self.tasks.detach()
                 self.started.clear()
 
@@ -165,10 +166,6 @@ class Hotline:
         """Wait for spawned work (pops, CDR writes) to finish: for shutdown and tests."""
         await self.tasks.settle()
         await self.records.queue.join()
-
-    async def close(self) -> None:
-        """Release what the desktop opened (the CRM's HTTP client)."""
-        await self.desktop.close()
 
     # ------------------------------------------------------------ AMI events
     async def consume_ami(self) -> None:

@@ -431,9 +431,5 @@ def build_app(desk: DeskFacade, sessions: SessionStore) -> web.Application:
     async def close_sockets(_: web.Application) -> None:
         await desk.hub.close_all()
 
-    async def close_service(_: web.Application) -> None:
-        await desk.close()
-
     app.on_shutdown.append(close_sockets)
-    app.on_cleanup.append(close_service)
     return app
