@@ -40,7 +40,7 @@ class Running:
 
     async def wait_failure(self) -> None:
         """Return (by raising the first error) when the service fails."""
-        await asyncio.shield(self.service)
+        await asyncio.wait({self.service})
         _raise_first(self.service)
 
 
