@@ -146,13 +146,14 @@ class Hotline:
                 self.resync.stop()
                 self._cancel_timers()
                 if follow_ami:
+                    follow_ami = False  # closed once
                     await self.ami.close()
                 await self.drain()
                 worker.cancel()
                 writer.cancel()
             finally:
                 self._cancel_timers()
-                if follow_ami:
+                if follow_ami:  # the service failed before closing AMI
                     await self.ami.close()
                 await self.desktop.close()  # the CRM's HTTP client, once nothing pops
                 self.tasks.detach()
