@@ -189,7 +189,13 @@ def main() -> int:
     parser.add_argument("--demo-log", default=str(ROOT / "artifacts" / "demo-smoke.log"))
     args = parser.parse_args()
     Path(args.demo_log).parent.mkdir(parents=True, exist_ok=True)
-    result = asyncio.run(measure(args))
+    try:
+        result = asyncio.run(measure(args))
+    finally:
+        lines = read_text(Path(args.demo_log)).splitlines()
+        print(f"--- the demo's output (last {min(len(lines), 80)} lines of {args.demo_log}):")
+        print("\n".join(lines[-80:]))
+        print("---", flush=True)
     popped = result.get("pop_after_call_start_s")
     ok = (
         popped is not None
