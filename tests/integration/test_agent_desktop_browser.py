@@ -21,13 +21,15 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from playwright.async_api import Browser
 
 from cti.config import Settings
 from cti.db.repository import Repository, make_engine
 from cti.demo import DEMO_PIN
 from cti.domain.model import AgentState, CallDetailRecord, Disposition
 from cti.server import Running, running_hotline
-from tests.browser.page import ARTIFACTS, BrowserPage
+from tests.browser.fixtures import LoggedInPage
+from tests.browser.page import ARTIFACTS, new_page
 from tests.support.pbx_fixture import free_tcp_port
 from tests.support.sipp import AgentPhone, agent_port, start_call
 from tests.support.waiting import wait_until
@@ -135,12 +137,12 @@ async def watch_agent_states(
 
 
 async def test_agent_page_pops_the_customer_and_saves_the_disposition(
-    desk: Desk, demo_password: str
+    desk: Desk, demo_password: str, browser: Browser
 ) -> None:
     running = desk.running
     base = running.web_url
     core = running.hotline.core
-    async with BrowserPage() as page:
+    async with new_page(browser) as page:
         await page.goto(f"{base}/agent")
         # the language switch: every label follows
         await page.wait_text("#login-submit", "Log in")
@@ -274,12 +276,12 @@ async def test_agent_page_pops_the_customer_and_saves_the_disposition(
 
 
 async def test_a_caller_who_passed_the_pin_check_pops_verified(
-    desk: Desk, demo_password: str
+    desk: Desk, demo_password: str, browser: Browser
 ) -> None:
     running = desk.running
     core = running.hotline.core
     caller = "15550100001"  # Alice Johnson, a demo customer with the demo PIN
-    async with BrowserPage() as page:
+    async with new_page(browser) as page:
         await page.goto(f"{running.web_url}/agent")
         await page.wait_text("#login-submit", "Log in")
         await page.fill("#username", "1001")
@@ -312,3 +314,18 @@ async def test_a_caller_who_passed_the_pin_check_pops_verified(
     await running.hotline.drain()
     cdr = await running.hotline.repository.cdr(call_id)
     assert cdr is not None and cdr.verified
+
+
+async def test_an_agent_logged_in_over_the_api_opens_the_desk_without_the_login_form(
+    hotline: Running, logged_in_page: LoggedInPage
+) -> None:
+    page = await logged_in_page(hotline.web_url, "agent")
+    await page.wait_text("#conn", "online")
+    await page.wait_text("#state", "Paused")
+    assert await page.text("#who") == "1001 · Li Na"
+    assert not await page.visible("#login-submit")
+    # the agent desk is for agents: a supervisor's session is turned away on the page
+    supervisor = await logged_in_page(hotline.web_url, "supervisor")
+    await supervisor.wait_text("#login-error", "You may not do this.")
+    assert not await supervisor.visible("#desk-view")
+    assert await page.page_errors() == [] and await supervisor.page_errors() == []
