@@ -78,6 +78,8 @@ def wav_info(path: str | Path) -> WavInfo:
         head = handle.read(12)
     if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
         raise AudioError(f"not a WAV recording: {path}")
+    if size < 44:  # the smallest PCM WAV header
+        raise AudioError(f"truncated file (no audio data): {path}")
     try:
         with wave.open(str(path), "rb") as wav:
             channels, width = wav.getnchannels(), wav.getsampwidth()
