@@ -63,8 +63,7 @@ class Turn:
                 for i, w in enumerate(self.words)
             ],
         }
-        if self.sentiment is not None:
-            data["sentiment"] = round(self.sentiment, 3)
+        data["sentiment"] = None if self.sentiment is None else round(self.sentiment, 3)
         return data
 
 
