@@ -248,6 +248,8 @@ class WhisperEngine:
 def _simplified(words: list[Word]) -> list[Word]:
     import zhconv
 
+    # its own loader leaves the dictionary file open: load it by path instead
+    zhconv.loaddict(str(Path(zhconv.__file__).with_name("zhcdict.json")))
     return [Word(zhconv.convert(w.text, "zh-cn"), w.start, w.end, w.conf) for w in words]
 
 
