@@ -109,7 +109,13 @@ async def process_job(
         with contextlib.suppress(asyncio.CancelledError):
             await renewer
     transcript, tags = result
-    stored = await store.complete(job, transcript, tags)
+    try:
+        stored = await store.complete(job, transcript, tags)
+    except Exception:
+        # the database refused (outage, a concurrent write): the lease runs out and
+        # the job is done again
+        log.exception("job %d: storing the result failed; it will be retried", job.id)
+        return False
     if not stored:
         log.warning("job %d: finished after its lease was taken; result dropped", job.id)
     return stored
@@ -128,7 +134,12 @@ async def run_worker(
     done = 0
     try:
         while True:
-            job = await store.lease(owner, config.lease_s, engines=[engine.name])
+            try:
+                job = await store.lease(owner, config.lease_s, engines=[engine.name])
+            except Exception:
+                log.exception("leasing a job failed; trying again")
+                await asyncio.sleep(5 * config.poll_s)
+                continue
             if job is None:
                 if config.exit_when_idle and not await store.pending([engine.name]):
                     return done
