@@ -6,9 +6,9 @@ lease every third of ``lease_s``; a worker that dies stops renewing and its
 job goes to another worker once the lease runs out. A bad recording fails
 its own job with the reason; the worker goes on with the next.
 
-Memory per worker (resident, after the model is loaded): Vosk with the small
-Korean model about 640 MB; faster-whisper tiny.en about 300 MB; the
-multilingual base about 330 MB (450 MB peak). Run one worker per core.
+Peak memory per worker (resident, benchmarks/transcribe.py): Vosk with the
+small Korean model 730 MB; faster-whisper tiny.en 380 MB; the multilingual
+base 460 MB. Run one worker per core.
 """
 
 from __future__ import annotations
