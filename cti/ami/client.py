@@ -94,8 +94,9 @@ class FramedAmiProtocol(AMIProtocol):  # type: ignore[misc]
                 return
             raw = bytes(self.buffer[:end])
             del self.buffer[: end + len(FRAME_END)]
-            text = raw.decode("utf-8", "replace").strip()
-            if not text:
+            # only line breaks are trimmed: a last header "Value: " keeps its empty value
+            text = raw.decode("utf-8", "replace").strip("\r\n")
+            if not text.strip():
                 continue
             try:
                 message = Message.from_line(text)
