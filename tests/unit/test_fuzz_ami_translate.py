@@ -1,4 +1,4 @@
-"""Property-based tests of the AMI translator: any headers give well-formed domain events."""
+"""Property-based tests of the AMI translator: well-formed events the core can apply."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from cti import dialplan
 from cti.ami.translate import translate
 from cti.domain import events as ev
+from cti.domain.callcenter import CallCenter
 
 _VARIABLES = [
     getattr(dialplan, name)
@@ -81,3 +82,50 @@ def test_any_headers_translate_to_well_formed_domain_events(
             for p in _well_formed(getattr(event, f.name), hints[f.name])
         ]
         assert problems == []
+
+
+# ------------------------------------------------- a whole stream into the core
+_CALLS = ["c1", "c2", "c3"]
+_AGENTS = ["1001", "1002", "9999"]
+
+
+@st.composite
+def coherent_ami_event(draw: st.DrawFn) -> dict[str, str]:
+    """An AMI event about a few calls and agents, with values the translator acts on."""
+    call = draw(st.sampled_from(_CALLS))
+    agent = draw(st.sampled_from(_AGENTS))
+    fields = {
+        "Event": draw(st.sampled_from(_EVENT_NAMES)),
+        "Linkedid": call,
+        "Uniqueid": call if draw(st.booleans()) else f"{call}.2",
+        "Context": draw(st.sampled_from(["from-trunk", dialplan.OFFER_CONTEXT, "other"])),
+        "Channel": f"PJSIP/trunk-{call}",
+        "DestChannel": f"PJSIP/agent{agent}-0001",
+        "MemberName": agent,
+        "Interface": f"PJSIP/agent{agent}",
+        "Queue": draw(st.sampled_from(["general", "billing", "nowhere"])),
+        "Variable": draw(st.sampled_from(_VARIABLES)),
+        "Value": draw(
+            st.sampled_from(["", "1", "5", "general|en|1|card", "a|b|c", agent, "queue", "x"])
+        ),
+        "DialStatus": draw(st.sampled_from(["ANSWER", "BUSY", "CANCEL", "NOANSWER"])),
+        "Position": draw(st.sampled_from(["1", "-3", "x"])),
+        "Paused": draw(st.sampled_from(["0", "1"])),
+    }
+    return fields
+
+
+@settings(max_examples=150, derandomize=True, deadline=None)
+@given(st.lists(coherent_ami_event(), max_size=40), st.booleans())
+def test_any_stream_of_translated_events_is_applied_by_the_core_without_error(
+    stream: list[dict[str, str]], logged_in: bool
+) -> None:
+    core = CallCenter(["general", "billing"])
+    core.register_agent("1001", "PJSIP/agent1001", ["general", "billing"], 0.0)
+    core.register_agent("1002", "PJSIP/agent1002", ["general"], 0.0)
+    if logged_in:
+        core.login("1001", at=1.0)
+        core.ready("1001", at=1.0)
+    for n, fields in enumerate(stream):
+        for event in translate(fields, 10.0 + n, frozenset({"from-trunk"})):
+            core.apply(event)
