@@ -7,6 +7,8 @@ as ``asyncio.start_server`` would hand them over.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from typing import Any
 
 import pytest
@@ -119,3 +121,66 @@ def test_odd_dtmf_replies_give_ascii_digits_or_an_agi_error(result: str, tail: s
 def test_an_unexpected_reply_is_an_agi_error(garbage: bytes) -> None:
     with pytest.raises(AgiError):
         get_data(garbage)
+
+
+async def _session(port: int, data: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(data)
+        await writer.drain()
+        with contextlib.suppress(ConnectionError):
+            writer.write_eof()
+        async with asyncio.timeout(5):
+            return await reader.read()  # the server answers, then closes
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+
+
+async def test_any_header_block_over_a_socket_ends_the_session_and_the_server_serves_on() -> None:
+    served: list[str] = []
+
+    async def echo(session: AgiSession) -> None:
+        served.append(session.uniqueid)
+        await session.set_variable("HOTLINE_TEST", session.caller_number)
+
+    server = FastAgiServer("127.0.0.1", 0, {"echo": echo}, header_timeout=0.5)
+    await server.start()
+    assert server._server is not None
+    port = server._server.sockets[0].getsockname()[1]
+    loop = asyncio.get_running_loop()
+    try:
+
+        @settings(max_examples=60, derandomize=True, deadline=None, database=None)
+        @given(
+            st.lists(
+                st.one_of(
+                    st.builds(lambda k, v: f"{k}: {v}", agi_keys, agi_values),
+                    st.just("agi_network_script: echo"),
+                    st.text(max_size=30).filter(lambda t: "\n" not in t),
+                ),
+                max_size=6,
+            ).map(lambda lines: ("\n".join(lines) + "\n\n").encode()),
+        )
+        @example(b"agi_network_script: echo\nagi_uniqueid: " + b"x" * (MAX_LINE + 1) + b"\n\n")
+        @example(b"agi_network_script: /echo/\nagi_callerid: \xff\n\n")
+        def run(data: bytes) -> None:
+            before = server.completed + server.failed
+            asyncio.run_coroutine_threadsafe(_session(port, data), loop).result(10)
+            # every session is counted as ended, well or not
+            deadline = time.monotonic() + 5
+            while server.completed + server.failed == before and time.monotonic() < deadline:
+                time.sleep(0.005)
+            assert server.completed + server.failed == before + 1
+
+        await asyncio.to_thread(run)
+        # a well-formed request is still served
+        served.clear()
+        block = b"agi_network_script: echo\nagi_uniqueid: 1.1\nagi_callerid: 100\n\n"
+        reply = asyncio.create_task(_session(port, block + b"200 result=1\n"))
+        assert await reply == b'SET VARIABLE HOTLINE_TEST "100"\n'
+        assert served == ["1.1"]
+        assert server.active == 0
+    finally:
+        await server.stop()
