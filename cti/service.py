@@ -52,6 +52,7 @@ from cti.domain.model import (
 from cti.pbx import runtime
 from cti.routing import Router
 from cti.routing.config import load_routes
+from cti.wallboard.feature import Wallboard  # wallboard feature (issue 13)
 from cti.web.hub import Hub
 from recordings.catalogue import VOICEMAIL_FOLDER, RecordingPathError, host_path
 
@@ -191,6 +192,7 @@ class Hotline:
         self._dispositions: dict[str, AgentDisposition] = {}
         self._cdr_in_flight: dict[str, str | None] = {}
         self._wrap: dict[str, dict[str, Any]] = {}  # agent -> last call without disposition
+        self.wallboard = Wallboard(self)  # wallboard feature (issue 13): KPIs, state log, alarms
 
     async def load_agents(self) -> None:
         for user in await self.repository.agents():
@@ -483,6 +485,7 @@ class Hotline:
 
     # ------------------------------------------------------------ effects
     def carry_out(self, effects: list[fx.Effect]) -> None:
+        self.wallboard.observe(effects)  # wallboard feature (issue 13)
         for effect in effects:
             match effect:
                 case (
@@ -914,12 +917,14 @@ class Hotline:
                 )
             self._dispositions[call_id] = chosen
             self._forget_wrap(agent_id, call_id)
+            self.wallboard.disposition(call_id, code)  # wallboard feature (issue 13)
             return "pending"
         if not await self.repository.set_agent_disposition(call_id, agent_id, code, notes):
             raise CallActionRefused(
                 403, "not_your_call", f"call {call_id} is not a call answered by you"
             )
         self._forget_wrap(agent_id, call_id)
+        self.wallboard.disposition(call_id, code)  # wallboard feature (issue 13)
         return "stored"
 
     def _forget_wrap(self, agent_id: str, call_id: str) -> None:

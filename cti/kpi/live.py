@@ -148,9 +148,13 @@ class LiveKpis:
         for fact in facts:
             self._put(fact)
         for change in changes:
-            before = self.tracker.last.get(change.agent_id)
-            self.tracker.last[change.agent_id] = change
-            self._account(change, before)
+            self.record(change)
+
+    def record(self, change: StateChange) -> None:
+        """A state change known from elsewhere (the log at start, a restart)."""
+        before = self.tracker.last.get(change.agent_id)
+        self.tracker.last[change.agent_id] = change
+        self._account(change, before)
 
     # ------------------------------------------------------------ bookkeeping
     def _close_stint(self, agent_id: str, before: StateChange, end: float) -> None:

@@ -22,6 +22,7 @@ from cti.auth import Session, SessionStore, verify_password
 from cti.domain.callcenter import AgentCommandRefused
 from cti.service import CallActionRefused, Hotline, call_json
 from cti.web.hub import PROTOCOL_VERSION, Hub, Subscriber
+from cti.web.wallboard import register_wallboard  # wallboard feature (issue 13)
 
 log = logging.getLogger(__name__)
 
@@ -415,6 +416,7 @@ def build_app(hotline: Hotline, sessions: SessionStore) -> web.Application:
     app.router.add_get("/api/agents", list_agents)
     app.router.add_get("/api/calls", list_calls)
     app.router.add_get("/ws", websocket)
+    register_wallboard(app)  # wallboard feature (issue 13)
 
     async def close_sockets(_: web.Application) -> None:
         await hotline.hub.close_all()

@@ -95,6 +95,11 @@ class Hub:
             task.add_done_callback(_closing.discard)
             return False
 
+    @property
+    def supervisor_count(self) -> int:
+        """Sockets of supervisors and admins (who get the wallboard)."""
+        return len(self._supervisors)
+
     def sockets_of(self, username: str) -> list[Subscriber]:
         return list(self._by_user.get(username, ()))
 
