@@ -4,32 +4,25 @@ core, the real database (SQLite) and a stub AMI."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestServer
 
-from cti.auth import SessionStore
-from cti.config import Settings
-from cti.db.repository import AgentDisposition, Repository, create_schema, make_engine
-from cti.demo import seed_demo
+from cti.db.repository import AgentDisposition
 from cti.domain import effects as fx
 from cti.domain import events as ev
 from cti.kpi.calendar import Calendar
-from cti.service import Hotline
-from cti.web.app import build_app
-from cti.web.hub import Hub
 from tests.support.kpi_day import QUEUES, simulate_day
 from tests.support.waiting import wait_until
+from tests.support.wallboard_app import T0, Board, wallboard_app
 
-PASSWORD = "correct horse"
-T0 = 1_800_000_000.0
 DAY = T0 - T0 % 86400
 
 RULES = """
@@ -39,91 +32,17 @@ alarms:
   - {name: slow, kind: longest_wait, queue: "*", threshold: 30, clear: 10}
 """
 
-
-class StubAmi:
-    generation = 1
-
-    def __init__(self) -> None:
-        self.actions: list[dict[str, str]] = []
-
-    async def action(self, fields: dict[str, Any], **_: Any) -> Any:
-        self.actions.append({k: str(v) for k, v in fields.items()})
-        return {"Response": "Success"}
-
-    async def list_action(self, fields: dict[str, Any], **_: Any) -> list[dict[str, str]]:
-        return []
-
-
-@dataclass
-class Board:
-    hotline: Hotline
-    client: TestClient[web.Request, web.Application]
-    now: list[float]
-
-    async def login(self, user: str) -> str:
-        async with self.client.post(
-            "/api/login", json={"username": user, "password": PASSWORD}
-        ) as r:
-            assert r.status == 200, await r.text()
-            return str((await r.json())["token"])
-
-    async def get(self, path: str, token: str | None) -> tuple[int, Any]:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        async with self.client.get(path, headers=headers) as r:
-            body = await r.text()
-            if r.content_type == "application/json":
-                return r.status, json.loads(body)
-            return r.status, body
-
-    def play(self, *events: ev.DomainEvent) -> None:
-        for event in events:
-            self.hotline.carry_out(self.hotline.core.apply(event))
-
-
 Factory = Callable[..., Awaitable[Board]]
 
 
 @pytest.fixture
 async def board(tmp_path: Path) -> AsyncIterator[Factory]:
-    opened: list[tuple[TestClient[web.Request, web.Application], Any, Hotline]] = []
-    workers: list[asyncio.Task[None]] = []
+    async with contextlib.AsyncExitStack() as stack:
 
-    async def make(rules: str | None = None, **settings_kw: Any) -> Board:
-        wallboard_file = None
-        if rules is not None:
-            wallboard_file = tmp_path / "wallboard.yaml"
-            wallboard_file.write_text(rules)
-        settings = Settings(
-            database_url=f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}",
-            recordings_dir=tmp_path / "recordings",
-            wallboard_file=wallboard_file,
-            **settings_kw,
-        )
-        engine = make_engine(settings.effective_database_url)
-        await create_schema(engine)
-        repository = Repository(engine)
-        await seed_demo(repository, PASSWORD)
-        now = [T0]
-        try:
-            hotline = Hotline(settings, repository, StubAmi(), Hub(), clock=lambda: now[0])  # type: ignore[arg-type]
-        except Exception:
-            await engine.dispose()
-            raise
-        await hotline.load_agents()
-        workers.append(asyncio.create_task(hotline.run_cdr_writer()))
-        client = TestClient(TestServer(build_app(hotline, SessionStore(3600))))
-        await client.start_server()
-        opened.append((client, engine, hotline))
-        return Board(hotline, client, now)
+        async def make(rules: str | None = None, **settings_kw: Any) -> Board:
+            return await stack.enter_async_context(wallboard_app(tmp_path, rules, **settings_kw))
 
-    yield make
-    for client, engine, hotline in opened:
-        await client.close()
-        await hotline.drain()
-        await engine.dispose()
-    for worker in workers:
-        worker.cancel()
-    await asyncio.gather(*workers, return_exceptions=True)
+        yield make
 
 
 async def next_update(

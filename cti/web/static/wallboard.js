@@ -28,7 +28,7 @@ const I18N = {
     "tile.target": "target {target}",
     "alarms.title": "Alarms",
     "alarms.none": "No alarm.",
-    "alarms.cleared": "cleared",
+    "alarm.cleared_text": "{queue}: alarm {rule} cleared",
     "alarm.service_level": "{queue}: service level {value} below {threshold}",
     "alarm.longest_wait": "{queue}: a caller waits {value} s (over {threshold} s)",
     "alarm.waiting_calls": "{queue}: {value} calls waiting (over {threshold})",
@@ -105,7 +105,7 @@ const I18N = {
     "tile.target": "目标 {target}",
     "alarms.title": "告警",
     "alarms.none": "无告警。",
-    "alarms.cleared": "已解除",
+    "alarm.cleared_text": "{queue}：告警 {rule} 已解除",
     "alarm.service_level": "{queue}：服务水平 {value} 低于 {threshold}",
     "alarm.longest_wait": "{queue}：有来电已等待 {value} 秒（超过 {threshold} 秒）",
     "alarm.waiting_calls": "{queue}：{value} 通来电排队（超过 {threshold}）",
@@ -289,9 +289,9 @@ function render() {
     li.className = a.cleared_at ? "cleared" : a.severity;
     li.dataset.rule = a.rule;
     const fmt = (v) => (["service_level", "abandon_rate"].includes(a.kind) ? pct(v) : Math.round(v));
-    let text = t("alarm." + a.kind, { queue: label("queue", a.queue), value: fmt(a.value), threshold: fmt(a.threshold) });
+    const vars = { queue: label("queue", a.queue), rule: a.rule, value: fmt(a.value), threshold: fmt(a.threshold) };
     const at = new Date((a.cleared_at || a.raised_at) * 1000).toLocaleTimeString(lang === "zh" ? "zh-CN" : "en-GB");
-    text = at + " " + text + (a.cleared_at ? " (" + t("alarms.cleared") + ")" : "");
+    const text = at + " " + (a.cleared_at ? t("alarm.cleared_text", vars) : t("alarm." + a.kind, vars));
     li.textContent = text;
     return li;
   }));
@@ -333,7 +333,7 @@ function renderCharts() {
   }
   // the day's span so far: from the first interval with calls to the last
   const first = rows[0].start, last = rows[rows.length - 1].start;
-  const n = Math.max(1, Math.round((last - first) / 900) + 1);
+  const n = Math.max(16, Math.round((last - first) / 900) + 1); // bars keep a sane width
   const slot = (W - L) / n;
   const max = Math.max(1, ...rows.map((r) => r.offered));
   calls.appendChild(svgEl("text", { x: 2, y: T + 8 }, String(max)));
