@@ -29,13 +29,17 @@ def lookahead_s(options: KpiOptions) -> float:
 
 
 def build_book(
-    pool: Iterable[CallFact], changes: Iterable[StateChange], options: KpiOptions
+    pool: Iterable[CallFact],
+    changes: Iterable[StateChange] | Mapping[str, int],
+    options: KpiOptions,
 ) -> CallBook:
-    """The calls (the period's and those after it, for the repeat flags) with their wrap-up."""
+    """The calls (the period's and those after it, for the repeat flags) with their
+    wrap-up: from the state log rows, or already summed per call."""
     book = CallBook(options)
     for fact in sorted(pool, key=lambda f: f.queued_at):
         book.put(fact)
-    for call_id, wrap in wrap_ms_by_call(changes).items():
+    wraps = changes if isinstance(changes, Mapping) else wrap_ms_by_call(changes)
+    for call_id, wrap in wraps.items():
         book.add_wrap(call_id, wrap)
     return book
 

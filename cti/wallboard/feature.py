@@ -326,9 +326,12 @@ class Wallboard:
             return session_report(initial, changes, start, until, agent)
         options = self.config.kpi
         horizon = min(end + lookahead_s(options), now + 1)
-        pool = await self.store.facts(start, max(end, horizon))
-        changes = await self.store.changes(start, min(end + 86400, now + 1))
-        book = build_book(pool, changes, options)
+        pool = await self.store.facts(start, end)
+        if horizon > end:
+            pool += await self.store.later_facts(start, end, horizon)
+        # wrap-ups of the period's calls end within the hour after it
+        wraps = await self.store.wrap_ms(start, min(end + 3600, now + 1))
+        book = build_book(pool, wraps, options)
         if kind == "waits":
             return wait_distribution(book, start, end, queue)
         group: Group = kind  # type: ignore[assignment]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -25,8 +26,9 @@ def _dt(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
 
-def fact_of_row(row: CallRecord) -> CallFact | None:
-    """The KPI fact of a stored CDR (as ``cti.kpi.facts.fact_of_cdr`` of the live one)."""
+def fact_of_row(row: Any) -> CallFact | None:
+    """The KPI fact of a stored CDR (as ``cti.kpi.facts.fact_of_cdr`` of the live one);
+    ``row`` has the columns of ``FACT_COLUMNS`` (an ORM row or a plain result row)."""
     queued_at = _epoch(row.queued_at)
     if row.queue is None or queued_at is None:
         return None
@@ -46,6 +48,23 @@ def fact_of_row(row: CallRecord) -> CallFact | None:
         nps_score=row.nps_score,
         disposition=row.agent_disposition,
     )
+
+
+#: the CDR columns a KPI fact is made of (read without building ORM objects)
+FACT_COLUMNS = (
+    CallRecord.call_id,
+    CallRecord.queue,
+    CallRecord.caller_number,
+    CallRecord.agent_id,
+    CallRecord.queued_at,
+    CallRecord.answered_at,
+    CallRecord.disposition,
+    CallRecord.wait_s,
+    CallRecord.talk_s,
+    CallRecord.survey_score,
+    CallRecord.nps_score,
+    CallRecord.agent_disposition,
+)
 
 
 def _change(row: AgentStateRecord) -> StateChange:
@@ -98,23 +117,69 @@ class WallboardStore:
     # ------------------------------------------------------------ reads
     async def facts(self, start: float, end: float) -> list[CallFact]:
         """Calls that reached a queue in [start, end)."""
+        in_period = (CallRecord.queued_at >= _dt(start), CallRecord.queued_at < _dt(end))
         async with self.sessions() as session:
-            rows = await session.scalars(
-                select(CallRecord)
-                .where(CallRecord.queued_at >= _dt(start), CallRecord.queued_at < _dt(end))
-                .order_by(CallRecord.queued_at)
+            rows = await session.execute(select(*FACT_COLUMNS).where(*in_period))
+            return [f for f in (fact_of_row(r) for r in rows) if f is not None]
+
+    async def later_facts(self, start: float, end: float, horizon: float) -> list[CallFact]:
+        """Calls in [end, horizon) from the numbers that called in [start, end): the
+        ones that can make a call of the period a repeat (FCR, repeat complaints)."""
+        numbers = (
+            select(CallRecord.caller_number)
+            .where(CallRecord.queued_at >= _dt(start), CallRecord.queued_at < _dt(end))
+            .where(CallRecord.caller_number != "")
+            .scalar_subquery()
+        )
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(*FACT_COLUMNS).where(
+                    CallRecord.queued_at >= _dt(end),
+                    CallRecord.queued_at < _dt(horizon),
+                    CallRecord.caller_number.in_(numbers),
+                )
             )
             return [f for f in (fact_of_row(r) for r in rows) if f is not None]
 
     async def changes(self, start: float, until: float) -> list[StateChange]:
         """State log rows in [start, until), in time order."""
+        log = AgentStateRecord
         async with self.sessions() as session:
-            rows = await session.scalars(
-                select(AgentStateRecord)
-                .where(AgentStateRecord.at >= start, AgentStateRecord.at < until)
-                .order_by(AgentStateRecord.at, AgentStateRecord.id)
+            rows = await session.execute(
+                select(log.agent_id, log.state, log.reason, log.call_id, log.at)
+                .where(log.at >= start, log.at < until)
+                .order_by(log.at, log.id)
             )
-            return [_change(r) for r in rows]
+            return [StateChange(*row) for row in rows]
+
+    async def wrap_ms(self, start: float, until: float) -> dict[str, int]:
+        """Wrap-up time per call from the log rows in [start, until): each wrap-up
+        closed by the agent's next row (as ``cti.kpi.figures.wrap_ms_by_call``)."""
+        log = AgentStateRecord
+        stints = (
+            select(
+                log.state,
+                log.call_id,
+                log.at,
+                func.lead(log.at)
+                .over(partition_by=log.agent_id, order_by=(log.at, log.id))
+                .label("next_at"),
+            )
+            .where(log.at >= start, log.at < until)
+            .subquery()
+        )
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(stints.c.call_id, stints.c.at, stints.c.next_at).where(
+                    stints.c.state == "wrap_up",
+                    stints.c.call_id.is_not(None),
+                    stints.c.next_at.is_not(None),
+                )
+            )
+            result: dict[str, int] = {}
+            for call_id, at, next_at in rows:
+                result[call_id] = result.get(call_id, 0) + max(0, ms(next_at) - ms(at))
+            return result
 
     async def states_at(self, start: float) -> dict[str, StateChange]:
         """Each agent's last state change before ``start`` (the state in force then)."""
