@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import json
 import random
+import re
 import statistics
 import sys
 import tempfile
@@ -53,6 +54,7 @@ from cti.web.hub import Hub  # noqa: E402
 QUEUES = ("general", "billing", "technical", "account")
 AGENTS = [f"{2000 + i}" for i in range(40)]
 START = datetime(2026, 11, 1, tzinfo=UTC).timestamp()
+AT = re.compile(r'\{"v": 1, "type": "wallboard.update", "data": \{"at": ([0-9.]+)')
 
 
 def pct(values: list[float], q: float) -> float:
@@ -190,22 +192,22 @@ async def wallboard_latency(tmp: Path, sockets: int, rate: float, seconds: float
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     base = f"http://127.0.0.1:{port}"
     applied: list[float] = []  # time each event batch was applied
-    arrivals: list[list[tuple[float, float]]] = [[] for _ in range(sockets)]
-
-    async def reader(i: int, ws: aiohttp.ClientWebSocketResponse) -> None:
-        async for msg in ws:
-            frame = json.loads(msg.data)
-            if frame["type"] == "wallboard.update":
-                arrivals[i].append((frame["data"]["at"], time.time()))
-
     async with aiohttp.ClientSession() as http:
         async with http.post(f"{base}/api/login", json={"username": "boss", "password": "pw"}) as r:
             token = (await r.json())["token"]
-        conns = [
-            await http.ws_connect(f"{base}/ws", headers={"Authorization": f"Bearer {token}"})
-            for _ in range(sockets)
-        ]
-        readers = [asyncio.create_task(reader(i, ws)) for i, ws in enumerate(conns)]
+        # the supervisors' sockets live in another process (the CTI's loop is not theirs)
+        client = await asyncio.create_subprocess_exec(
+            sys.executable,
+            __file__,
+            "--client",
+            base,
+            token,
+            str(sockets),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert client.stdout is not None and client.stdin is not None
+        await client.stdout.readline()  # "connected"
 
         def play(*events: ev.DomainEvent) -> None:
             applied.append(time.time())
@@ -242,9 +244,10 @@ async def wallboard_latency(tmp: Path, sockets: int, rate: float, seconds: float
 
             loop.call_later(0.3, answer)
         await asyncio.sleep(2.5)
-        for ws in conns:
-            await ws.close()
-        await asyncio.gather(*readers, return_exceptions=True)
+        client.stdin.write(b"stop\n")
+        await client.stdin.drain()
+        arrivals = json.loads(await client.stdout.read())
+        await client.wait()
     await runner.cleanup()
     await hotline.drain()
     writer.cancel()
@@ -261,7 +264,38 @@ async def wallboard_latency(tmp: Path, sockets: int, rate: float, seconds: float
     return latencies
 
 
+async def client_process(base: str, token: str, sockets: int) -> None:
+    """Hold ``sockets`` supervisor sockets; print (frame built, frame arrived) per socket."""
+    arrivals: list[list[tuple[float, float]]] = [[] for _ in range(sockets)]
+
+    sizes: list[int] = []
+
+    async def reader(i: int, ws: aiohttp.ClientWebSocketResponse) -> None:
+        async for msg in ws:
+            # the frame's first field is the time it was built: no need to parse it all
+            head = AT.match(msg.data)
+            if head is not None:
+                arrivals[i].append((float(head.group(1)), time.time()))
+                if i == 0:
+                    sizes.append(len(msg.data))
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+        headers = {"Authorization": f"Bearer {token}"}
+        conns = [await http.ws_connect(f"{base}/ws", headers=headers) for _ in range(sockets)]
+        readers = [asyncio.create_task(reader(i, ws)) for i, ws in enumerate(conns)]
+        print("connected", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        for ws in conns:
+            await ws.close()
+        await asyncio.gather(*readers, return_exceptions=True)
+    print(f"frame size: {statistics.median(sizes or [0]):.0f} bytes", file=sys.stderr)
+    print(json.dumps(arrivals), flush=True)
+
+
 async def main() -> None:
+    if len(sys.argv) == 5 and sys.argv[1] == "--client":
+        await client_process(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cdrs", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=30)

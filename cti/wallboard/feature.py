@@ -92,16 +92,25 @@ class Wallboard:
 
     # ------------------------------------------------------------ input (sync)
     def observe(self, effects: Iterable[fx.Effect]) -> None:
-        """Every batch of effects the core produced (called by ``Hotline.carry_out``)."""
-        observed = self.live.observe(effects, self.hotline.clock())
-        for change in observed.state_changes:
-            self.writes.put_nowait(change)
-        if observed.changed:
-            self._schedule_push()
+        """Every batch of effects the core produced (called by ``Hotline.carry_out``).
+
+        Never raises: a fault in the figures must not stop calls being handled.
+        """
+        try:
+            observed = self.live.observe(effects, self.hotline.clock())
+            for change in observed.state_changes:
+                self.writes.put_nowait(change)
+            if observed.changed:
+                self._schedule_push()
+        except Exception:
+            log.exception("wallboard: effects not counted")
 
     def disposition(self, call_id: str, code: str) -> None:
-        if self.live.disposition(call_id, code):
-            self._schedule_push()
+        try:
+            if self.live.disposition(call_id, code):
+                self._schedule_push()
+        except Exception:
+            log.exception("wallboard: disposition of %s not counted", call_id)
 
     # ------------------------------------------------------------ lifetime
     async def start(self) -> None:
@@ -178,10 +187,13 @@ class Wallboard:
     def push(self) -> None:
         """Judge the alarms and send the board to every supervisor's socket."""
         self._push_timer = None
-        self.check_alarms()
-        if self.hotline.hub.supervisor_count:
-            self.hotline.hub.to_supervisors("wallboard.update", self.board())
-            self.frames_sent += 1
+        try:
+            self.check_alarms()
+            if self.hotline.hub.supervisor_count:
+                self.hotline.hub.to_supervisors("wallboard.update", self.board())
+                self.frames_sent += 1
+        except Exception:
+            log.exception("wallboard: no frame sent")
 
     def check_alarms(self) -> list[Alarm]:
         now = self.hotline.clock()
