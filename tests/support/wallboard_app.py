@@ -83,7 +83,7 @@ class Board:
 
 @contextlib.asynccontextmanager
 async def wallboard_app(
-    tmp_path: Path, rules: str | None = None, **settings_kw: Any
+    tmp_path: Path, rules: str | None = None, start: float = T0, **settings_kw: Any
 ) -> AsyncIterator[Board]:
     wallboard_file = None
     if rules is not None:
@@ -100,7 +100,7 @@ async def wallboard_app(
         await create_schema(engine)
         repository = Repository(engine)
         await seed_demo(repository, PASSWORD)
-        now = [T0]
+        now = [start]
         hotline = Hotline(settings, repository, StubAmi(), Hub(), clock=lambda: now[0])  # type: ignore[arg-type]
         await hotline.load_agents()
         writer = asyncio.create_task(hotline.run_cdr_writer())

@@ -263,3 +263,32 @@ async def test_a_bad_wallboard_file_is_refused_naming_the_field(board: Factory) 
 
     with pytest.raises(KpiConfigError, match=r"alarms.0.kind"):
         await board("alarms:\n  - {name: x, kind: weather, threshold: 1}\n")
+
+
+async def test_after_a_restart_today_is_read_back_and_logged_in_agents_are_logged_out(
+    tmp_path: Path,
+) -> None:
+    async with wallboard_app(tmp_path) as first:
+        await first.ready("1001")
+        first.play(
+            ev.CallStarted("c1", "PJSIP/trunk-1", "15550100001", "", T0),
+            ev.CallQueued("c1", "billing", 1, T0),
+            ev.AgentRang("c1", "1001", "billing", T0 + 1),
+            ev.CallAnswered("c1", "1001", "billing", T0 + 3),
+        )
+        first.now[0] = T0 + 60
+        first.play(ev.AgentCallCompleted("c1", "1001", T0 + 60), ev.CallEnded("c1", T0 + 60, "x"))
+        before = first.hotline.wallboard.live.queue_today("billing")
+        await first.hotline.drain()
+        await first.hotline.wallboard.writes.join()
+    assert before["answered"] == 1 and before["asa_s"] == 3.0
+    # the CTI restarted a minute later, on the same database
+    async with wallboard_app(tmp_path, start=T0 + 120) as second:
+        wallboard = second.hotline.wallboard
+        assert wallboard.live.queue_today("billing") == before
+        await wallboard.writes.join()
+        changes = await wallboard.store.changes(T0 - 3600, T0 + 3600)
+        assert [(c.state, c.reason) for c in changes if c.agent_id == "1001"][-1] == (
+            "logged_out",
+            "restart",
+        )
