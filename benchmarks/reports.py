@@ -181,11 +181,12 @@ async def wallboard_latency(tmp: Path, sockets: int, rate: float, seconds: float
     )
     hotline = Hotline(settings, repository, StubAmi(), Hub(), clock=time.time)  # type: ignore[arg-type]
     await hotline.load_agents()
+    service = asyncio.create_task(hotline.run(follow_ami=False))
+    await hotline.started.wait()
     for agent in agents:
-        hotline.agent_command("login", agent)
-        hotline.agent_command("ready", agent)
-    writer = asyncio.create_task(hotline.run_cdr_writer())
-    runner = web.AppRunner(build_app(hotline, SessionStore(3600)))
+        hotline.desk.login(agent)
+        hotline.desk.ready(agent)
+    runner = web.AppRunner(build_app(hotline.desk, SessionStore(3600)))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -249,8 +250,8 @@ async def wallboard_latency(tmp: Path, sockets: int, rate: float, seconds: float
         arrivals = json.loads(await client.stdout.read())
         await client.wait()
     await runner.cleanup()
-    await hotline.drain()
-    writer.cancel()
+    hotline.stop()
+    await service
     await engine.dispose()
     latencies: list[float] = []
     for frames in arrivals:

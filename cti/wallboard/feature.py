@@ -2,10 +2,13 @@
 supervisors; the agent state log and alarms written by one batched writer;
 alarms sent to the webhook; reports read from storage.
 
-Wiring (``cti.service``): ``Hotline`` makes one ``Wallboard`` and hands it
-every batch of effects it carries out (``observe``) and every agent
-disposition (``disposition``). ``cti.web.wallboard`` starts and stops it with
-the web application and serves its pages and API.
+Wiring (``cti.service.hotline``): the coordinator makes one ``Wallboard``,
+hands it every batch of effects it carries out (``observe``), gives
+``call_control`` its ``disposition`` as the callback for agents'
+dispositions, reads today back and starts its tasks (writer, clock, webhook)
+in the service's TaskGroup when it runs (``read_back``, ``start``), and
+stops it, flushing the writer, at shutdown (``stop``). The web reaches it
+only through ``cti.service.facade.DeskFacade`` (``cti.web.wallboard``).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import contextlib
 import dataclasses
 import logging
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +43,12 @@ from cti.wallboard.store import WallboardStore
 from cti.wallboard.webhook import AlarmWebhook
 
 if TYPE_CHECKING:
-    from cti.service import Hotline
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from cti.config import Settings
+    from cti.domain.callcenter import CallCenter
+    from cti.service.tasks import TaskOwner
+    from cti.web.hub import Hub
 
 log = logging.getLogger(__name__)
 
@@ -65,17 +73,28 @@ def load_config(path: Path | None) -> WallboardConfig:
 
 
 class Wallboard:
-    def __init__(self, hotline: Hotline) -> None:
-        self.hotline = hotline
-        settings = hotline.settings
+    """Live KPIs, the state log and alarms of one service (made by its coordinator).
+
+    Reads the core's agents (snapshots) and queue names; writes to the hub
+    (supervisors' sockets), the database and the webhook.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        core: CallCenter,
+        engine: AsyncEngine,
+        hub: Hub,
+        agent_name: Callable[[str], str],
+        clock: Callable[[], float],
+    ) -> None:
+        self.core, self.hub, self.agent_name, self.clock = core, hub, agent_name, clock
         self.config = load_config(settings.wallboard_file)
         self.calendar = Calendar(self.config.timezone)
-        self.live = LiveKpis(
-            self.config.kpi, self.calendar, hotline.clock(), queues=hotline.core.queues
-        )
+        self.live = self._new_live()
         self.alarms = AlarmEngine(self.config.alarms)
         self.recent: deque[Alarm] = deque(maxlen=50)
-        self.store = WallboardStore(hotline.repository.engine)
+        self.store = WallboardStore(engine)
         self.writes: asyncio.Queue[StateChange | Alarm] = asyncio.Queue()
         self.webhook = (
             AlarmWebhook(
@@ -87,8 +106,12 @@ class Wallboard:
             else None
         )
         self._push_timer: asyncio.TimerHandle | None = None
-        self._tasks: list[asyncio.Task[None]] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []  # the clock and the webhook
         self.frames_sent = 0
+
+    def _new_live(self) -> LiveKpis:
+        return LiveKpis(self.config.kpi, self.calendar, self.clock(), queues=self.core.queues)
 
     # ------------------------------------------------------------ input (sync)
     def observe(self, effects: Iterable[fx.Effect]) -> None:
@@ -97,7 +120,7 @@ class Wallboard:
         Never raises: a fault in the figures must not stop calls being handled.
         """
         try:
-            observed = self.live.observe(effects, self.hotline.clock())
+            observed = self.live.observe(effects, self.clock())
             for change in observed.state_changes:
                 self.writes.put_nowait(change)
             if observed.changed:
@@ -113,44 +136,55 @@ class Wallboard:
             log.exception("wallboard: disposition of %s not counted", call_id)
 
     # ------------------------------------------------------------ lifetime
-    async def start(self) -> None:
-        """Today so far from storage, then the writer, the clock and the webhook."""
+    async def read_back(self) -> None:
+        """Today so far from storage (the figures start again from it).
+
+        A failure is logged: the board then counts from now on.
+        """
+        self.live = self._new_live()
         try:
             await self._seed()
         except Exception:
             log.exception("wallboard: today's figures could not be read back")
-        self._tasks = [
-            asyncio.create_task(self.run_writer(), name="wallboard-writer"),
-            asyncio.create_task(self.run_clock(), name="wallboard-clock"),
-        ]
+
+    def start(self, tasks: TaskOwner) -> None:
+        """The writer, the clock and the webhook, in the service's TaskGroup."""
+        self._writer = tasks.start(self.run_writer(), "wallboard-writer")
+        self._tasks = [tasks.start(self.run_clock(), "wallboard-clock")]
         if self.webhook is not None:
-            self._tasks.append(asyncio.create_task(self.webhook.run(), name="alarm-webhook"))
+            self._tasks.append(tasks.start(self.webhook.run(), "alarm-webhook"))
 
     async def stop(self) -> None:
-        """Write what is queued (within a few seconds), then stop."""
-        if self._push_timer is not None:
-            self._push_timer.cancel()
-        writer = self._tasks[0] if self._tasks else None
-        for task in self._tasks[1:]:
+        """Write what is queued (within a few seconds), then stop the tasks."""
+        self.cancel_push()
+        for task in self._tasks:
             task.cancel()
-        if writer is not None:
+        if self._writer is not None:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(5):
                     await self.writes.join()
-            writer.cancel()
+            self._writer.cancel()
+            self._tasks.append(self._writer)
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks = []
+        self._writer, self._tasks = None, []
+
+    def cancel_push(self) -> None:
+        """No frame is sent after this (until the next change)."""
+        if self._push_timer is not None:
+            self._push_timer.cancel()
+            self._push_timer = None
 
     async def _seed(self) -> None:
-        now = self.hotline.clock()
+        now = self.clock()
         day = self.live.day_start
         facts = await self.store.facts(day, now + 1)
         initial = await self.store.states_at(day)
         changes = await self.store.changes(day, now + 1)
         self.live.seed(facts, initial, changes)
         # agents the log shows logged in, whom this process has not logged in
+        agents = {a.agent_id: a for a in self.core.agent_snapshots()}
         for agent_id, last in list(self.live.tracker.last.items()):
-            agent = self.hotline.core.agents.get(agent_id)
+            agent = agents.get(agent_id)
             if last.state != "logged_out" and (
                 agent is None or agent.state is AgentState.LOGGED_OUT
             ):
@@ -189,14 +223,14 @@ class Wallboard:
         self._push_timer = None
         try:
             self.check_alarms()
-            if self.hotline.hub.supervisor_count:
-                self.hotline.hub.to_supervisors("wallboard.update", self.board())
+            if self.hub.supervisor_count:
+                self.hub.to_supervisors("wallboard.update", self.board())
                 self.frames_sent += 1
         except Exception:
             log.exception("wallboard: no frame sent")
 
     def check_alarms(self) -> list[Alarm]:
-        now = self.hotline.clock()
+        now = self.clock()
         changes = self.alarms.evaluate(live_measure(self.live, now), self.queues(), now)
         for alarm in changes:
             self.recent.appendleft(alarm)
@@ -220,7 +254,7 @@ class Wallboard:
             await asyncio.sleep(TICK_S)
             ticks += 1
             try:
-                rolled = self.live.roll(self.hotline.clock())
+                rolled = self.live.roll(self.clock())
                 if self.check_alarms() or rolled or ticks % REFRESH_TICKS == 0:
                     self._schedule_push()
             except Exception:
@@ -248,16 +282,17 @@ class Wallboard:
 
     # ------------------------------------------------------------ views
     def queues(self) -> list[str]:
-        return sorted(set(self.hotline.core.queues) | self.live.queues)
+        return sorted(set(self.core.queues) | self.live.queues)
 
     def board(self) -> dict[str, Any]:
         """Everything the wallboard shows (the ``wallboard.update`` frame)."""
-        now = self.hotline.clock()
+        now = self.clock()
         live, options = self.live, self.config.kpi
+        snapshots = sorted(self.core.agent_snapshots(), key=lambda a: a.agent_id)
         queues = []
         for name in self.queues():
             counts = {state.value: 0 for state in AgentState if state is not AgentState.LOGGED_OUT}
-            for member in self.hotline.core.agents.values():
+            for member in snapshots:
                 if name in member.queues and member.state is not AgentState.LOGGED_OUT:
                     counts[member.state.value] += 1
             queues.append(
@@ -272,17 +307,14 @@ class Wallboard:
                     "agents": counts,
                 }
             )
-        names = self.hotline.agent_names
-        core_agents = self.hotline.core.agents
-        agents = []
         times = live.agent_times(now)
-        for agent_id in sorted(core_agents):
-            agent = core_agents[agent_id]
-            today = live.by_agent.get(agent_id)
+        agents = []
+        for agent in snapshots:
+            today = live.by_agent.get(agent.agent_id)
             agents.append(
                 {
-                    "agent_id": agent_id,
-                    "name": names.get(agent_id, agent_id),
+                    "agent_id": agent.agent_id,
+                    "name": self.agent_name(agent.agent_id),
                     "state": agent.state.value,
                     "reason": agent.pause_reason,
                     "since_s": round(max(0.0, now - agent.state_since), 1)
@@ -291,8 +323,8 @@ class Wallboard:
                     "call_id": agent.call_id,
                     "queues": list(agent.queues),
                     "answered_today": today.answered if today else 0,
-                    "occupancy": times[agent_id].figures()["occupancy"]
-                    if agent_id in times
+                    "occupancy": times[agent.agent_id].figures()["occupancy"]
+                    if agent.agent_id in times
                     else None,
                 }
             )
@@ -316,7 +348,25 @@ class Wallboard:
         }
 
     def agent_today(self, agent_id: str) -> dict[str, Any]:
-        return self.live.agent_today(agent_id, self.hotline.clock())
+        return self.live.agent_today(agent_id, self.clock())
+
+    async def alarm_log(self, since: float) -> list[dict[str, Any]]:
+        """Alarms raised since ``since`` (epoch seconds) or still active, newest first."""
+        return [
+            {
+                "rule": r.rule,
+                "kind": r.kind,
+                "queue": r.queue,
+                "severity": r.severity,
+                "value": r.value,
+                "threshold": r.threshold,
+                "raised_at": r.raised_at,
+                "cleared_at": r.cleared_at,
+                "cleared_value": r.cleared_value,
+                "active": r.cleared_at is None,
+            }
+            for r in await self.store.alarms(since)
+        ]
 
     # ------------------------------------------------------------ reports
     async def report(
@@ -330,7 +380,7 @@ class Wallboard:
         agent: str | None = None,
     ) -> list[dict[str, Any]]:
         """Rows of a report over [start, end) read from the CDRs and the state log."""
-        now = self.hotline.clock()
+        now = self.clock()
         until = min(end, now)
         if kind == "sessions":
             initial = await self.store.states_at(start)

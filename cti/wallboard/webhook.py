@@ -46,6 +46,9 @@ class AlarmWebhook:
                 payload = await self.queue.get()
                 try:
                     await self._post(http, payload)
+                except Exception:  # never stop sending (the service runs this task)
+                    self.failed += 1
+                    log.exception("alarm webhook: %s not sent", payload.get("rule"))
                 finally:
                     self.queue.task_done()
 

@@ -1,6 +1,7 @@
 """Supervisor pages and API: the wallboard, alarms, reports (CSV too), and the
-agent's own figures of today. ``register_wallboard(app)`` adds the routes and
-starts/stops the ``Wallboard`` with the application.
+agent's own figures of today. ``register_wallboard(app)`` adds the routes;
+the handlers ask the service's ``DeskFacade`` (the wallboard itself runs in
+the service, ``cti.service.hotline``).
 
 | route | who |
 |---|---|
@@ -16,7 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -24,10 +25,9 @@ from typing import Any
 from aiohttp import web
 
 from cti.auth import Session
-from cti.wallboard.feature import Wallboard
+from cti.service.facade import DeskFacade
 
 STATIC = Path(__file__).parent / "static"
-WALLBOARD = web.AppKey("wallboard", Wallboard)
 SUPERVISORS = ("supervisor", "admin")
 #: report kinds of the API and the report group each is
 REPORTS = {
@@ -43,6 +43,12 @@ REPORTS = {
 MAX_SPAN_DAYS = 366
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _desk(request: web.Request) -> DeskFacade:
+    from cti.web.app import DESK
+
+    return request.app[DESK]
 
 
 def _session(request: web.Request, roles: tuple[str, ...]) -> Session:
@@ -71,48 +77,30 @@ async def reports_page(request: web.Request) -> web.FileResponse:
 
 async def board(request: web.Request) -> web.Response:
     _session(request, SUPERVISORS)
-    return web.json_response(request.app[WALLBOARD].board())
+    return web.json_response(_desk(request).board())
 
 
 async def my_figures(request: web.Request) -> web.Response:
     session = _session(request, ("agent",))
-    return web.json_response(request.app[WALLBOARD].agent_today(session.username))
+    return web.json_response(_desk(request).my_figures(session.username))
 
 
 async def alarms(request: web.Request) -> web.Response:
     _session(request, SUPERVISORS)
-    wallboard = request.app[WALLBOARD]
-    now = wallboard.hotline.clock()
-    since = _number(request.query.get("since"), now - 86400, "since")
-    rows = await wallboard.store.alarms(since)
-    return web.json_response(
-        [
-            {
-                "rule": r.rule,
-                "kind": r.kind,
-                "queue": r.queue,
-                "severity": r.severity,
-                "value": r.value,
-                "threshold": r.threshold,
-                "raised_at": r.raised_at,
-                "cleared_at": r.cleared_at,
-                "cleared_value": r.cleared_value,
-                "active": r.cleared_at is None,
-            }
-            for r in rows
-        ]
-    )
+    desk = _desk(request)
+    since = _number(request.query.get("since"), desk.now() - 86400, "since")
+    return web.json_response(await desk.alarms(since))
 
 
 async def report(request: web.Request) -> web.StreamResponse:
     _session(request, SUPERVISORS)
-    wallboard = request.app[WALLBOARD]
+    desk = _desk(request)
     kind = request.match_info["kind"]
     if kind not in REPORTS:
         raise _bad(f"report must be one of {sorted(REPORTS)}")
     query = request.query
-    calendar = wallboard.calendar
-    now = wallboard.hotline.clock()
+    calendar = desk.calendar
+    now = desk.now()
     start = _moment(query.get("from"), calendar.day_start(now), calendar.zone, "from")
     end = _moment(query.get("to"), calendar.next_day(calendar.day_start(now)), calendar.zone, "to")
     if "to" in query and _is_date(query["to"]):
@@ -128,7 +116,7 @@ async def report(request: web.Request) -> web.StreamResponse:
     for name, value in (("queue", queue), ("agent", agent)):
         if value is not None and (len(value) > 64 or not value.replace("-", "").isalnum()):
             raise _bad(f"{name} must be a name of letters, digits and '-'")
-    rows = await wallboard.report(
+    rows = await desk.report(
         REPORTS[kind], start, end, interval_s=int(interval) * 60, queue=queue, agent=agent
     )
     fmt = query.get("format", "json")
@@ -146,7 +134,7 @@ async def report(request: web.Request) -> web.StreamResponse:
             "report": kind,
             "from": start,
             "to": end,
-            "timezone": wallboard.config.timezone,
+            "timezone": desk.timezone,
             "interval_min": int(interval),
             "queue": queue,
             "agent": agent,
@@ -219,21 +207,10 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
 
 
 def register_wallboard(app: web.Application) -> None:
-    """Routes of the wallboard feature; starts it with the app, stops it at cleanup."""
-    from cti.web.app import HOTLINE
-
-    hotline = app[HOTLINE]
-    app[WALLBOARD] = hotline.wallboard
+    """Routes of the wallboard feature (pages and API)."""
     app.router.add_get("/wallboard", wallboard_page)
     app.router.add_get("/reports", reports_page)
     app.router.add_get("/api/wallboard", board)
     app.router.add_get("/api/wallboard/me", my_figures)
     app.router.add_get("/api/alarms", alarms)
     app.router.add_get("/api/reports/{kind}", report)
-
-    async def lifetime(app: web.Application) -> AsyncIterator[None]:
-        await app[WALLBOARD].start()
-        yield
-        await app[WALLBOARD].stop()
-
-    app.cleanup_ctx.append(lifetime)

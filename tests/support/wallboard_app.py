@@ -1,6 +1,6 @@
 """A hotline web app on the real core and database (SQLite) with a stub AMI,
-for the wallboard's API and browser tests: calls are played into the core as
-domain events, the clock is the test's."""
+for the wallboard's API and browser tests: the service runs without following
+AMI, calls are played into the core as domain events, the clock is the test's."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ class Board:
 
     def play(self, *events: ev.DomainEvent) -> None:
         for event in events:
-            self.hotline.carry_out(self.hotline.core.apply(event))
+            self.hotline.apply(event)
 
 
 @contextlib.asynccontextmanager
@@ -103,15 +103,21 @@ async def wallboard_app(
         now = [start]
         hotline = Hotline(settings, repository, StubAmi(), Hub(), clock=lambda: now[0])  # type: ignore[arg-type]
         await hotline.load_agents()
-        writer = asyncio.create_task(hotline.run_cdr_writer())
-        client = TestClient(TestServer(build_app(hotline, SessionStore(3600))))
+        service = asyncio.create_task(hotline.run(follow_ami=False), name="hotline")
+        started = asyncio.create_task(hotline.started.wait())
+        await asyncio.wait({service, started}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+        if not started.done():  # the service failed (its error) or hung while starting
+            started.cancel()
+            if not service.done():
+                service.cancel()
+            await service
+        client = TestClient(TestServer(build_app(hotline.desk, SessionStore(3600))))
         await client.start_server()
         try:
             yield Board(hotline, client, now)
         finally:
             await client.close()
-            await hotline.drain()
-            writer.cancel()
-            await asyncio.gather(writer, return_exceptions=True)
+            hotline.stop()
+            await service
     finally:
         await engine.dispose()

@@ -15,10 +15,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from cti.db.repository import AgentDisposition
+from cti.db.repository import AgentDisposition, make_engine
 from cti.domain import effects as fx
 from cti.domain import events as ev
 from cti.kpi.calendar import Calendar
+from cti.wallboard.store import WallboardStore
 from tests.support.kpi_day import QUEUES, simulate_day
 from tests.support.waiting import wait_until
 from tests.support.wallboard_app import T0, Board, wallboard_app
@@ -292,3 +293,76 @@ async def test_after_a_restart_today_is_read_back_and_logged_in_agents_are_logge
             "logged_out",
             "restart",
         )
+
+
+async def test_dispositions_given_on_the_desk_during_and_after_a_call_reach_the_board(
+    board: Factory,
+) -> None:
+    b = await board(
+        "kpi:\n"
+        "  fcr: {mode: disposition, resolved_codes: [resolved]}\n"
+        "  complaints: {codes: [escalated]}\n"
+    )
+    agent = await b.login("1001")
+    supervisor = await b.login("supervisor")
+    await b.ready("1001")
+
+    async def dispose(call_id: str, code: str) -> str:
+        async with b.client.post(
+            f"/api/calls/{call_id}/disposition",
+            json={"disposition": code},
+            headers={"Authorization": f"Bearer {agent}"},
+        ) as r:
+            assert r.status == 200, await r.text()
+            return str((await r.json())["stored"])
+
+    def call(call_id: str, number: str, t: float) -> None:
+        b.now[0] = t
+        b.play(
+            ev.CallStarted(call_id, f"PJSIP/trunk-{call_id}", number, "", t),
+            ev.CallQueued(call_id, "billing", 1, t),
+            ev.AgentRang(call_id, "1001", "billing", t + 1),
+            ev.CallAnswered(call_id, "1001", "billing", t + 2),
+        )
+
+    def hang_up(call_id: str, t: float) -> None:
+        b.now[0] = t
+        b.play(ev.AgentCallCompleted(call_id, "1001", t), ev.CallEnded(call_id, t, "Normal"))
+
+    async def billing() -> Any:
+        status, data = await b.get("/api/wallboard", supervisor)
+        assert status == 200
+        return queue_of(data, "billing")["today"]
+
+    call("c1", "15550100001", T0)
+    assert await dispose("c1", "escalated") == "pending"  # during the call
+    hang_up("c1", T0 + 30)
+    assert (await billing())["complaints"] == 1
+    call("c2", "15550100002", T0 + 60)
+    hang_up("c2", T0 + 90)
+    await b.hotline.drain()  # c2's CDR row is stored
+    assert (await billing())["fcr"] == 0.0
+    assert await dispose("c2", "resolved") == "stored"  # after the call
+    today = await billing()
+    assert (today["fcr"], today["complaints"]) == (0.5, 1)
+
+
+async def test_the_wallboard_runs_in_the_service_and_its_state_log_is_written_at_shutdown(
+    tmp_path: Path,
+) -> None:
+    names = ("wallboard-writer", "wallboard-clock", "alarm-webhook")
+
+    def running() -> set[str]:
+        return {t.get_name() for t in asyncio.all_tasks()} & set(names)
+
+    async with wallboard_app(tmp_path, alarm_webhook_url="http://127.0.0.1:9/hook") as b:
+        assert running() == set(names)
+        b.hotline.desk.login("1001")
+        b.hotline.desk.ready("1001")  # the service stops at once: no wait for the writer
+    assert running() == set()
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}")
+    try:
+        changes = await WallboardStore(engine).changes(T0 - 3600, T0 + 3600)
+    finally:
+        await engine.dispose()
+    assert [c.state for c in changes if c.agent_id == "1001"] == ["paused", "ready"]
