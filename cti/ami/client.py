@@ -121,6 +121,10 @@ class FramedAmiProtocol(AMIProtocol):  # type: ignore[misc]
         self.transport.abort()
 
     def handle_message(self, message: Message) -> None:
+        if not self.responses:  # no action waits: an event, or a late reply
+            if "event" in message:
+                self.client.event_received(message)
+            return
         pending = self.responses.get(message.id)
         if pending is None and message.action_id:
             pending = self.responses.get(message.action_id)
