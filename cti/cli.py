@@ -17,6 +17,7 @@ from cti.ami.client import AmiAuthError, AmiError
 from cti.config import Settings, load_settings
 from cti.db.repository import Repository, create_schema, make_engine
 from cti.demo import DEMO_AGENTS, seed_demo, write_demo_config
+from cti.staffing import cli as staffing_cli
 from ivr.flow import FlowError
 
 log = logging.getLogger("hotline")
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     pbx = sub.add_parser("asterisk", help="provision and run the project's Asterisk")
     pbx.add_argument("action", choices=["build", "start", "stop", "status"])
+    staffing_cli.add_parser(sub)  # feature commands register themselves (handler in `run`)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -46,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo" and args.config is None and not os.environ.get("HOTLINE_CONFIG"):
         args.config = write_demo_config(Settings().asterisk_run_dir.parent / "demo.toml")
     settings = load_settings(args.config)
+    if hasattr(args, "run"):  # a feature command (e.g. staffing)
+        return int(args.run(settings, args))
     try:
         if args.command == "asterisk":
             return _asterisk(settings, args.action)

@@ -96,6 +96,8 @@ async def seed_demo(repository: Repository, agent_password: str) -> None:
             display_name="Supervisor",
             password_hash=password_hash,
             role="supervisor",
+            # the supervisor's phone, rung for listen / whisper / barge
+            interface="PJSIP/supervisor9001",
             queues="",
         )
     )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Float, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -116,3 +117,18 @@ class PendingCallbackRecord(Base):
     recording_path: Mapped[str | None] = mapped_column(String(512), default=None)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     in_flight: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AuditEntry(Base):
+    """Who did what to what, when: supervisors' actions (listen, whisper,
+    barge), later logins and admin changes. Appended, never updated."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target: Mapped[str] = mapped_column(String(128), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

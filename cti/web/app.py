@@ -415,6 +415,11 @@ def build_app(hotline: Hotline, sessions: SessionStore) -> web.Application:
     app.router.add_get("/api/agents", list_agents)
     app.router.add_get("/api/calls", list_calls)
     app.router.add_get("/ws", websocket)
+    # feature routes: each module registers its own (imported here: they import this one)
+    from cti.web import audit, staffing, supervisor
+
+    for feature in (audit, staffing, supervisor):
+        feature.setup(app)
 
     async def close_sockets(_: web.Application) -> None:
         await hotline.hub.close_all()
