@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from cti.domain.model import AgentSnapshot, AgentState
 from cti.routing import erlang
+from cti.routing.simulator import load_scenario
 from cti.staffing.erlang_a import (
     agents_for_service_level_a,
     erlang_a,
@@ -17,6 +19,7 @@ from cti.staffing.erlang_a import (
 )
 from cti.staffing.forecast import PastCall, forecast, history_days
 from cti.staffing.plan import ServiceTarget, staff_now, staffing_plan
+from cti.staffing.simcheck import check
 
 
 def brute_force(
@@ -224,3 +227,25 @@ def test_staff_now_counts_logged_in_agents_per_queue() -> None:
     assert staff["billing"].logged_in == 2 and staff["billing"].ready == 1
     assert staff["billing"].talking == 1
     assert staff["general"].logged_in == 2 and staff["general"].ready == 1
+
+
+SINGLE = Path(__file__).resolve().parents[2] / "scenarios" / "single_skill.yaml"
+
+
+def test_erlang_c_staffing_reaches_its_target_in_the_simulator() -> None:
+    """Forecast from four simulated weeks, plan with Erlang C, simulate the planned day."""
+    result = check(load_scenario(SINGLE), weeks=4, replications=8)
+    assert result.erlang == "C" and min(result.agents) >= 9
+    assert result.predicted_sl >= result.target
+    assert abs(result.simulated_sl - result.predicted_sl) <= 0.03
+    assert result.simulated_sl >= result.target - 0.03
+
+
+def test_erlang_a_staffing_predicts_service_level_and_abandons_in_the_simulator() -> None:
+    sc = load_scenario(SINGLE)
+    with_patience = check(sc, weeks=4, replications=8, patience_s=120)
+    assert sum(with_patience.agents) < sum(check(sc, weeks=4, replications=1).agents)
+    assert abs(with_patience.simulated_sl - with_patience.predicted_sl) <= 0.03
+    assert with_patience.simulated_sl >= with_patience.target - 0.03
+    assert with_patience.predicted_abandon > 0.01
+    assert abs(with_patience.simulated_abandon - with_patience.predicted_abandon) <= 0.01
