@@ -108,6 +108,7 @@ const $ = (id) => document.getElementById(id);
 let lang = localStorage.getItem("hotline.lang")
   || ((navigator.language || "").toLowerCase().startsWith("zh") ? "zh" : "en");
 let lastPlan = null;
+let lastNotice = null; // a function making the notice's text: redone on a language switch
 let liveTimer = null;
 
 function t(key, values) {
@@ -125,9 +126,12 @@ function applyLanguage() {
     el.textContent = t(el.dataset.i18n);
   }
   if (lastPlan) renderPlan(lastPlan);
+  if (lastNotice) notice(lastNotice);
 }
 
-function notice(text) {
+function notice(make) {
+  lastNotice = make;
+  const text = make();
   $("notice").textContent = text;
   $("notice").hidden = !text;
 }
@@ -178,7 +182,7 @@ async function loadLive() {
   try {
     data = await api("GET", "/api/supervisor/live");
   } catch (err) {
-    notice(errorText(err));
+    notice(() => errorText(err));
     return;
   }
   const body = $("live").querySelector("tbody");
@@ -209,9 +213,9 @@ async function loadLive() {
 async function startMonitor(agent, mode) {
   try {
     await api("POST", "/api/supervisor/monitor", { agent, mode });
-    notice(t("mode.sent", { mode: t(`mode.${mode}`), agent }));
+    notice(() => t("mode.sent", { mode: t(`mode.${mode}`), agent }));
   } catch (err) {
-    notice(errorText(err));
+    notice(() => errorText(err));
   }
 }
 
@@ -226,7 +230,7 @@ async function loadPlan() {
     lastPlan = await api("GET", `/api/staffing?${query}`);
     renderPlan(lastPlan);
   } catch (err) {
-    notice(errorText(err));
+    notice(() => errorText(err));
   }
 }
 
