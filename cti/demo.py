@@ -28,6 +28,8 @@ DEMO_AGENTS = {
 
 #: The IVR PIN of every demo customer (demo data only; real PINs are set per customer).
 DEMO_PIN = "1357"
+#: where the demo supervisor's phone answers (supervisor9001's contact in pjsip.conf)
+DEMO_SUPERVISOR_PHONE_PORT = 59001
 
 DEMO_CUSTOMERS = [
     Customer(

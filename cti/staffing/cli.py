@@ -13,8 +13,8 @@ from cti.db.repository import create_schema, make_engine
 from cti.staffing.report import StaffingRequestError, build_plan, format_plan, plan_json
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register the ``staffing`` command (its handler in ``run``)."""
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the ``staffing`` command."""
     parser = sub.add_parser(
         "staffing",
         help="agents needed per interval (Erlang C and A) from past weeks' calls",
@@ -35,7 +35,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="equal: plain mean of the weeks; recent: weights N..1, most recent first",
     )
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
-    parser.set_defaults(run=run)
+    parser.set_defaults(handler=run)
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:

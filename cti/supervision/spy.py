@@ -1,8 +1,9 @@
 """What a listen, whisper or barge asks of the PBX, chosen from the CTI's own state. Pure.
 
-The dialplan contract (``[hotline-spy]`` in ``asterisk-conf/extensions.conf``):
-the supervisor's phone is originated into ``SPY_CONTEXT`` at the extension
-named by the mode, with ``SPY_TARGET_VARIABLE`` set to the agent's channel.
+The dialplan contract (``[hotline-spy]`` in ``asterisk-conf/extensions.conf``,
+declared in :mod:`cti.dialplan`): the supervisor's phone is originated into
+``dialplan.SPY_CONTEXT`` at the extension named by the mode, with
+``dialplan.SPY_TARGET`` set to the agent's channel.
 Modes map to ChanSpy options there, never from a variable:
 
 * listen:  ``qE``  the supervisor hears both sides, nobody hears the supervisor
@@ -20,8 +21,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-SPY_CONTEXT = "hotline-spy"
-SPY_TARGET_VARIABLE = "HOTLINE_SPY_TARGET"
+from cti import dialplan
+
 # The same checks the dialplan makes again before ChanSpy().
 CHANNEL_PATTERN = re.compile(r"^PJSIP/[A-Za-z0-9_.]+-[0-9a-f]{8}$")
 INTERFACE_PATTERN = re.compile(r"^PJSIP/[A-Za-z0-9_.]+$")
@@ -46,7 +47,8 @@ class SpyRefused(Exception):
 
 @dataclass(frozen=True, slots=True)
 class SpyOrder:
-    """One Originate: ring ``supervisor_interface``, then ChanSpy on ``agent_channel``."""
+    """One Originate: ring ``supervisor_interface`` into ``dialplan.SPY_CONTEXT`` at
+    the mode's extension, then ChanSpy on ``agent_channel``."""
 
     mode: SpyMode
     agent_id: str
@@ -54,19 +56,15 @@ class SpyOrder:
     agent_channel: str
     supervisor_interface: str
 
-    def originate(self, timeout_s: float = 30.0) -> dict[str, str]:
-        """The AMI Originate action's fields (Async: the answer is not awaited)."""
-        return {
-            "Action": "Originate",
-            "Channel": self.supervisor_interface,
-            "Context": SPY_CONTEXT,
-            "Exten": self.mode.value,
-            "Priority": "1",
-            "Timeout": str(int(timeout_s * 1000)),
-            "CallerID": f'"{self.mode.value} {self.agent_id}" <{self.agent_id}>',
-            "Variable": f"{SPY_TARGET_VARIABLE}={self.agent_channel}",
-            "Async": "true",
-        }
+    @property
+    def caller_id(self) -> str:
+        """What the supervisor's phone shows: the mode and the agent."""
+        return f'"{self.mode.value} {self.agent_id}" <{self.agent_id}>'
+
+    @property
+    def variables(self) -> dict[str, str]:
+        """The Originate's channel variables: the agent's channel to spy on."""
+        return {dialplan.SPY_TARGET: self.agent_channel}
 
 
 def parse_mode(value: object) -> SpyMode:

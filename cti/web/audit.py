@@ -4,18 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from cti.audit import AuditLog
-from cti.web.app import HOTLINE, error, require
+from cti.web.app import SUPERVISION, error, require
 
-AUDIT = web.AppKey("audit", AuditLog)
 MAX_LIMIT = 500
-
-
-def audit_log(app: web.Application) -> AuditLog:
-    """The application's audit log (made on first use, shared by every feature)."""
-    if AUDIT not in app:
-        app[AUDIT] = AuditLog(app[HOTLINE].repository.engine)
-    return app[AUDIT]
 
 
 def _int_param(request: web.Request, name: str, default: int | None) -> int | None:
@@ -38,12 +29,11 @@ async def list_audit(request: web.Request) -> web.Response:
     for name, value in (("action", action), ("username", username)):
         if value is not None and len(value) > 64:
             raise error(400, "bad_request", f"{name} is too long")
-    entries = await audit_log(request.app).entries(
+    entries = await request.app[SUPERVISION].audit_entries(
         limit=min(limit, MAX_LIMIT), before_id=before, action=action, username=username
     )
     return web.json_response({"entries": [e.as_json() for e in entries]})
 
 
 def setup(app: web.Application) -> None:
-    audit_log(app)
     app.router.add_get("/api/audit", list_audit)

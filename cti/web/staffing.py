@@ -6,9 +6,8 @@ from datetime import date, timedelta
 
 from aiohttp import web
 
-from cti.staffing.plan import staff_now
-from cti.staffing.report import StaffingRequestError, build_plan, plan_json
-from cti.web.app import HOTLINE, STATIC, error, require
+from cti.staffing.report import StaffingRequestError
+from cti.web.app import STATIC, SUPERVISION, error, require
 
 
 def _query_int(request: web.Request, name: str, default: int) -> int:
@@ -24,7 +23,6 @@ def _query_int(request: web.Request, name: str, default: int) -> int:
 async def staffing(request: web.Request) -> web.Response:
     """Query: ``date`` (YYYY-MM-DD, default tomorrow), ``weeks`` (4), ``interval``
     (15, 30, 60; default 30), ``weighting`` (equal, recent)."""
-    hotline = request.app[HOTLINE]
     raw_date = request.query.get("date")
     try:
         day = date.fromisoformat(raw_date) if raw_date else date.today() + timedelta(days=1)
@@ -34,9 +32,7 @@ async def staffing(request: web.Request) -> web.Response:
     if weighting not in ("equal", "recent"):
         raise error(400, "bad_request", "weighting must be 'equal' or 'recent'")
     try:
-        plan = await build_plan(
-            hotline.repository.engine,
-            hotline.settings,
+        plan = await request.app[SUPERVISION].staffing_plan(
             day,
             weeks=_query_int(request, "weeks", 4),
             interval_min=_query_int(request, "interval", 30),
@@ -44,7 +40,7 @@ async def staffing(request: web.Request) -> web.Response:
         )
     except StaffingRequestError as exc:
         raise error(400, "bad_request", str(exc)) from exc
-    return web.json_response(plan_json(plan, staff_now(hotline.core.agent_snapshots())))
+    return web.json_response(plan)
 
 
 async def staffing_page(request: web.Request) -> web.FileResponse:

@@ -2,39 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
-from cti.domain.model import AgentState
-from cti.supervision.service import Monitoring, Supervisor
 from cti.supervision.spy import SpyRefused, parse_mode
-from cti.web.app import HOTLINE, SESSION, _json_body, error, require
-from cti.web.audit import audit_log
-
-MONITORING = web.AppKey("monitoring", Monitoring)
+from cti.web.app import SESSION, SUPERVISION, _json_body, error, require
 
 
 @require("supervisor", "admin")
 async def live_calls(request: web.Request) -> web.Response:
     """Agents on a call now: who, which call, since when, the caller's queue."""
-    hotline = request.app[HOTLINE]
-    now = hotline.clock()
-    rows: list[dict[str, Any]] = []
-    for agent in sorted(hotline.core.agent_snapshots(), key=lambda a: a.agent_id):
-        if agent.state is not AgentState.TALKING or agent.call_id is None:
-            continue
-        call = hotline.core.calls.get(agent.call_id)
-        rows.append(
-            {
-                "agent": agent.agent_id,
-                "name": hotline.agent_names.get(agent.agent_id, agent.agent_id),
-                "call_id": agent.call_id,
-                "queue": call.queue if call is not None else None,
-                "talking_s": round(max(0.0, now - agent.state_since)),
-            }
-        )
-    return web.json_response({"calls": rows})
+    return web.json_response({"calls": request.app[SUPERVISION].live_calls()})
 
 
 @require("supervisor", "admin")
@@ -48,8 +25,8 @@ async def monitor(request: web.Request) -> web.Response:
     session = request[SESSION]
     try:
         mode = parse_mode(body.get("mode"))
-        order = await request.app[MONITORING].start(
-            Supervisor(session.username, session.role), agent, mode
+        order = await request.app[SUPERVISION].start_monitoring(
+            session.username, session.role, agent, mode
         )
     except SpyRefused as exc:
         raise error(exc.status, exc.code, exc.message) from exc
@@ -65,6 +42,5 @@ async def monitor(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    app[MONITORING] = Monitoring(app[HOTLINE], audit_log(app))
     app.router.add_get("/api/supervisor/live", live_calls)
     app.router.add_post("/api/supervisor/monitor", monitor)

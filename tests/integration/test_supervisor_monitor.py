@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 from sqlalchemy import update
 
-from cti.audit import AuditLog
+from cti import dialplan
 from cti.db.models import User
 from cti.db.repository import make_engine
 from cti.server import Running, running_hotline
@@ -92,7 +92,8 @@ async def test_listen_whisper_and_barge_spy_on_the_agents_channel(
                     )
                     spyer = start["SpyerChannel"]
                     # the dialplan ran the mode's own extension (ChanSpy options fixed there)
-                    assert (start["SpyerContext"], start["SpyerExten"]) == ("hotline-spy", mode)
+                    spyer_at = (start["SpyerContext"], start["SpyerExten"])
+                    assert spyer_at == (dialplan.SPY_CONTEXT, mode)
                     await ami.wait_event(
                         spy_of(spyer, agent_channel, "ChanSpyStop"), timeout=15, since=since
                     )
@@ -101,7 +102,7 @@ async def test_listen_whisper_and_barge_spy_on_the_agents_channel(
                 assert running.hotline.core.calls[call_id].state.value == "talking"
                 await agent.post(f"/api/calls/{call_id}/hangup")
                 await call.wait(20)
-    entries = await AuditLog(running.hotline.repository.engine).entries()
+    entries = await running.hotline.supervision.audit_entries(limit=100)
     assert [(e.username, e.action, e.target, e.detail["mode"]) for e in entries] == [
         ("supervisor", "supervisor.monitor", "1001", mode)
         for mode in ("barge", "whisper", "listen")

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from cti.audit import AuditLog
+from cti import dialplan
 from cti.auth import hash_password
 from cti.db.models import User
-from cti.domain.model import CallDetailRecord, Disposition
+from cti.domain.model import AgentState, CallDetailRecord, Disposition
 from cti.staffing.forecast import history_days
 from tests.unit import test_web_desktop
 from tests.unit.test_web_desktop import PASSWORD, Desk
@@ -101,7 +101,7 @@ async def test_supervisor_phone_is_rung_into_chanspy_on_the_agents_channel(
         exten,
         "1",
     )
-    assert originate["Variable"] == f"HOTLINE_SPY_TARGET={AGENT_CHANNEL}"
+    assert originate["Variable"] == f"{dialplan.SPY_TARGET}={AGENT_CHANNEL}"
     status, audit = await desk.get("/api/audit", token)
     assert status == 200
     [entry] = audit["entries"]
@@ -167,7 +167,7 @@ async def test_a_pbx_refusal_is_reported_and_audited(desk: Desk) -> None:
 
 
 async def test_audit_log_appends_and_pages_back(desk: Desk) -> None:
-    log = AuditLog(desk.hotline.repository.engine)
+    log = desk.hotline.supervision.audit
     ids = [
         await log.append("admin1", "admin", "user.update", f"100{i}", {"n": i}, at=1e9 + i)
         for i in range(5)
@@ -234,3 +234,26 @@ async def test_staffing_page_is_served(desk: Desk) -> None:
         assert r.status == 200
         text = await r.text()
     assert "/static/staffing.js" in text
+
+
+async def test_a_login_for_supervisor_pages_refuses_an_agent_before_it_joins_its_queues(
+    desk: Desk,
+) -> None:
+    roles = {"roles": ["supervisor", "admin"]}
+    async with desk.client.post(
+        "/api/login", json={"username": "1002", "password": PASSWORD, **roles}
+    ) as r:
+        assert (r.status, (await r.json())["error"]) == (403, "forbidden")
+        assert "Set-Cookie" not in r.headers
+    assert desk.hotline.core.agents["1002"].state is AgentState.LOGGED_OUT
+    await desk.hotline.drain()
+    assert desk.ami.named("QueueAdd") == []
+    async with desk.client.post(
+        "/api/login", json={"username": "1002", "password": PASSWORD, "roles": "agent"}
+    ) as r:
+        assert r.status == 400
+    async with desk.client.post(
+        "/api/login", json={"username": "supervisor", "password": PASSWORD, **roles}
+    ) as r:
+        assert r.status == 200
+        assert (await r.json())["role"] == "supervisor"

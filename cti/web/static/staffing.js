@@ -165,6 +165,7 @@ function showLogin() {
 
 async function showMain(me) {
   if (me.role !== "supervisor" && me.role !== "admin") {
+    showLogin();
     $("login-error").textContent = t("err.forbidden");
     return;
   }
@@ -299,6 +300,7 @@ $("login-form").addEventListener("submit", async (event) => {
     const me = await api("POST", "/api/login", {
       username: $("username").value,
       password: $("password").value,
+      roles: ["supervisor", "admin"], // an agent is refused before joining its queues
     });
     await showMain(me);
   } catch (err) {
