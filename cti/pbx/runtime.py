@@ -51,6 +51,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from cti.config import Settings
+from cti.pbx import account
 from ivr.prompts import PROMPTS_ROOT, PromptError, render_prompts
 from recordings.catalogue import VOICEMAIL_FOLDER
 
@@ -99,6 +100,14 @@ _ROTATED_LOGS = (
     "cdr-custom/hotline-cdr.json",
 )
 _ROTATE_BYTES = 32 * 1024 * 1024
+# Directories of the root filesystem Asterisk writes to (astdb, spool, run,
+# cache); its logs and recordings are bind-mounted from the host.
+_ASTERISK_WRITES = (
+    "var/lib/asterisk",
+    "var/spool/asterisk",
+    "var/cache/asterisk",
+    "run/asterisk",
+)
 _GENERATED = (
     "manager_hotline.conf",
     "pjsip_transport_hotline.conf",
@@ -117,7 +126,13 @@ _MMDEBSTRAP_OPTIONS: tuple[str, ...] = (
     "--dpkgopt=path-exclude=/usr/share/man/*",
     "--dpkgopt=path-exclude=/usr/share/locale/*",
     "--dpkgopt=path-exclude=/usr/share/info/*",
+    *(
+        f"--dpkgopt=path-exclude=/usr/lib/*/asterisk/modules/{m}"
+        for m in ("app_system.so", "func_shell.so")
+    ),
 )
+# Modules that run host commands: never installed, removed from older trees.
+_FORBIDDEN_MODULES = ("app_system.so", "func_shell.so")
 _BUILD_TIMEOUT_S = 1800.0
 _LOG_TAIL_LINES = 40
 # Log lines that mean a module or function we rely on is missing.
@@ -148,7 +163,7 @@ class PbxError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class AsteriskStatus:
-    """What :func:`status` (and :func:`start`) found."""
+    """What :func:`status` (and :func:`start`) found (``pid``: Asterisk's own)."""
 
     running: bool
     pid: int | None = None
@@ -359,7 +374,9 @@ def start(
     stop(settings)
     _refuse_if_ctl_answers(rootfs)
     _check_ports_free(settings)
-    _install_config(settings, rootfs, generated, extras)
+    runas = _run_account(rootfs)
+    _remove_forbidden_modules(rootfs)
+    _install_config(settings, rootfs, generated, extras, runas)
     _install_prompts(rootfs)
     recordings = settings.recordings_dir
     (recordings / VOICEMAIL_FOLDER).mkdir(parents=True, exist_ok=True)
@@ -368,24 +385,31 @@ def start(
     logs = log_dir(settings)
     (logs / "cdr-custom").mkdir(parents=True, exist_ok=True)
     _rotate_logs(logs)
+    _give_writable_dirs(runas, rootfs, recordings, logs)
     messages = logs / _MESSAGES_LOG
     messages_offset = messages.stat().st_size if messages.exists() else 0
     asterisk_log = run_dir / _LOG_FILE
     if asterisk_log.exists():
         asterisk_log.replace(run_dir / f"{_LOG_FILE}.1")
 
+    # Own mount and PID namespaces: the chroot's /proc shows Asterisk's
+    # processes only, and goes away with them. Asterisk drops root (-U/-G)
+    # before it loads a module.
     script = (
         "set -e\n"
         'mount -t proc proc "$1/proc"\n'
         f'mount --bind "$2" "$1{CHROOT_RECORDINGS_DIR}"\n'
         f'mount --bind "$3" "$1{_CHROOT_LOG_DIR}"\n'
-        f'exec chroot "$1" {_ASTERISK} -f -n\n'
+        f'exec chroot "$1" {_ASTERISK} -f -n -U {runas.name} -G {runas.name}\n'
     )
     command = [
         "unshare",
         "--mount",
         "--propagation",
         "private",
+        "--pid",
+        "--fork",
+        "--kill-child",
         "--",
         "/bin/sh",
         "-c",
@@ -668,23 +692,54 @@ def _install_config(
     rootfs: Path,
     generated: Mapping[str, str],
     extras: Mapping[str, str],
+    runas: account.Account,
 ) -> None:
+    """/etc/asterisk: owned by root, readable (not writable) by Asterisk's group."""
     source = settings.asterisk_conf_dir
     if not (source / "modules.conf").is_file():
         raise PbxError(f"{source} does not look like hotline's asterisk-conf directory")
     etc = rootfs / "etc" / "asterisk"
     _remove_tree(etc, missing_ok=True)
     etc.mkdir(mode=0o750)
+    os.chown(etc, 0, runas.gid)
     for item in sorted(source.iterdir()):
         if item.is_file() and not item.name.startswith((".", "README")):
             shutil.copyfile(item, etc / item.name)
             (etc / item.name).chmod(0o640)
+            os.chown(etc / item.name, 0, runas.gid)
     for name, content in {**generated, **extras}.items():
         path = etc / name
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
+            os.fchown(out.fileno(), 0, runas.gid)
             out.write(content)
     _write_realtime_queues(source / "queues.conf", rootfs / _REALTIME_DB)
+
+
+def _remove_forbidden_modules(rootfs: Path) -> None:
+    for module in _FORBIDDEN_MODULES:
+        for path in rootfs.glob(f"usr/lib/*/asterisk/modules/{module}"):
+            path.unlink()
+
+
+def _run_account(rootfs: Path) -> account.Account:
+    try:
+        return account.ensure_account(rootfs)
+    except (LookupError, RuntimeError, OSError) as exc:
+        raise PbxError(f"cannot prepare the account Asterisk runs as: {exc}") from exc
+
+
+def _give_writable_dirs(runas: account.Account, rootfs: Path, recordings: Path, logs: Path) -> None:
+    """The directories Asterisk writes to become its own; nothing else does."""
+    inside = [rootfs / d for d in _ASTERISK_WRITES]
+    for directory in inside:
+        directory.mkdir(parents=True, exist_ok=True)
+    try:
+        account.give(runas, [*inside, logs])
+        # recordings: the folders only (the files in them are already written)
+        account.give(runas, [recordings, recordings / VOICEMAIL_FOLDER], recursive=False)
+    except OSError as exc:
+        raise PbxError(f"cannot give Asterisk its directories: {exc}") from exc
 
 
 def _queue_template(queues_conf: Path) -> dict[str, str]:
@@ -844,9 +899,28 @@ def status(settings: Settings) -> AsteriskStatus:
             for line in result.stdout.splitlines():
                 if line.startswith("System uptime:"):
                     uptime = line.split(":", 1)[1].strip()
+    supervisor = int(info["pid"])
     return AsteriskStatus(
-        running=True, pid=int(info["pid"]), version=version, uptime=uptime, rootfs=rootfs
+        running=True,
+        pid=_asterisk_pid(supervisor) or supervisor,
+        version=version,
+        uptime=uptime,
+        rootfs=rootfs,
     )
+
+
+def _asterisk_pid(supervisor: int) -> int | None:
+    """Asterisk's pid (as the host sees it): the child ``unshare --fork`` made."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == supervisor:
+            return int(entry.name)
+    return None
 
 
 def asterisk_cli(settings: Settings, command: str, *, timeout: float = 10.0) -> str:
