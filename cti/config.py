@@ -6,6 +6,8 @@ agent passwords) belong in that file or in the environment, never in the repo.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -59,6 +61,18 @@ class Settings(BaseSettings):
     agi_host: str = "127.0.0.1"
     agi_port: int = 4573
     ivr_flow: Path | None = None
+    # FastAGI authentication: Asterisk puts agi_secret in the script path of
+    # every AGI URL (empty: derived from ami_secret, so one secret suffices);
+    # connections from other peers, without the secret or beyond
+    # agi_max_sessions at once are closed unanswered.
+    agi_secret: SecretStr = SecretStr("")
+    agi_allowed_peers: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    agi_max_sessions: int = 600
+    # IVR PIN checks: after pin_max_failures wrong PINs for one account (or
+    # from one caller number), across calls, no PIN is checked for
+    # pin_lockout_s (kept in the database: a restart does not reset it).
+    pin_max_failures: int = 5
+    pin_lockout_s: float = 900.0
 
     # Routing. "skills": our router picks the agent for every call (callers wait
     # outside app_queue, the CTI rings the chosen agent); "queue": app_queue's
@@ -145,6 +159,15 @@ class Settings(BaseSettings):
     # Asterisk's own CDR file (cdr_custom JSON lines), read to recover CDRs of calls
     # that ended while the CTI was down. Default: cti.pbx.runtime.cdr_file(settings).
     asterisk_cdr_file: Path | None = None
+
+    @property
+    def effective_agi_secret(self) -> str:
+        """The FastAGI secret: ``agi_secret``, else one derived from the AMI secret."""
+        own = self.agi_secret.get_secret_value()
+        if own:
+            return own
+        ami = self.ami_secret.get_secret_value().encode()
+        return hmac.new(ami, b"hotline fastagi", hashlib.sha256).hexdigest()[:32]
 
     @property
     def effective_routes_file(self) -> Path:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from cti.agi_security import agi_guard, pin_attempt_store
 from cti.ami.client import AmiClient
 from cti.auth import SessionStore
 from cti.config import Settings
@@ -73,7 +74,9 @@ async def running_hotline(
             repository,
             hotline,
             settings.callback_offer_after_s if settings.callback_offer_after_s >= 0 else None,
+            pin_attempts=pin_attempt_store(settings, engine),  # hardening (issue 14)
         ),
+        guard=agi_guard(settings),  # hardening (issue 14)
     )
     sessions = SessionStore(settings.session_ttl_s)
     runner = web.AppRunner(build_app(hotline, sessions))

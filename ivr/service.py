@@ -14,6 +14,7 @@ from ivr.announce import Announcer, QueueInfo
 from ivr.engine import CustomerDirectory, FlowEngine, SurveyRunner
 from ivr.fastagi import AgiHandler, AgiSession
 from ivr.flow import Flow, load_flow
+from ivr.lockout import PinAttempts
 from ivr.prompts import PROMPTS, PROMPTS_ROOT, prompt_names
 
 log = logging.getLogger(__name__)
@@ -31,9 +32,10 @@ def ivr_routes(
     directory: CustomerDirectory | None = None,
     queue_info: QueueInfo | None = None,
     callback_offer_after_s: float | None = None,
+    pin_attempts: PinAttempts | None = None,
 ) -> dict[str, AgiHandler]:
     flow = flow or load_default_flow()
-    engine = FlowEngine(flow, PROMPTS_ROOT, directory=directory)
+    engine = FlowEngine(flow, PROMPTS_ROOT, directory=directory, pin_attempts=pin_attempts)
     survey = SurveyRunner(flow, PROMPTS_ROOT, frozenset(PROMPTS))
 
     async def main_ivr(session: AgiSession) -> None:

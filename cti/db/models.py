@@ -116,3 +116,15 @@ class PendingCallbackRecord(Base):
     recording_path: Mapped[str | None] = mapped_column(String(512), default=None)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     in_flight: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class PinFailureRecord(Base):
+    """Wrong IVR PINs counted across calls, per account and per caller number
+    (``key``: ``account:<number>`` or ``caller:<number>``). Epoch seconds."""
+
+    __tablename__ = "pin_failures"
+
+    key: Mapped[str] = mapped_column(String(96), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[float] = mapped_column(Float, default=0.0)
+    updated_at: Mapped[float] = mapped_column(Float, default=0.0)

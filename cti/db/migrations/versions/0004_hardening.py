@@ -1,0 +1,32 @@
+"""Hardening: IVR PIN failures counted across calls.
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-12-04
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0004"
+down_revision: str | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "pin_failures",
+        sa.Column("key", sa.String(96), primary_key=True),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("locked_until", sa.Float(), nullable=False),
+        sa.Column("updated_at", sa.Float(), nullable=False),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("pin_failures")
