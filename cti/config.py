@@ -101,6 +101,14 @@ class Settings(BaseSettings):
     web_port: int = 8080
     web_allowed_origins: list[str] = Field(default_factory=list)
     session_ttl_s: int = 8 * 3600
+    # Login: failed logins allowed per username and per source address within
+    # login_window_s (then 429 too_many_attempts); password checks run in at
+    # most login_max_hashing threads, login_max_waiting more wait (then 503 busy).
+    login_failures_per_user: int = 10
+    login_failures_per_address: int = 30
+    login_window_s: int = 900
+    login_max_hashing: int = 1
+    login_max_waiting: int = 64
 
     # Agent desktop: the codes an agent picks from (the page translates the
     # known ones and shows any other code as it is).

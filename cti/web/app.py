@@ -18,10 +18,11 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from cti.auth import Session, SessionStore, verify_password
+from cti.auth import Session, SessionStore
 from cti.domain.callcenter import AgentCommandRefused
 from cti.service import CallActionRefused, Hotline, call_json
 from cti.web.hub import PROTOCOL_VERSION, Hub, Subscriber
+from cti.web.login_guard import LOGIN_GUARD, LoginGuard
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +117,10 @@ async def login(request: web.Request) -> web.Response:
     if not isinstance(username, str) or not isinstance(password, str):
         raise error(400, "bad_request", "username and password are required strings")
     hotline = request.app[HOTLINE]
-    user = await hotline.repository.user(username)
-    if user is None or not verify_password(password, user.password_hash):
+    # off the event loop, throttled per user and address (cti/web/login_guard.py)
+    guard = request.app[LOGIN_GUARD]
+    user = await guard.authenticate(hotline.repository, username, password, request.remote)
+    if user is None:
         raise error(401, "bad_credentials", "wrong username or password")
     if user.role == "agent" and user.username not in hotline.core.agents:
         raise error(409, "refused", f"agent {user.username} is not set up on this server")
@@ -401,6 +404,7 @@ def build_app(hotline: Hotline, sessions: SessionStore) -> web.Application:
     app[HUB] = hotline.hub
     app[ALLOWED_ORIGINS] = frozenset(hotline.settings.web_allowed_origins)
     app[ISSUED] = {}
+    app[LOGIN_GUARD] = LoginGuard.from_settings(hotline.settings)
     app.router.add_get("/", root)
     app.router.add_get("/agent", agent_page)
     app.router.add_static("/static", STATIC)
