@@ -16,7 +16,7 @@ from pathlib import Path
 from cti.ami.client import AmiAuthError, AmiError
 from cti.config import Settings, load_settings
 from cti.db.repository import Repository, create_schema, make_engine
-from cti.demo import DEMO_AGENTS, seed_demo, write_demo_config
+from cti.demo import DEMO_AGENTS, DemoSecrets, seed_demo, write_demo_config
 from ivr.flow import FlowError
 
 log = logging.getLogger("hotline")
@@ -101,7 +101,7 @@ async def _seed(settings: Settings) -> None:
     engine = make_engine(settings.effective_database_url)
     try:
         await create_schema(engine)
-        await seed_demo(Repository(engine), settings.demo_agent_password.get_secret_value())
+        await seed_demo(Repository(engine), DemoSecrets.from_settings(settings))
     finally:
         await engine.dispose()
 
@@ -161,6 +161,8 @@ def _demo(settings: Settings, config: Path | None) -> int:
             "\nhotline demo is starting.\n"
             f"  Agent page:   http://{settings.web_host}:{settings.web_port}/agent\n"
             f"  Agents:       {', '.join(DEMO_AGENTS)} (password in {config})\n"
+            f"  Supervisor:   supervisor (its own password in {config})\n"
+            f"  Customers:    each with its own IVR PIN (demo_customer_pins in {config})\n"
             f"  Agent phones: {len(phones)} auto-answering sipp phones at 127.0.0.1:51001..\n"
             "  Test call:    sipp -sn uac -s 4000 -i 127.0.0.1 -p 5070 -m 1 -d 30000 "
             f"127.0.0.1:{settings.sip_port}\n"

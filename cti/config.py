@@ -148,6 +148,9 @@ class Settings(BaseSettings):
 
     # Demo data (agents, customers) seeded by `hotline demo`.
     demo_agent_password: SecretStr = SecretStr("")
+    demo_supervisor_password: SecretStr = SecretStr("")
+    # account number -> IVR PIN of each demo customer (distinct, generated)
+    demo_customer_pins: dict[str, str] = Field(default_factory=dict)
 
     @classmethod
     def settings_customise_sources(

@@ -13,7 +13,7 @@ import pytest
 
 from cti.auth import hash_password, verify_password
 from cti.db.repository import Repository, create_schema, make_engine
-from cti.demo import seed_demo
+from cti.demo import DemoSecrets, seed_demo
 from cti.web.login_guard import LoginGuard, LoginLimits, LoginRefused
 from tests.unit.test_web_desktop import PASSWORD, Desk, desk  # noqa: F401  (fixture)
 
@@ -77,7 +77,7 @@ async def test_a_right_password_clears_the_users_count(desk: Desk) -> None:  # n
 async def repository(tmp_path: Path) -> AsyncIterator[Repository]:
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}")
     await create_schema(engine)
-    await seed_demo(Repository(engine), PASSWORD)
+    await seed_demo(Repository(engine), DemoSecrets.generate(PASSWORD))
     try:
         yield Repository(engine)
     finally:
