@@ -20,6 +20,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from cti.domain.callback_policy import CallbackPolicy
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -95,6 +97,16 @@ class Settings(BaseSettings):
     # for callback_customer_ring_s at most
     callback_order: Literal["agent-first", "customer-first"] = "agent-first"
     callback_customer_ring_s: float = 30.0
+    # Which numbers a call-back may dial (the caller controls its caller ID):
+    # ASCII digits (+ allowed in front) starting with one of
+    # callback_allowed_prefixes (empty: call-backs are never offered), of
+    # callback_min_digits..callback_max_digits digits; at most
+    # callback_max_per_number pending per number and callback_max_pending in all.
+    callback_allowed_prefixes: list[str] = Field(default_factory=list)
+    callback_min_digits: int = 6
+    callback_max_digits: int = 15
+    callback_max_per_number: int = 1
+    callback_max_pending: int = 50
 
     # Web (agent API, WebSocket, pages).
     web_host: str = "127.0.0.1"
@@ -170,6 +182,16 @@ class Settings(BaseSettings):
     # Asterisk's own CDR file (cdr_custom JSON lines), read to recover CDRs of calls
     # that ended while the CTI was down. Default: cti.pbx.runtime.cdr_file(settings).
     asterisk_cdr_file: Path | None = None
+
+    @property
+    def callback_policy(self) -> CallbackPolicy:
+        return CallbackPolicy(
+            tuple(self.callback_allowed_prefixes),
+            self.callback_min_digits,
+            self.callback_max_digits,
+            self.callback_max_per_number,
+            self.callback_max_pending,
+        )
 
     @property
     def effective_agi_secret(self) -> str:

@@ -75,6 +75,7 @@ async def running_hotline(
             hotline,
             settings.callback_offer_after_s if settings.callback_offer_after_s >= 0 else None,
             pin_attempts=pin_attempt_store(settings, engine),  # hardening (issue 14)
+            callback_refusal=hotline.core.callback_refusal,  # hardening (issue 14)
         ),
         guard=agi_guard(settings),  # hardening (issue 14)
     )

@@ -156,6 +156,7 @@ class Hotline:
             settings.callback_attempts,
             settings.callback_order,
             settings.callback_customer_ring_s,
+            settings.callback_policy,  # which numbers a call-back may dial (issue 14)
         )
         self._routing_timer: asyncio.TimerHandle | None = None
         # try numbers in call-back channel ids: unique across restarts too

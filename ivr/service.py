@@ -8,6 +8,7 @@ The dialplan picks one by the script path of its AGI URL
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from ivr.announce import Announcer, QueueInfo
@@ -33,6 +34,7 @@ def ivr_routes(
     queue_info: QueueInfo | None = None,
     callback_offer_after_s: float | None = None,
     pin_attempts: PinAttempts | None = None,
+    callback_refusal: Callable[[str], str | None] | None = None,
 ) -> dict[str, AgiHandler]:
     flow = flow or load_default_flow()
     engine = FlowEngine(flow, PROMPTS_ROOT, directory=directory, pin_attempts=pin_attempts)
@@ -53,7 +55,12 @@ def ivr_routes(
     routes: dict[str, AgiHandler] = {"ivr": main_ivr, "survey": post_call_survey}
     if queue_info is not None:
         announcer = Announcer(
-            queue_info, PROMPTS_ROOT, frozenset(PROMPTS), flow.language, callback_offer_after_s
+            queue_info,
+            PROMPTS_ROOT,
+            frozenset(PROMPTS),
+            flow.language,
+            callback_offer_after_s,
+            callback_refusal,
         )
 
         async def queue_announcement(session: AgiSession) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from cti.domain import effects as fx
 from cti.domain import events as ev
+from cti.domain.callback_policy import CallbackPolicy
 from cti.domain.model import (
     Agent,
     AgentSnapshot,
@@ -122,8 +123,11 @@ class CallCenter:
         callback_attempts: int = 2,
         callback_order: str = "agent-first",
         callback_customer_ring_s: float = 30.0,
+        callback_policy: CallbackPolicy | None = None,
     ) -> None:
         self.calls: dict[str, Call] = {}
+        # which numbers a call-back may dial (None: not checked, for tests of the core)
+        self.callback_policy = callback_policy
         self.agents: dict[str, Agent] = {}
         self.queues: dict[str, Queue] = {name: Queue(name) for name in queues}
         self.router = router
@@ -296,7 +300,7 @@ class CallCenter:
                 return self._call_ended(event.call_id, event.at)
             case ev.CallbackRequested(call_id=call_id, number=number):
                 call = self.calls.get(call_id)
-                if call is not None and number:
+                if call is not None and number and self.callback_refusal(number, call_id) is None:
                     call.callback_number = number
                 return []
             case ev.CallbackProgress():
@@ -381,6 +385,19 @@ class CallCenter:
         )
 
     # ------------------------------------------------------------------ call-backs
+    def pending_callback_numbers(self, but: str = "") -> list[str]:
+        """Numbers of the call-backs asked for and not finished (except call ``but``)."""
+        return [
+            c.callback_number for c in self.calls.values() if c.callback_number and c.call_id != but
+        ]
+
+    def callback_refusal(self, number: str, call_id: str = "") -> str | None:
+        """Why the policy refuses a call-back to ``number`` now; None: accepted."""
+        policy = self.callback_policy
+        if policy is None:
+            return None
+        return policy.refusal(number, self.pending_callback_numbers(but=call_id))
+
     def _keeps_place_for_callback(self, call_id: str, at: float) -> bool:
         """The caller who asked for a call-back hung up: the call keeps its place."""
         call = self.calls.get(call_id)
@@ -574,6 +591,13 @@ class CallCenter:
                 call.routing_attributes = CallAttributes("en", item.queue)
             self.calls[call.call_id] = call
             self._queue(item.queue).waiting.append(call.call_id)
+            policy = self.callback_policy
+            refused = policy.number_refusal(item.callback_number) if policy else None
+            if refused is not None and not (item.in_flight and item.call_id in talked):
+                # kept from before a policy change: never dialled, closed with its CDR
+                call.callback_outcome = f"refused:{refused}"
+                effects += self._call_ended(call.call_id, at, Disposition.ABANDONED)
+                continue
             if item.in_flight and item.call_id in talked:
                 agent_id, answered_at, ended_at = talked[item.call_id]
                 call.agent_id, call.answered_at = agent_id, answered_at
