@@ -150,6 +150,10 @@ class Settings(BaseSettings):
 
     # Storage.
     database_url: str = ""
+    # The CDR writer: at most cdr_queue_max records wait (beyond: the
+    # dead-letter file); shutdown waits shutdown_drain_s for it at most.
+    cdr_queue_max: int = 100_000
+    shutdown_drain_s: float = 10.0
     recordings_dir: Path = Field(default_factory=lambda: _default_state_dir() / "recordings")
 
     # Asterisk provisioning (Debian sid root filesystem run under chroot).
@@ -205,6 +209,11 @@ class Settings(BaseSettings):
     @property
     def effective_routes_file(self) -> Path:
         return self.routes_file or PROJECT_ROOT / "cti" / "routing" / "routes.yaml"
+
+    @property
+    def dead_letter_file(self) -> Path:
+        """Records the database refused or that could not wait (JSON lines, 0600)."""
+        return self.recordings_dir.parent / "cdr-dead-letters.jsonl"
 
     @property
     def effective_database_url(self) -> str:

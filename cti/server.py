@@ -14,6 +14,7 @@ from cti.agi_security import agi_guard, pin_attempt_store
 from cti.ami.client import AmiClient
 from cti.auth import SessionStore
 from cti.config import Settings
+from cti.db.cdr_store import drain_within
 from cti.db.repository import Repository, create_schema, make_engine
 from cti.service import Hotline
 from cti.web.app import build_app
@@ -111,7 +112,10 @@ async def running_hotline(
             task.cancel()
         await asyncio.gather(*others, synced, return_exceptions=True)
         await ami.close()
-        await hotline.drain()
+        # bounded: a database that hangs must not hang the shutdown (cti/db/cdr_store.py)
+        await drain_within(
+            hotline.drain, hotline.cdr_queue, hotline.dead_letters, settings.shutdown_drain_s
+        )
         writer.cancel()
         await asyncio.gather(writer, return_exceptions=True)
         await engine.dispose()

@@ -30,6 +30,7 @@ from cti.ami.translate import (
 )
 from cti.config import Settings
 from cti.db.backfill import read_callback_talks, read_calls
+from cti.db.cdr_store import DeadLetters, SpillingQueue, spill_to, store_callbacks, store_cdrs
 from cti.db.models import CallRecord, Customer
 from cti.db.repository import AgentDisposition, Repository
 from cti.domain import effects as fx
@@ -168,8 +169,10 @@ class Hotline:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self.backfill: asyncio.Task[int] | None = None
         # one writer, in order: CDRs (with the customer's id) and pending call-backs
+        # bounded; a refused record is set aside, never retried forever (cti/db/cdr_store.py)
+        self.dead_letters = DeadLetters(repository, settings.dead_letter_file)
         self.cdr_queue: asyncio.Queue[tuple[CallDetailRecord, int | None] | CallbackWrite] = (
-            asyncio.Queue()
+            SpillingQueue(settings.cdr_queue_max, spill_to(self.dead_letters))
         )
         self._callback_saved: dict[str, asyncio.Future[None]] = {}
         self._callbacks_deferred = False
@@ -965,11 +968,12 @@ class Hotline:
         self.cdr_queue.put_nowait((cdr, customer.id if customer else None))
 
     async def run_cdr_writer(self) -> None:
-        """One writer: CDRs are committed in batches, retried until stored.
+        """One writer: CDRs are committed in batches.
 
-        A batch that fails stays in hand and is retried with backoff, so a
-        database outage delays CDRs but loses none while the process lives;
-        what a crash loses is recovered from Asterisk's CDR file on restart.
+        A database outage (locked, full, unreachable) is retried with backoff,
+        the batch in hand; a record the database refuses is set aside in the
+        dead-letter table and the rest stored (cti/db/cdr_store.py). What a
+        crash loses is recovered from Asterisk's CDR file on restart.
         """
         while True:
             items = [await self.cdr_queue.get()]
@@ -984,21 +988,10 @@ class Hotline:
             callbacks = [cb for call_id, cb in latest.items() if call_id not in call_ids]
             # dispositions given before the CDR existed go into its transaction
             dispositions = self._take_dispositions(call_ids)
-            delay = 0.2
-            while True:
-                try:
-                    if callbacks:
-                        await self.repository.save_pending_callbacks(callbacks)
-                        callbacks = []
-                    if batch:
-                        await self.repository.save_cdrs(batch, dispositions)
-                    break
-                except Exception:
-                    log.exception(
-                        "storing %d record(s) failed; retrying in %.1fs", len(items), delay
-                    )
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 30.0)
+            # the database's own failures are retried; a record it refuses is set
+            # aside (dead letter) and the rest stored (cti/db/cdr_store.py)
+            await store_callbacks(self.repository, callbacks, self.dead_letters)
+            await store_cdrs(self.repository, batch, dispositions, self.dead_letters)
             for write in writes:
                 if not write.saved.done():
                     write.saved.set_result(None)

@@ -128,3 +128,16 @@ class PinFailureRecord(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[float] = mapped_column(Float, default=0.0)
     updated_at: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class CdrDeadLetter(Base):
+    """A CDR the database refused (the writer set it aside and went on): the
+    record as JSON and the database's reason. Epoch seconds."""
+
+    __tablename__ = "cdr_dead_letters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(String(64), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    record: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Float)

@@ -14,6 +14,7 @@ from sqlalchemy import delete, event, select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from cti.auth import verify_password
+from cti.db.fit import fit_row
 from cti.db.migrate import upgrade_schema
 from cti.db.models import CallRecord, Customer, PendingCallbackRecord, User
 from cti.domain.model import CallDetailRecord, PendingCallback
@@ -184,6 +185,7 @@ class Repository:
                 row.survey_score = cdr.survey_score
                 row.voicemail_path = cdr.voicemail_path
                 row.callback_outcome = cdr.callback_outcome
+                fit_row(row)
                 chosen = dispositions.get(call_id)
                 if chosen is not None and chosen.agent_id == cdr.agent_id:
                     row.agent_disposition, row.agent_notes = chosen.code, chosen.notes
@@ -214,6 +216,7 @@ class Repository:
                     session.add(row)
                 for name in _PENDING_FIELDS:
                     setattr(row, name, getattr(callback, name))
+                fit_row(row)
 
     async def pending_callbacks(self) -> list[PendingCallback]:
         """Every call-back still owed, oldest place in line first."""
@@ -281,4 +284,5 @@ class Repository:
             if row is None or row.agent_id != agent_id:
                 return False
             row.agent_disposition, row.agent_notes = disposition, notes
+            fit_row(row)
             return True

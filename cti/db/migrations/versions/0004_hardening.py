@@ -1,4 +1,4 @@
-"""Hardening: IVR PIN failures counted across calls.
+"""Hardening: IVR PIN failures counted across calls; CDRs the database refused.
 
 Revision ID: 0004
 Revises: 0003
@@ -26,7 +26,18 @@ def upgrade() -> None:
         sa.Column("locked_until", sa.Float(), nullable=False),
         sa.Column("updated_at", sa.Float(), nullable=False),
     )
+    op.create_table(
+        "cdr_dead_letters",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("call_id", sa.String(64), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("record", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.Float(), nullable=False),
+    )
+    op.create_index("ix_cdr_dead_letters_call_id", "cdr_dead_letters", ["call_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_cdr_dead_letters_call_id", table_name="cdr_dead_letters")
+    op.drop_table("cdr_dead_letters")
     op.drop_table("pin_failures")
