@@ -20,6 +20,7 @@ from typing import Any, Protocol, TypeVar
 
 import aiohttp
 
+from cti.ami.chanvars import channel_variables, clean_callerid
 from cti.ami.client import AmiClient, AmiError, Connected, Disconnected
 from cti.ami.translate import (
     callback_channel_id,
@@ -432,15 +433,19 @@ class Hotline:
                 event = await self._waiting_from_pbx(ch.get("Channel", ""), uid, now)
                 if event is not None:
                     waiting.append(event)
+            known = channel_variables(ch)  # IVR path, queue, recording (manager.conf)
             calls.append(
                 PbxChannel(
                     uid,
                     ch.get("Channel", ""),
-                    ch.get("CallerIDNum", ""),
-                    ch.get("CallerIDName", ""),
+                    clean_callerid(ch.get("CallerIDNum", "")),
+                    clean_callerid(ch.get("CallerIDName", "")),
                     now - _hms(ch.get("Duration", "")),
                     queue=queued.get(uid),
                     agent_id=agent_by_linkedid.get(uid) if uid not in queued else None,
+                    ivr_path=known.get("HOTLINE_IVR_PATH", ""),
+                    chosen_queue=known.get("HOTLINE_QUEUE") or None,
+                    recording_path=known.get("HOTLINE_RECORDING") or None,
                 )
             )
         return PbxSnapshot(tuple(calls), tuple(members), tuple(queues), tuple(waiting))
@@ -916,6 +921,8 @@ class Hotline:
                 raise CallActionRefused(
                     403, "not_your_call", f"call {call_id} was not answered by you"
                 )
+            # durable before it is answered: a restart does not lose it
+            await self.repository.save_pending_disposition(call_id, chosen, self.clock())
             self._dispositions[call_id] = chosen
             self._forget_wrap(agent_id, call_id)
             return "pending"

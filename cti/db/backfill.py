@@ -17,6 +17,7 @@ from pathlib import Path
 
 from cti.ami.translate import callback_leg
 from cti.domain.model import CallDetailRecord, Disposition
+from recordings.catalogue import ASTERISK_RECORDINGS_DIR, VOICEMAIL_FOLDER
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +142,13 @@ def calls_from(records: Iterable[AsteriskCdr]) -> list[CallDetailRecord]:
             if queue
             else Disposition.IVR_ONLY
         )
+        # the dialplan records every bridged call into <recordings>/<call id>.wav
+        # and the IVR's voicemail into voicemail/<call id>.wav (the caller leg's id)
+        recording = f"{ASTERISK_RECORDINGS_DIR}/{call_id}.wav" if bridged else None
+        voicemail = None
+        if "voicemail" in ivr_path.split(">") and _safe_id(call_id):
+            voicemail = f"{ASTERISK_RECORDINGS_DIR / VOICEMAIL_FOLDER}/{call_id}.wav"
+            disposition = Disposition.VOICEMAIL
         calls.append(
             CallDetailRecord(
                 call_id=call_id,
@@ -156,10 +164,16 @@ def calls_from(records: Iterable[AsteriskCdr]) -> list[CallDetailRecord]:
                 wait_s=0.0,
                 talk_s=talk,
                 disposition=disposition,
-                recording_path=None,
+                recording_path=recording if _safe_id(call_id) else None,
+                voicemail_path=voicemail,
             )
         )
     return calls
+
+
+def _safe_id(call_id: str) -> bool:
+    """An Asterisk id usable as a file name ("1700000000.12")."""
+    return bool(call_id) and all(c.isascii() and (c.isdigit() or c == ".") for c in call_id)
 
 
 def read_calls(path: Path) -> list[CallDetailRecord]:

@@ -141,3 +141,16 @@ class CdrDeadLetter(Base):
     reason: Mapped[str] = mapped_column(Text)
     record: Mapped[str] = mapped_column(Text)
     created_at: Mapped[float] = mapped_column(Float)
+
+
+class PendingDispositionRecord(Base):
+    """An agent's disposition given before the call's CDR was stored: kept here
+    (durable) until it is written into the CDR's row. Epoch seconds."""
+
+    __tablename__ = "pending_dispositions"
+
+    call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    agent_id: Mapped[str] = mapped_column(String(64))
+    code: Mapped[str] = mapped_column(String(64))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[float] = mapped_column(Float)

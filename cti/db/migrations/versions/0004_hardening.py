@@ -1,4 +1,5 @@
-"""Hardening: IVR PIN failures counted across calls; CDRs the database refused.
+"""Hardening: IVR PIN failures counted across calls; CDRs the database refused;
+dispositions given before their CDR was stored.
 
 Revision ID: 0004
 Revises: 0003
@@ -35,9 +36,18 @@ def upgrade() -> None:
         sa.Column("created_at", sa.Float(), nullable=False),
     )
     op.create_index("ix_cdr_dead_letters_call_id", "cdr_dead_letters", ["call_id"])
+    op.create_table(
+        "pending_dispositions",
+        sa.Column("call_id", sa.String(64), primary_key=True),
+        sa.Column("agent_id", sa.String(64), nullable=False),
+        sa.Column("code", sa.String(64), nullable=False),
+        sa.Column("notes", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.Float(), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("pending_dispositions")
     op.drop_index("ix_cdr_dead_letters_call_id", table_name="cdr_dead_letters")
     op.drop_table("cdr_dead_letters")
     op.drop_table("pin_failures")
