@@ -16,7 +16,13 @@ from pathlib import Path
 from cti.ami.client import AmiAuthError, AmiError
 from cti.config import Settings, load_settings
 from cti.db.repository import Repository, create_schema, make_engine
-from cti.demo import DEMO_AGENTS, DemoSecrets, seed_demo, write_demo_config
+from cti.demo import (
+    DEMO_AGENTS,
+    DemoSecrets,
+    DemoSecretsError,
+    seed_demo,
+    write_demo_config,
+)
 from ivr.flow import FlowError
 
 log = logging.getLogger("hotline")
@@ -60,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
             return _demo(settings, args.config)
     except KeyboardInterrupt:
         return 130
+    except DemoSecretsError as exc:
+        print(f"hotline {args.command}: {exc}", file=sys.stderr)
+        return 2
     return 2
 
 

@@ -63,6 +63,10 @@ DEMO_CUSTOMERS = [
 PIN_DIGITS = 4
 
 
+class DemoSecretsError(ValueError):
+    """The demo's secrets are missing, shared or weak (the message says which)."""
+
+
 @dataclass(frozen=True, slots=True)
 class DemoSecrets:
     """The demo's own secrets: kept in the private demo config file, never in the repo."""
@@ -90,20 +94,22 @@ class DemoSecrets:
     def check(self) -> None:
         """Refuse empty or shared passwords and missing, weak or repeated PINs."""
         if not self.agent_password:
-            raise ValueError("demo_agent_password is empty: set it in the config or environment")
+            raise DemoSecretsError(
+                "demo_agent_password is empty: set it in the config or environment"
+            )
         if not self.supervisor_password or self.supervisor_password == self.agent_password:
-            raise ValueError(
+            raise DemoSecretsError(
                 "demo_supervisor_password must be set and differ from demo_agent_password"
             )
         accounts = [c.account_number or "" for c in DEMO_CUSTOMERS]
         pins = [self.customer_pins.get(a, "") for a in accounts]
         for account, pin in zip(accounts, pins, strict=True):
             if not (len(pin) >= PIN_DIGITS and pin.isascii() and pin.isdigit()):
-                raise ValueError(
+                raise DemoSecretsError(
                     f"demo_customer_pins: account {account} needs a PIN of {PIN_DIGITS}+ digits"
                 )
         if len(set(pins)) != len(pins):
-            raise ValueError("demo_customer_pins: every demo customer needs a PIN of its own")
+            raise DemoSecretsError("demo_customer_pins: every demo customer needs a PIN of its own")
 
 
 def _distinct_pins(accounts: list[str]) -> dict[str, str]:

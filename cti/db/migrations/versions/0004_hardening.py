@@ -1,5 +1,4 @@
-"""Hardening: IVR PIN failures counted across calls; CDRs the database refused;
-dispositions given before their CDR was stored.
+"""Hardening: IVR PIN failures, CDR dead letters, durable pending dispositions.
 
 Revision ID: 0004
 Revises: 0003
