@@ -370,7 +370,7 @@ class Hotline:
         """Store CDRs of hotline calls that ended while we were not connected."""
         path = self.settings.asterisk_cdr_file or runtime.cdr_file(self.settings)
         try:
-            calls = await asyncio.to_thread(read_calls, path)
+            calls = await asyncio.to_thread(read_calls, path, self.settings.recordings_dir)
         except OSError as exc:
             log.warning("cannot read Asterisk's CDR file %s: %s", path, exc)
             return 0

@@ -8,6 +8,7 @@ no CDR for, a row built from Asterisk's records (marked ``recovered``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Iterable, Iterator
@@ -17,7 +18,12 @@ from pathlib import Path
 
 from cti.ami.translate import callback_leg
 from cti.domain.model import CallDetailRecord, Disposition
-from recordings.catalogue import ASTERISK_RECORDINGS_DIR, VOICEMAIL_FOLDER
+from recordings.catalogue import (
+    ASTERISK_RECORDINGS_DIR,
+    VOICEMAIL_FOLDER,
+    RecordingPathError,
+    host_path,
+)
 
 log = logging.getLogger(__name__)
 
@@ -176,11 +182,37 @@ def _safe_id(call_id: str) -> bool:
     return bool(call_id) and all(c.isascii() and (c.isdigit() or c == ".") for c in call_id)
 
 
-def read_calls(path: Path) -> list[CallDetailRecord]:
+def read_calls(path: Path, recordings_dir: Path | None = None) -> list[CallDetailRecord]:
+    """The hotline calls in Asterisk's CDR file ``path``.
+
+    With ``recordings_dir`` (the host's), recording and voicemail paths are
+    mapped to the host's files, as live CDRs keep them, and kept only when
+    the file is there.
+    """
     if not path.exists():
         return []
     with path.open(encoding="utf-8", errors="replace") as handle:
-        return calls_from(parse_lines(handle))
+        calls = calls_from(parse_lines(handle))
+    if recordings_dir is None:
+        return calls
+    return [_on_host(call, recordings_dir) for call in calls]
+
+
+def _on_host(call: CallDetailRecord, recordings_dir: Path) -> CallDetailRecord:
+    def mapped(path: str | None, folder: str = "") -> str | None:
+        if not path:
+            return None
+        try:
+            local = host_path(recordings_dir, path, folder)
+        except RecordingPathError:
+            return None
+        return str(local) if local.is_file() else None
+
+    return dataclasses.replace(
+        call,
+        recording_path=mapped(call.recording_path),
+        voicemail_path=mapped(call.voicemail_path, VOICEMAIL_FOLDER),
+    )
 
 
 #: CDR(userfield) of a call-back's legs: "callback:<call id>" (asterisk-conf/extensions.conf)

@@ -193,5 +193,5 @@ async def test_cti_restart_loses_no_cdr(hotline_settings) -> None:
     assert (cdr.queue, cdr.agent_id, cdr.disposition) == ("billing", "1001", "answered")
     assert "menu=1" in cdr.ivr_path
     assert cdr.talk_s > 0
-    assert cdr.recording_path == f"/var/spool/asterisk/monitor/hotline/{call_id}.wav"
-    assert running.hotline.settings.recordings_dir.joinpath(f"{call_id}.wav").exists()
+    recording = hotline_settings.recordings_dir.resolve() / f"{call_id}.wav"
+    assert cdr.recording_path == str(recording) and recording.exists()

@@ -154,3 +154,28 @@ async def test_pending_is_answered_only_once_the_disposition_is_stored(
     await fresh.save_cdrs([(cdr("c9"), None)])
     row = await fresh.cdr("c9")
     assert row is not None and row.agent_disposition == "follow_up"
+
+
+def test_recovered_paths_name_the_hosts_files_only_when_they_exist(tmp_path: Path) -> None:
+    from cti.db.backfill import read_calls
+
+    cdr_file = tmp_path / "hotline-cdr.json"
+    answered = line(
+        uniqueid="1764000000.5",
+        linkedid="1764000000.5",
+        dstchannel="PJSIP/agent1001-00000002",
+        billsec=40,
+    )
+    missing = line(
+        uniqueid="1764000000.7",
+        linkedid="1764000000.7",
+        dstchannel="PJSIP/agent1001-00000003",
+        billsec=40,
+    )
+    cdr_file.write_text(answered + "\n" + missing + "\n")
+    recordings = tmp_path / "recordings"
+    recordings.mkdir()
+    (recordings / "1764000000.5.wav").write_bytes(b"RIFF")
+    calls = {c.call_id: c for c in read_calls(cdr_file, recordings)}
+    assert calls["1764000000.5"].recording_path == str(recordings.resolve() / "1764000000.5.wav")
+    assert calls["1764000000.7"].recording_path is None
