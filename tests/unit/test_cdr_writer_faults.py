@@ -28,8 +28,9 @@ from cti.db.cdr_store import (
     store_cdrs,
 )
 from cti.db.models import CdrDeadLetter
-from cti.db.repository import Repository, create_schema, make_engine
-from cti.service import CallbackWrite, Hotline
+from cti.db.repository import AgentDisposition, Repository, create_schema, make_engine
+from cti.service import Hotline
+from cti.service.records import LATE_DISPOSITION_TRIES, CallbackWrite
 from cti.web.hub import Hub
 from tests.unit.test_pending_callbacks_store import PENDING, cdr
 from tests.unit.test_web_desktop import StubAmi
@@ -78,12 +79,12 @@ async def test_the_hotline_writer_goes_on_after_a_poisoned_record(tmp_path: Path
     engine = make_engine(settings.effective_database_url)
     await create_schema(engine)
     hotline = Hotline(settings, Repository(engine), StubAmi(), Hub())  # type: ignore[arg-type]
-    writer = asyncio.create_task(hotline.run_cdr_writer())
+    writer = asyncio.create_task(hotline.records.run_writer())
     try:
-        hotline.cdr_queue.put_nowait((poisoned("bad"), None))
+        hotline.records.queue.put_nowait((poisoned("bad"), None))
         saved: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        hotline.cdr_queue.put_nowait(CallbackWrite(PENDING, saved))
-        hotline.cdr_queue.put_nowait((cdr("good"), None))
+        hotline.records.queue.put_nowait(CallbackWrite(PENDING, saved))
+        hotline.records.queue.put_nowait((cdr("good"), None))
         async with asyncio.timeout(10):  # the old writer retried "bad" for ever
             await hotline.drain()
         assert saved.done()
@@ -147,13 +148,15 @@ async def test_shutdown_with_a_locked_database_ends_in_time_and_keeps_the_record
     hotline = Hotline(settings, Repository(engine), StubAmi(), Hub())  # type: ignore[arg-type]
     lock = sqlite3.connect(tmp_path / "hotline.db", timeout=0)
     lock.execute("BEGIN EXCLUSIVE")  # another process holds the database
-    writer = asyncio.create_task(hotline.run_cdr_writer())
+    writer = asyncio.create_task(hotline.records.run_writer())
     try:
-        hotline.cdr_queue.put_nowait((cdr("first"), None))
+        hotline.records.queue.put_nowait((cdr("first"), None))
         await asyncio.sleep(0.1)  # the writer has it in hand, retrying
-        hotline.cdr_queue.put_nowait((cdr("second"), None))
+        hotline.records.queue.put_nowait((cdr("second"), None))
         started = time.monotonic()
-        drained = await drain_within(hotline.drain, hotline.cdr_queue, hotline.dead_letters, 1.0)
+        drained = await drain_within(
+            hotline.drain, hotline.records.queue, hotline.records.dead_letters, 1.0
+        )
         assert not drained and time.monotonic() - started < 3.0
         spilled = [
             json.loads(line)["record"]["cdr"]["call_id"]
@@ -182,3 +185,44 @@ async def test_hostile_caller_ids_are_fitted_to_their_columns(repository: Reposi
     await repository.save_pending_callbacks([pending])
     (kept,) = await repository.pending_callbacks()
     assert kept.caller_number == number[:64]
+
+
+async def test_a_late_disposition_the_database_keeps_failing_is_set_aside_not_retried_forever(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}",
+        recordings_dir=tmp_path / "recordings",
+    )
+    engine = make_engine(settings.effective_database_url)
+    await create_schema(engine)
+    hotline = Hotline(settings, Repository(engine), StubAmi(), Hub())  # type: ignore[arg-type]
+    records = hotline.records
+    tries: list[str] = []
+
+    async def locked(call_id: str, agent_id: str, code: str, notes: str) -> bool:
+        tries.append(call_id)
+        raise OperationalError("UPDATE", {}, sqlite3.OperationalError("database is locked"))
+
+    async def no_sleep(_: float) -> None:
+        return None
+
+    records.repository.set_agent_disposition = locked  # type: ignore[method-assign]
+    records.sleep = no_sleep
+    try:
+        async with asyncio.timeout(10):
+            await records._store_late_disposition(
+                "late", AgentDisposition("1001", "resolved", "called back")
+            )
+        assert len(tries) == LATE_DISPOSITION_TRIES
+        (line,) = settings.dead_letter_file.read_text().splitlines()
+        letter = json.loads(line)
+        assert "database is locked" in letter["reason"]
+        assert letter["record"]["LateDisposition"] == {
+            "call_id": "late",
+            "agent_id": "1001",
+            "code": "resolved",
+            "notes": "called back",
+        }
+    finally:
+        await engine.dispose()
