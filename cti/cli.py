@@ -23,6 +23,7 @@ from cti.demo import (
     seed_demo,
     write_demo_config,
 )
+from cti.kpi.options import KpiConfigError
 from ivr.flow import FlowError
 from recordings.transcribe import cli as transcribe_cli
 
@@ -184,6 +185,9 @@ async def _serve(settings: Settings) -> int:
         return 3
     except FlowError as exc:
         print(f"hotline serve: IVR flow rejected: {exc}", file=sys.stderr)
+        return 5
+    except KpiConfigError as exc:
+        print(f"hotline serve: wallboard file rejected: {exc}", file=sys.stderr)
         return 5
     except AmiError as exc:
         print(f"hotline serve: {exc}", file=sys.stderr)

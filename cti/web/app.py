@@ -24,6 +24,7 @@ from cti.domain.callcenter import AgentCommandRefused
 from cti.service.facade import DeskFacade
 from cti.web.hub import PROTOCOL_VERSION, Hub, Subscriber
 from cti.web.login_guard import LOGIN_GUARD, LoginGuard
+from cti.web.wallboard import register_wallboard
 
 log = logging.getLogger(__name__)
 
@@ -431,6 +432,7 @@ def build_app(desk: DeskFacade, sessions: SessionStore) -> web.Application:
     app.router.add_get("/api/agents", list_agents)
     app.router.add_get("/api/calls", list_calls)
     app.router.add_get("/ws", websocket)
+    register_wallboard(app)  # the wallboard, alarms, reports
 
     async def close_sockets(_: web.Application) -> None:
         await desk.hub.close_all()
