@@ -91,10 +91,10 @@ async def running_hotline(
             repository,
             hotline,
             settings.callback_offer_after_s if settings.callback_offer_after_s >= 0 else None,
-            pin_attempts=pin_attempt_store(settings, engine),  # hardening (issue 14)
-            callback_refusal=hotline.core.callback_refusal,  # hardening (issue 14)
+            pin_attempts=pin_attempt_store(settings, engine),
+            callback_refusal=hotline.core.callback_refusal,
         ),
-        guard=agi_guard(settings),  # hardening (issue 14)
+        guard=agi_guard(settings),
     )
     sessions = SessionStore(settings.session_ttl_s)
     runner = web.AppRunner(build_app(hotline.desk, sessions))

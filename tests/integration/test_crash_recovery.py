@@ -20,8 +20,8 @@ async def test_a_call_that_outlives_the_cti_keeps_what_the_cti_knew(hotline_sett
     try:
         async with running_hotline(hotline_settings) as running:
             service, core = running.hotline, running.hotline.core
-            service.agent_command("login", "1001")
-            service.agent_command("ready", "1001")
+            service.desk.login("1001")
+            service.desk.ready("1001")
             await wait_until(
                 lambda: core.agents["1001"].state.value == "ready",
                 within=10,
@@ -43,7 +43,7 @@ async def test_a_call_that_outlives_the_cti_keeps_what_the_cti_knew(hotline_sett
             call_id = next(iter(core.calls))
             before = core.calls[call_id]
             assert before.recording_path and before.queue == "billing"
-            said = await service.save_disposition("1001", call_id, "follow_up", "send invoice")
+            said = await service.desk.disposition("1001", call_id, "follow_up", "send invoice")
             assert said == "pending"
         # the CTI is gone; the call goes on. A new CTI starts and adopts it.
         async with running_hotline(hotline_settings) as running:
