@@ -16,7 +16,14 @@ from pathlib import Path
 from cti.ami.client import AmiAuthError, AmiError
 from cti.config import Settings, load_settings
 from cti.db.repository import Repository, create_schema, make_engine
-from cti.demo import DEMO_AGENTS, DEMO_SUPERVISOR_PHONE_PORT, seed_demo, write_demo_config
+from cti.demo import (
+    DEMO_AGENTS,
+    DEMO_SUPERVISOR_PHONE_PORT,
+    DemoSecrets,
+    DemoSecretsError,
+    seed_demo,
+    write_demo_config,
+)
 from cti.kpi.options import KpiConfigError
 from cti.staffing import cli as staffing_cli
 from ivr.flow import FlowError
@@ -99,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
             return _demo(settings, args.config)
     except KeyboardInterrupt:
         return 130
+    except DemoSecretsError as exc:
+        print(f"hotline {args.command}: {exc}", file=sys.stderr)
+        return 2
     return 2
 
 
@@ -140,7 +150,7 @@ async def _seed(settings: Settings) -> None:
     engine = make_engine(settings.effective_database_url)
     try:
         await create_schema(engine)
-        await seed_demo(Repository(engine), settings.demo_agent_password.get_secret_value())
+        await seed_demo(Repository(engine), DemoSecrets.from_settings(settings))
     finally:
         await engine.dispose()
 

@@ -6,6 +6,8 @@ agent passwords) belong in that file or in the environment, never in the repo.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -17,6 +19,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from cti.domain.callback_policy import CallbackPolicy
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -59,6 +63,18 @@ class Settings(BaseSettings):
     agi_host: str = "127.0.0.1"
     agi_port: int = 4573
     ivr_flow: Path | None = None
+    # FastAGI authentication: Asterisk puts agi_secret in the script path of
+    # every AGI URL (empty: derived from ami_secret, so one secret suffices);
+    # connections from other peers, without the secret or beyond
+    # agi_max_sessions at once are closed unanswered.
+    agi_secret: SecretStr = SecretStr("")
+    agi_allowed_peers: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    agi_max_sessions: int = 600
+    # IVR PIN checks: after pin_max_failures wrong PINs for one account (or
+    # from one caller number), across calls, no PIN is checked for
+    # pin_lockout_s (kept in the database: a restart does not reset it).
+    pin_max_failures: int = 5
+    pin_lockout_s: float = 900.0
 
     # Routing. "skills": our router picks the agent for every call (callers wait
     # outside app_queue, the CTI rings the chosen agent); "queue": app_queue's
@@ -81,12 +97,30 @@ class Settings(BaseSettings):
     # for callback_customer_ring_s at most
     callback_order: Literal["agent-first", "customer-first"] = "agent-first"
     callback_customer_ring_s: float = 30.0
+    # Which numbers a call-back may dial (the caller controls its caller ID):
+    # ASCII digits (+ allowed in front) starting with one of
+    # callback_allowed_prefixes (empty: call-backs are never offered), of
+    # callback_min_digits..callback_max_digits digits; at most
+    # callback_max_per_number pending per number and callback_max_pending in all.
+    callback_allowed_prefixes: list[str] = Field(default_factory=list)
+    callback_min_digits: int = 6
+    callback_max_digits: int = 15
+    callback_max_per_number: int = 1
+    callback_max_pending: int = 50
 
     # Web (agent API, WebSocket, pages).
     web_host: str = "127.0.0.1"
     web_port: int = 8080
     web_allowed_origins: list[str] = Field(default_factory=list)
     session_ttl_s: int = 8 * 3600
+    # Login: failed logins allowed per username and per source address within
+    # login_window_s (then 429 too_many_attempts); password checks run in at
+    # most login_max_hashing threads, login_max_waiting more wait (then 503 busy).
+    login_failures_per_user: int = 10
+    login_failures_per_address: int = 30
+    login_window_s: int = 900
+    login_max_hashing: int = 1
+    login_max_waiting: int = 64
 
     # Agent desktop: the codes an agent picks from (the page translates the
     # known ones and shows any other code as it is).
@@ -133,6 +167,10 @@ class Settings(BaseSettings):
 
     # Storage.
     database_url: str = ""
+    # The CDR writer: at most cdr_queue_max records wait (beyond: the
+    # dead-letter file); shutdown waits shutdown_drain_s for it at most.
+    cdr_queue_max: int = 100_000
+    shutdown_drain_s: float = 10.0
     recordings_dir: Path = Field(default_factory=lambda: _default_state_dir() / "recordings")
 
     # Transcription for QA (``hotline transcribe``, recordings.transcribe).
@@ -157,6 +195,9 @@ class Settings(BaseSettings):
 
     # Demo data (agents, customers) seeded by `hotline demo`.
     demo_agent_password: SecretStr = SecretStr("")
+    demo_supervisor_password: SecretStr = SecretStr("")
+    # account number -> IVR PIN of each demo customer (distinct, generated)
+    demo_customer_pins: dict[str, str] = Field(default_factory=dict)
 
     @classmethod
     def settings_customise_sources(
@@ -179,6 +220,25 @@ class Settings(BaseSettings):
     asterisk_cdr_file: Path | None = None
 
     @property
+    def callback_policy(self) -> CallbackPolicy:
+        return CallbackPolicy(
+            tuple(self.callback_allowed_prefixes),
+            self.callback_min_digits,
+            self.callback_max_digits,
+            self.callback_max_per_number,
+            self.callback_max_pending,
+        )
+
+    @property
+    def effective_agi_secret(self) -> str:
+        """The FastAGI secret: ``agi_secret``, else one derived from the AMI secret."""
+        own = self.agi_secret.get_secret_value()
+        if own:
+            return own
+        ami = self.ami_secret.get_secret_value().encode()
+        return hmac.new(ami, b"hotline fastagi", hashlib.sha256).hexdigest()[:32]
+
+    @property
     def provisioned_asterisk_cdr_file(self) -> Path:
         """Asterisk's CDR backup as the provisioned Asterisk writes it (seen from the host)."""
         return self.asterisk_run_dir / "log" / "cdr-custom" / "hotline-cdr.json"
@@ -190,6 +250,11 @@ class Settings(BaseSettings):
     @property
     def effective_routes_file(self) -> Path:
         return self.routes_file or PROJECT_ROOT / "cti" / "routing" / "routes.yaml"
+
+    @property
+    def dead_letter_file(self) -> Path:
+        """Records the database refused or that could not wait (JSON lines, 0600)."""
+        return self.recordings_dir.parent / "cdr-dead-letters.jsonl"
 
     @property
     def effective_database_url(self) -> str:

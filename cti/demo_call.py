@@ -1,8 +1,9 @@
 """``hotline demo call``: a demo customer calls the hotline and answers the IVR like a person.
 
 The keys come from the IVR flow itself (:func:`plan_keys`): the language
-menu's key for ``--lang``, the main menu's ``--choice``, the demo PIN when
-that choice checks the caller's identity. Each prompt's keys are pressed a
+menu's key for ``--lang``, the main menu's ``--choice``, the customer's
+account number and own PIN (``demo_customer_pins``) when that choice checks
+the caller's identity. Each prompt's keys are pressed a
 moment after the prompt starts (as someone who knows the menu would), as SIP
 INFO DTMF; then the caller stays on the line (waiting in line, then talking
 to the agent) for ``--talk-s`` seconds and hangs up. The call is a real SIP
@@ -24,7 +25,7 @@ import time
 from pathlib import Path
 
 from cti.config import Settings
-from cti.demo import DEMO_CUSTOMERS, DEMO_PIN
+from cti.demo import DEMO_CUSTOMERS
 from cti.sipp import caller_args, caller_scenario, sipp_command, udp_free
 from ivr.flow import Flow, FlowError, load_flow
 from ivr.service import DEFAULT_FLOW
@@ -41,20 +42,23 @@ _PHONE = re.compile(r"\+?[0-9]{3,20}")
 class Key:
     digit: str
     pause_after_s: float
-    what: str  # "language: English", "menu: billing", "PIN"
+    what: str  # "language: English", "menu: billing", "account", "PIN"
 
 
 class PlanError(ValueError):
     """The flow cannot be answered with these options."""
 
 
-def plan_keys(flow: Flow, *, language: str, choice: str, pin: str = DEMO_PIN) -> list[Key]:
+def plan_keys(
+    flow: Flow, *, language: str, choice: str, account: str = "", pin: str = ""
+) -> list[Key]:
     """The keys a caller presses through ``flow`` (open hours, a known caller).
 
     Walks the flow from its start: business hours are taken as open, the
     first language menu gets the key of ``language``, the first DTMF menu
     ``choice``, a lookup finds the caller (a demo customer), a verify node
-    gets ``pin``; the walk ends at a queue (or any other ending).
+    gets ``account`` (ended with ``#``) and ``pin``; the walk ends at a queue
+    (or any other ending).
     """
     keys: list[Key] = []
     answers: list[list[tuple[str, str]]] = []  # one list of (digit, what) per prompt
@@ -91,6 +95,12 @@ def plan_keys(flow: Flow, *, language: str, choice: str, pin: str = DEMO_PIN) ->
         elif node.type == "lookup":
             name = node.found
         elif node.type == "verify":
+            if not (account and pin):
+                raise PlanError(
+                    f"choice {choice!r} checks the caller's account and PIN: call from a demo "
+                    "customer's number (its PIN is in demo_customer_pins)"
+                )
+            answers.append([(d, "account") for d in account + "#"])
             answers.append([(d, "PIN") for d in pin])
             name = node.next
         elif node.type in ("play", "set"):
@@ -122,6 +132,13 @@ def caller_for(language: str, number: str | None) -> tuple[str, str]:
     return customer.phone, f"{customer.name} ({customer.tier}, {customer.phone})"
 
 
+def customer_secrets(number: str, settings: Settings) -> tuple[str, str]:
+    """(account number, PIN) of the demo customer calling from ``number``; ("", "") if none."""
+    known = next((c for c in DEMO_CUSTOMERS if c.phone == number), None)
+    account = (known.account_number or "") if known else ""
+    return account, dict(settings.demo_customer_pins).get(account, "")
+
+
 def demo_call(
     settings: Settings,
     *,
@@ -133,8 +150,9 @@ def demo_call(
     """Place the demo call and report it as it goes; 0 when it was answered and ended well."""
     try:
         flow = load_flow(settings.ivr_flow or DEFAULT_FLOW)
-        keys = plan_keys(flow, language=language, choice=choice)
         caller_number, who = caller_for(language, number)
+        account, pin = customer_secrets(caller_number, settings)
+        keys = plan_keys(flow, language=language, choice=choice, account=account, pin=pin)
     except (FlowError, PlanError) as exc:
         print(f"hotline demo call: {exc}", file=sys.stderr)
         return 2
@@ -154,9 +172,9 @@ def demo_call(
             file=sys.stderr,
         )
         return 1
-    presses = ", ".join(f"{k.digit} ({k.what})" for k in keys if k.what != "PIN")
+    presses = ", ".join(f"{k.digit} ({k.what})" for k in keys if k.what not in ("account", "PIN"))
     if any(k.what == "PIN" for k in keys):
-        presses += ", the PIN"
+        presses += ", the account number and the PIN"
     print(
         f"{who} calls the hotline at {host}:{port}; presses {presses}, about "
         f"{PROMPT_DELAY_S:g} s into each prompt; then stays on the line {talk_s:g} s "

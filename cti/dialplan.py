@@ -88,6 +88,9 @@ CALLBACK_CHANNEL_PREFIX: Final = "hotline-callback~"
 # written by cti.pbx.runtime into extensions_globals.conf from the settings
 AGI_HOST = _var("HOTLINE_AGI_HOST", "globals")
 AGI_PORT = _var("HOTLINE_AGI_PORT", "globals")
+#: first part of every FastAGI URL path, only Asterisk knows it (ivr.guard): set
+#: only by the generated globals (no default in the repository), used from [hotline]
+AGI_SECRET = _var("HOTLINE_AGI_SECRET", "hotline")
 REC_DIR = _var("HOTLINE_REC_DIR", "globals")
 TRUNK_HOST = _var("HOTLINE_TRUNK_HOST", "globals")
 QUEUE_TIMEOUT = _var("HOTLINE_QUEUE_TIMEOUT", "globals")

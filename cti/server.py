@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from cti.agi_security import agi_guard, pin_attempt_store
 from cti.ami.client import AmiClient
 from cti.ami.translate import USED_EVENTS
 from cti.auth import SessionStore
@@ -90,7 +91,10 @@ async def running_hotline(
             repository,
             hotline,
             settings.callback_offer_after_s if settings.callback_offer_after_s >= 0 else None,
+            pin_attempts=pin_attempt_store(settings, engine),
+            callback_refusal=hotline.core.callback_refusal,
         ),
+        guard=agi_guard(settings),
     )
     sessions = SessionStore(settings.session_ttl_s)
     runner = web.AppRunner(build_app(hotline.desk, sessions, hotline.supervision))

@@ -8,6 +8,7 @@ CTI's router (the order calls will really be served in), not from app_queue.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Protocol
@@ -57,8 +58,12 @@ class Announcer:
         languages: frozenset[str],
         default_language: str,
         callback_offer_after_s: float | None = None,
+        callback_refusal: Callable[[str], str | None] | None = None,
     ) -> None:
         self.info = info
+        # why a call-back to a number is refused now (the site's policy and
+        # caps); None: only the number's form is checked (callable_number)
+        self.callback_refusal = callback_refusal
         self.callback_offer_after_s = callback_offer_after_s
         self.prompts_root = prompts_root
         self.languages = languages
@@ -91,7 +96,9 @@ class Announcer:
 
     def _offers_callback(self, estimate: QueueEstimate, number: str) -> bool:
         limit = self.callback_offer_after_s
-        return limit is not None and estimate.wait_s >= limit and callable_number(number)
+        if limit is None or estimate.wait_s < limit or not callable_number(number):
+            return False
+        return self.callback_refusal is None or self.callback_refusal(number) is None
 
     async def _callback(self, session: AgiSession, language: str, chosen: bool) -> str | None:
         """Offer a call-back; on "1" and a confirmation, set it and hang up."""
@@ -103,7 +110,7 @@ class Announcer:
                 return None
         number = session.caller_number
         await session.stream_file(self._prompt(language, "callback-confirm"))
-        for digit in number[-4:]:
+        for digit in number.removeprefix("+"):  # the whole number: the caller checks it
             await session.stream_file(self._prompt(language, f"num-{digit}"))
         digits, _ = await session.get_data(
             self._prompt(language, "callback-confirm-press"), CALLBACK_DIGIT_TIMEOUT_MS, 1
@@ -117,6 +124,6 @@ class Announcer:
 
 
 def callable_number(number: str) -> bool:
-    """A caller id we can dial back: digits (a leading + allowed), not anonymous."""
+    """A caller id we can dial back: ASCII digits (a leading + allowed), not anonymous."""
     digits = number.removeprefix("+")
-    return 3 <= len(digits) <= 20 and digits.isdigit()
+    return 3 <= len(digits) <= 20 and digits.isascii() and digits.isdigit()

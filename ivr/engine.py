@@ -20,6 +20,7 @@ from typing import Protocol
 from cti import dialplan
 from ivr.fastagi import AgiSession
 from ivr.flow import Flow, Node, Survey
+from ivr.lockout import PinAttempts, pin_keys
 
 ACCOUNT_MAX_DIGITS = 12
 SURVEY_SCORES = frozenset("12345")
@@ -80,8 +81,11 @@ class FlowEngine:
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         directory: CustomerDirectory | None = None,
         voicemail_dir: PurePosixPath = VOICEMAIL_DIR,
+        pin_attempts: PinAttempts | None = None,
     ) -> None:
         self.flow = flow
+        # wrong PINs counted across calls (None: per call only, for tests of the flow)
+        self.pin_attempts = pin_attempts
         self.prompts_root = prompts_root
         self.clock = clock
         self.directory: CustomerDirectory = directory or NoDirectory()
@@ -191,26 +195,36 @@ class FlowEngine:
         await session.command("HANGUP")
 
     async def _verify(self, session: AgiSession, run: FlowRun, node: Node) -> str | None:
-        """Account number (unless the lookup found it) and PIN, limited attempts."""
+        """Account number, then the PIN (limited attempts, lockout across calls).
+
+        The account is always asked: a caller ID (forgeable) never picks it.
+        An account or caller number locked after too many wrong PINs is not
+        checked at all (``verify=locked``).
+        """
         assert node.prompt is not None and node.pin_prompt is not None
         timeout_ms = int(node.timeout_s * 1000)
-        known = run.variables.get(dialplan.ACCOUNT, "")
+        account, _ = await session.get_data(
+            self.prompt(run, node.prompt), timeout_ms, ACCOUNT_MAX_DIGITS
+        )
+        keys = pin_keys(account, session.caller_number)
         for attempt in range(node.attempts):
             # after a failure the "try again" prompt leads the next attempt
             retry = node.invalid_prompt if attempt and node.invalid_prompt else None
-            account = known
-            if not account:
-                account, _ = await session.get_data(
-                    self.prompt(run, retry or node.prompt), timeout_ms, ACCOUNT_MAX_DIGITS
-                )
-                retry = None
             pin, _ = await session.get_data(
                 self.prompt(run, retry or node.pin_prompt), timeout_ms, node.max_digits
             )
+            guard = self.pin_attempts
+            if guard is not None and await guard.locked(keys):
+                run.steps.append("verify=locked")
+                break
             if await self.directory.check_pin(account, pin):
+                if guard is not None:
+                    await guard.succeeded(keys)
                 run.steps.append("verify=ok")
                 await session.set_variable(dialplan.VERIFIED, "1")
                 return node.next
+            if guard is not None:
+                await guard.failed(keys)
             run.steps.append("verify=wrong")
             await session.set_variable(dialplan.IVR_PATH, run.path)
         run.steps.append("verify=failed")

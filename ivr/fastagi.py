@@ -17,6 +17,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from ivr.guard import AgiGuard, AgiRefused
+
 log = logging.getLogger(__name__)
 
 MAX_LINE = 8192
@@ -170,9 +172,15 @@ class FastAgiServer:
         header_timeout: float = 5.0,
         command_timeout: float = 10.0,
         session_timeout: float = 600.0,
+        guard: AgiGuard | None = None,
     ) -> None:
         self.host, self.port = host, port
         self.routes = routes
+        # None: no authentication (tests of the protocol alone); the server
+        # of a hotline process always has one (cti.server).
+        self.guard = guard
+        self.refused = 0
+        self._last_refusal_log = -1.0
         self.header_timeout = header_timeout
         self.command_timeout = command_timeout
         self.session_timeout = session_timeout
@@ -205,11 +213,14 @@ class FastAgiServer:
             self._sessions.add(task)
         self.active += 1
         try:
-            env = await self._read_env(reader)
+            route = await self._admit(reader, writer)
+            if route is None:
+                return
+            env, script = route
             session = AgiSession(reader, writer, env, self.command_timeout, self._record_reply)
-            handler = self.routes.get(session.script)
+            handler = self.routes.get(script)
             if handler is None:
-                log.error("FastAGI: no route for script %r", session.script)
+                log.error("FastAGI: no route for script %r", script)
                 self.failed += 1
                 return
             async with asyncio.timeout(self.session_timeout):
@@ -230,6 +241,26 @@ class FastAgiServer:
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
+
+    async def _admit(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> tuple[dict[str, str], str] | None:
+        """The headers and route of an admitted session; None when refused."""
+        guard = self.guard
+        try:
+            if guard is not None:
+                peer = writer.get_extra_info("peername")
+                guard.admit_connection(str(peer[0]) if peer else "", self.active)
+            env = await self._read_env(reader)
+            script = env.get("agi_network_script", "").strip("/")
+            return env, guard.route(script) if guard is not None else script
+        except AgiRefused as exc:
+            self.refused += 1
+            now = time.monotonic()
+            if now - self._last_refusal_log >= 1.0:  # at most one line a second
+                self._last_refusal_log = now
+                log.warning("FastAGI connection refused: %s (%d so far)", exc, self.refused)
+            return None
 
     def _record_reply(self, verb: str, seconds: float) -> None:
         if verb not in ("GET DATA", "STREAM FILE"):  # these wait for the caller

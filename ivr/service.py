@@ -8,12 +8,14 @@ The dialplan picks one by the script path of its AGI URL
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from ivr.announce import Announcer, QueueInfo
 from ivr.engine import CustomerDirectory, FlowEngine, SurveyRunner
 from ivr.fastagi import AgiHandler, AgiSession
 from ivr.flow import Flow, load_flow
+from ivr.lockout import PinAttempts
 from ivr.prompts import PROMPTS, PROMPTS_ROOT, prompt_names
 
 log = logging.getLogger(__name__)
@@ -31,9 +33,11 @@ def ivr_routes(
     directory: CustomerDirectory | None = None,
     queue_info: QueueInfo | None = None,
     callback_offer_after_s: float | None = None,
+    pin_attempts: PinAttempts | None = None,
+    callback_refusal: Callable[[str], str | None] | None = None,
 ) -> dict[str, AgiHandler]:
     flow = flow or load_default_flow()
-    engine = FlowEngine(flow, PROMPTS_ROOT, directory=directory)
+    engine = FlowEngine(flow, PROMPTS_ROOT, directory=directory, pin_attempts=pin_attempts)
     survey = SurveyRunner(flow, PROMPTS_ROOT, frozenset(PROMPTS))
 
     async def main_ivr(session: AgiSession) -> None:
@@ -51,7 +55,12 @@ def ivr_routes(
     routes: dict[str, AgiHandler] = {"ivr": main_ivr, "survey": post_call_survey}
     if queue_info is not None:
         announcer = Announcer(
-            queue_info, PROMPTS_ROOT, frozenset(PROMPTS), flow.language, callback_offer_after_s
+            queue_info,
+            PROMPTS_ROOT,
+            frozenset(PROMPTS),
+            flow.language,
+            callback_offer_after_s,
+            callback_refusal,
         )
 
         async def queue_announcement(session: AgiSession) -> None:

@@ -8,6 +8,7 @@ no CDR for, a row built from Asterisk's records (marked ``recovered``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Iterable, Iterator
@@ -18,6 +19,12 @@ from pathlib import Path
 from cti import dialplan
 from cti.ami.translate import callback_leg
 from cti.domain.model import CallDetailRecord, Disposition
+from recordings.catalogue import (
+    ASTERISK_RECORDINGS_DIR,
+    VOICEMAIL_FOLDER,
+    RecordingPathError,
+    host_path,
+)
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +139,13 @@ def calls_from(records: Iterable[AsteriskCdr]) -> list[CallDetailRecord]:
             if queue
             else Disposition.IVR_ONLY
         )
+        # the dialplan records every bridged call into <recordings>/<call id>.wav
+        # and the IVR's voicemail into voicemail/<call id>.wav (the caller leg's id)
+        recording = f"{ASTERISK_RECORDINGS_DIR}/{call_id}.wav" if bridged else None
+        voicemail = None
+        if "voicemail" in ivr_path.split(">") and _safe_id(call_id):
+            voicemail = f"{ASTERISK_RECORDINGS_DIR / VOICEMAIL_FOLDER}/{call_id}.wav"
+            disposition = Disposition.VOICEMAIL
         calls.append(
             CallDetailRecord(
                 call_id=call_id,
@@ -147,17 +161,49 @@ def calls_from(records: Iterable[AsteriskCdr]) -> list[CallDetailRecord]:
                 wait_s=0.0,
                 talk_s=talk,
                 disposition=disposition,
-                recording_path=None,
+                recording_path=recording if _safe_id(call_id) else None,
+                voicemail_path=voicemail,
             )
         )
     return calls
 
 
-def read_calls(path: Path) -> list[CallDetailRecord]:
+def _safe_id(call_id: str) -> bool:
+    """An Asterisk id usable as a file name ("1700000000.12")."""
+    return bool(call_id) and all(c.isascii() and (c.isdigit() or c == ".") for c in call_id)
+
+
+def read_calls(path: Path, recordings_dir: Path | None = None) -> list[CallDetailRecord]:
+    """The hotline calls in Asterisk's CDR file ``path``.
+
+    With ``recordings_dir`` (the host's), recording and voicemail paths are
+    mapped to the host's files, as live CDRs keep them, and kept only when
+    the file is there.
+    """
     if not path.exists():
         return []
     with path.open(encoding="utf-8", errors="replace") as handle:
-        return calls_from(parse_lines(handle))
+        calls = calls_from(parse_lines(handle))
+    if recordings_dir is None:
+        return calls
+    return [_on_host(call, recordings_dir) for call in calls]
+
+
+def _on_host(call: CallDetailRecord, recordings_dir: Path) -> CallDetailRecord:
+    def mapped(path: str | None, folder: str = "") -> str | None:
+        if not path:
+            return None
+        try:
+            local = host_path(recordings_dir, path, folder)
+        except RecordingPathError:
+            return None
+        return str(local) if local.is_file() else None
+
+    return dataclasses.replace(
+        call,
+        recording_path=mapped(call.recording_path),
+        voicemail_path=mapped(call.voicemail_path, VOICEMAIL_FOLDER),
+    )
 
 
 #: CDR(userfield) of a call-back's legs: "callback:<call id>" (asterisk-conf/extensions.conf)

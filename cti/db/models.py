@@ -124,6 +124,44 @@ class PendingCallbackRecord(Base):
     in_flight: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class PinFailureRecord(Base):
+    """Wrong IVR PINs counted across calls, per account and per caller number
+    (``key``: ``account:<number>`` or ``caller:<number>``). Epoch seconds."""
+
+    __tablename__ = "pin_failures"
+
+    key: Mapped[str] = mapped_column(String(96), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[float] = mapped_column(Float, default=0.0)
+    updated_at: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class CdrDeadLetter(Base):
+    """A CDR the database refused (the writer set it aside and went on): the
+    record as JSON and the database's reason. Epoch seconds."""
+
+    __tablename__ = "cdr_dead_letters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(String(64), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    record: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class PendingDispositionRecord(Base):
+    """An agent's disposition given before the call's CDR was stored: kept here
+    (durable) until it is written into the CDR's row. Epoch seconds."""
+
+    __tablename__ = "pending_dispositions"
+
+    call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    agent_id: Mapped[str] = mapped_column(String(64))
+    code: Mapped[str] = mapped_column(String(64))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[float] = mapped_column(Float)
+
+
 class TranscriptionJobState(enum.StrEnum):
     """Where a transcription job is: waiting, leased by a worker, or finished."""
 

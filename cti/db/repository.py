@@ -11,11 +11,23 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, event, select
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from cti.auth import verify_password
+from cti.db.fit import fit_row
 from cti.db.migrate import upgrade_schema
-from cti.db.models import CallRecord, Customer, PendingCallbackRecord, User
+from cti.db.models import (
+    CallRecord,
+    Customer,
+    PendingCallbackRecord,
+    PendingDispositionRecord,
+    User,
+)
 from cti.domain.model import CallDetailRecord, PendingCallback
 from recordings.transcribe.enqueue import queue_transcriptions
 
@@ -164,6 +176,8 @@ class Repository:
                     select(CallRecord).where(CallRecord.call_id.in_(list(items)))
                 )
             }
+            # dispositions kept durably before the CDR existed (e.g. across a restart)
+            dispositions = {**await _take_pending_dispositions(session, items), **dispositions}
             for call_id, (cdr, customer_id) in items.items():
                 row = rows.get(call_id)
                 if row is None:
@@ -188,6 +202,7 @@ class Repository:
                 row.survey_score = cdr.survey_score
                 row.voicemail_path = cdr.voicemail_path
                 row.callback_outcome = cdr.callback_outcome
+                fit_row(row)
                 chosen = dispositions.get(call_id)
                 if chosen is not None and chosen.agent_id == cdr.agent_id:
                     row.agent_disposition, row.agent_notes = chosen.code, chosen.notes
@@ -220,6 +235,7 @@ class Repository:
                     session.add(row)
                 for name in _PENDING_FIELDS:
                     setattr(row, name, getattr(callback, name))
+                fit_row(row)
 
     async def pending_callbacks(self) -> list[PendingCallback]:
         """Every call-back still owed, oldest place in line first."""
@@ -253,38 +269,89 @@ class Repository:
                     )
                 )
             )
+            chosen = await _take_pending_dispositions(
+                session, [c for c in wanted if c not in known]
+            )
             for call_id, cdr in wanted.items():
                 if call_id in known:
                     continue
-                session.add(
-                    CallRecord(
-                        call_id=call_id,
-                        caller_number=cdr.caller_number,
-                        caller_name=cdr.caller_name,
-                        ivr_path=cdr.ivr_path,
-                        queue=cdr.queue,
-                        agent_id=cdr.agent_id,
-                        entered_at=_ts(cdr.entered_at),
-                        answered_at=_ts(cdr.answered_at),
-                        ended_at=_ts(cdr.ended_at),
-                        wait_s=cdr.wait_s,
-                        talk_s=cdr.talk_s,
-                        disposition=cdr.disposition.value,
-                        recovered=True,
-                    )
+                row = CallRecord(
+                    call_id=call_id,
+                    caller_number=cdr.caller_number,
+                    caller_name=cdr.caller_name,
+                    ivr_path=cdr.ivr_path,
+                    queue=cdr.queue,
+                    agent_id=cdr.agent_id,
+                    entered_at=_ts(cdr.entered_at),
+                    answered_at=_ts(cdr.answered_at),
+                    ended_at=_ts(cdr.ended_at),
+                    wait_s=cdr.wait_s,
+                    talk_s=cdr.talk_s,
+                    disposition=cdr.disposition.value,
+                    recording_path=cdr.recording_path,
+                    voicemail_path=cdr.voicemail_path,
+                    callback_outcome=cdr.callback_outcome,
+                    recovered=True,
                 )
+                given = chosen.get(call_id)
+                if given is not None and given.agent_id == cdr.agent_id:
+                    row.agent_disposition, row.agent_notes = given.code, given.notes
+                fit_row(row)
+                session.add(row)
             return len(wanted) - len(known)
 
     async def cdr(self, call_id: str) -> CallRecord | None:
         async with self.sessions() as session:
             return await session.get(CallRecord, call_id)
 
+    async def save_pending_disposition(
+        self, call_id: str, chosen: AgentDisposition, at: float
+    ) -> None:
+        """Keep a disposition given before the call's CDR exists, until it is written."""
+        async with self.sessions.begin() as session:
+            row = await session.get(PendingDispositionRecord, call_id)
+            if row is None:
+                row = PendingDispositionRecord(call_id=call_id)
+                session.add(row)
+            row.agent_id, row.code, row.notes, row.created_at = (
+                chosen.agent_id,
+                chosen.code,
+                chosen.notes,
+                at,
+            )
+            fit_row(row)
+
     async def set_agent_disposition(
         self, call_id: str, agent_id: str, disposition: str, notes: str
     ) -> bool:
         async with self.sessions.begin() as session:
+            await session.execute(
+                delete(PendingDispositionRecord).where(
+                    PendingDispositionRecord.call_id == call_id,
+                    PendingDispositionRecord.agent_id == agent_id,
+                )
+            )
             row = await session.get(CallRecord, call_id)
             if row is None or row.agent_id != agent_id:
                 return False
             row.agent_disposition, row.agent_notes = disposition, notes
+            fit_row(row)
             return True
+
+
+async def _take_pending_dispositions(
+    session: AsyncSession, call_ids: Iterable[str]
+) -> dict[str, AgentDisposition]:
+    """The durable pending dispositions of ``call_ids``, removed (same transaction)."""
+    ids = list(call_ids)
+    if not ids:
+        return {}
+    rows = await session.scalars(
+        select(PendingDispositionRecord).where(PendingDispositionRecord.call_id.in_(ids))
+    )
+    found = {r.call_id: AgentDisposition(r.agent_id, r.code, r.notes) for r in rows}
+    if found:
+        await session.execute(
+            delete(PendingDispositionRecord).where(PendingDispositionRecord.call_id.in_(found))
+        )
+    return found

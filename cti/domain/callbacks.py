@@ -26,6 +26,19 @@ from cti.routing import CallAttributes, NoRouteError, Offer
 
 
 class CallbackFlow(CoreState):
+    def pending_callback_numbers(self, but: str = "") -> list[str]:
+        """Numbers of the call-backs asked for and not finished (except call ``but``)."""
+        return [
+            c.callback_number for c in self.calls.values() if c.callback_number and c.call_id != but
+        ]
+
+    def callback_refusal(self, number: str, call_id: str = "") -> str | None:
+        """Why the policy refuses a call-back to ``number`` now; None: accepted."""
+        policy = self.callback_policy
+        if policy is None:
+            return None
+        return policy.refusal(number, self.pending_callback_numbers(but=call_id))
+
     def _keeps_place_for_callback(self, call_id: str, at: float) -> bool:
         """The caller who asked for a call-back hung up: the call keeps its place."""
         call = self.calls.get(call_id)
@@ -217,6 +230,13 @@ class CallbackFlow(CoreState):
                 call.routing_attributes = CallAttributes("en", item.queue)
             self.calls[call.call_id] = call
             self._queue(item.queue)
+            policy = self.callback_policy
+            refused = policy.number_refusal(item.callback_number) if policy else None
+            if refused is not None and not (item.in_flight and item.call_id in talked):
+                # kept from before a policy change: never dialled, closed with its CDR
+                call.callback_outcome = f"refused:{refused}"
+                effects += self._call_ended(call.call_id, at, Disposition.ABANDONED)
+                continue
             if item.in_flight and item.call_id in talked:
                 agent_id, answered_at, ended_at = talked[item.call_id]
                 call.agent_id, call.answered_at = agent_id, answered_at

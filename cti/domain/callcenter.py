@@ -134,7 +134,7 @@ class CallCenter(AgentFlow, RoutingFlow, CallbackFlow, ReconcileFlow, CoreState)
                 return self._call_ended(event.call_id, event.at)
             case ev.CallbackRequested(call_id=call_id, number=number):
                 call = self.calls.get(call_id)
-                if call is not None and number:
+                if call is not None and number and self.callback_refusal(number, call_id) is None:
                     call.callback_number = number
                 return []
             case ev.CallbackProgress():

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from cti.domain import effects as fx
 from cti.domain import events as ev
 from cti.domain.call_control import CallControl
+from cti.domain.callback_policy import CallbackPolicy
 from cti.domain.model import Agent, AgentState, Call, CallbackOrder, Disposition, Queue
 from cti.routing import AgentStatus as RouterAgentStatus
 from cti.routing import Decision, Offer, Router
@@ -42,8 +43,11 @@ class CoreState:
         callback_attempts: int = 2,
         callback_order: str = CallbackOrder.AGENT_FIRST,
         callback_customer_ring_s: float = 30.0,
+        callback_policy: CallbackPolicy | None = None,
     ) -> None:
         self.calls: dict[str, Call] = {}
+        # which numbers a call-back may dial (None: not checked, for tests of the core)
+        self.callback_policy = callback_policy
         self.agents: dict[str, Agent] = {}
         self.queues: dict[str, Queue] = {name: Queue(name) for name in queues}
         self.router = router

@@ -22,6 +22,10 @@ class PbxChannel:
     started_at: float
     queue: str | None = None
     agent_id: str | None = None
+    # what the call carries in Asterisk (channel variables): kept when adopted
+    ivr_path: str = ""
+    chosen_queue: str | None = None
+    recording_path: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +89,8 @@ class ReconcileFlow(CoreState):
             channel.started_at,
         )
         self.calls[call.call_id] = call
+        call.ivr_path, call.recording_path = channel.ivr_path, channel.recording_path
+        call.queue = channel.chosen_queue  # the IVR's choice, until app_queue says otherwise
         if channel.queue is not None:
             call.state, call.queue, call.queued_at = CallState.QUEUED, channel.queue, at
             self._queue(channel.queue)

@@ -100,7 +100,7 @@ class CallActions:
                 RefusalCode.NOT_YOUR_CALL, f"call {call_id} was not answered by you"
             )
         if live or in_flight:
-            self.records.keep_disposition(call_id, chosen)
+            await self.records.keep_disposition(call_id, chosen, self.clock())
             self.on_disposition(call_id, code)
             return DispositionOutcome.PENDING
         if not await self.records.store_disposition(call_id, chosen):

@@ -20,6 +20,7 @@ from cti import dialplan
 from cti.ami.client import AmiClient, Connected, Disconnected
 from cti.ami.translate import translate
 from cti.config import Settings
+from cti.db.cdr_store import drain_within
 from cti.db.repository import Repository
 from cti.domain import effects as fx
 from cti.domain import events as ev
@@ -67,6 +68,7 @@ class Hotline:
             settings.callback_attempts,
             settings.callback_order,
             settings.callback_customer_ring_s,
+            settings.callback_policy,  # which numbers a call-back may dial
         )
         self.tasks = TaskOwner()
         self.actions = PbxActions(ami)
@@ -166,7 +168,13 @@ class Hotline:
                     follow_ami = False  # closed once
                     await self.ami.close()
                 await self.wallboard.stop()  # its state log and alarms written
-                await self.drain()
+                # bounded: a database that hangs must not hang the shutdown
+                await drain_within(
+                    self.drain,
+                    self.records.queue,
+                    self.records.dead_letters,
+                    self.settings.shutdown_drain_s,
+                )
                 worker.cancel()
                 writer.cancel()
             finally:

@@ -3,7 +3,13 @@
 CDRs are committed in batches by one writer, in order with the pending
 call-backs (so a call-back is stored before its try is placed, and storing the
 call's CDR removes it). A disposition given before the CDR row exists is kept
-and written in the CDR's own transaction; a later one updates the row.
+(in memory and durably, ``pending_dispositions``) and written in the CDR's own
+transaction; a later one updates the row.
+
+The writer's queue is bounded and a record the database refuses is set aside
+as a dead letter, the rest stored (:mod:`cti.db.cdr_store`); a disposition
+that cannot be stored after a few tries is set aside too, never retried
+forever.
 """
 
 from __future__ import annotations
@@ -15,6 +21,14 @@ from enum import StrEnum
 from typing import Any
 
 from cti.config import Settings
+from cti.db.cdr_store import (
+    TRANSIENT,
+    DeadLetters,
+    SpillingQueue,
+    spill_to,
+    store_callbacks,
+    store_cdrs,
+)
 from cti.db.repository import AgentDisposition, Repository
 from cti.domain.model import CallDetailRecord, PendingCallback
 from cti.service.desktop import Desktop
@@ -22,6 +36,19 @@ from cti.service.views import wrap_json
 from recordings.catalogue import VOICEMAIL_FOLDER, RecordingPathError, host_path
 
 log = logging.getLogger(__name__)
+
+#: Tries of a disposition given while its CDR was being written, before it is set aside.
+LATE_DISPOSITION_TRIES = 6
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LateDisposition:
+    """A disposition the database did not take after its CDR was stored (dead letter)."""
+
+    call_id: str
+    agent_id: str
+    code: str
+    notes: str
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -40,9 +67,11 @@ class DispositionOutcome(StrEnum):
 class Records:
     def __init__(self, settings: Settings, repository: Repository, desktop: Desktop) -> None:
         self.settings, self.repository, self.desktop = settings, repository, desktop
-        # one writer, in order: CDRs (with the customer's id) and pending call-backs
+        # one writer, in order: CDRs (with the customer's id) and pending call-backs;
+        # bounded, a refused record is set aside, never retried forever (cti/db/cdr_store.py)
+        self.dead_letters = DeadLetters(repository, settings.dead_letter_file)
         self.queue: asyncio.Queue[tuple[CallDetailRecord, int | None] | CallbackWrite] = (
-            asyncio.Queue()
+            SpillingQueue(settings.cdr_queue_max, spill_to(self.dead_letters))
         )
         self._callback_saved: dict[str, asyncio.Future[None]] = {}
         # Dispositions given before the CDR row exists, stored with it; CDRs
@@ -50,6 +79,7 @@ class Records:
         self._dispositions: dict[str, AgentDisposition] = {}
         self._cdr_in_flight: dict[str, str | None] = {}
         self._wrap: dict[str, dict[str, Any]] = {}  # agent -> last call without disposition
+        self.sleep = asyncio.sleep  # between tries of a late disposition (tests: no wait)
 
     # ------------------------------------------------------------ call-backs
     def save_callback(self, callback: PendingCallback) -> None:
@@ -97,11 +127,12 @@ class Records:
         self.queue.put_nowait((cdr, customer.id if customer else None))
 
     async def run_writer(self) -> None:
-        """One writer: CDRs are committed in batches, retried until stored.
+        """One writer: CDRs are committed in batches.
 
-        A batch that fails stays in hand and is retried with backoff, so a
-        database outage delays CDRs but loses none while the process lives;
-        what a crash loses is recovered from Asterisk's CDR file on restart.
+        A database outage (locked, full, unreachable) is retried with backoff,
+        the batch in hand; a record the database refuses is set aside in the
+        dead-letter table and the rest stored (cti/db/cdr_store.py). What a
+        crash loses is recovered from Asterisk's CDR file on restart.
         """
         while True:
             items = [await self.queue.get()]
@@ -116,21 +147,10 @@ class Records:
             callbacks = [cb for call_id, cb in latest.items() if call_id not in call_ids]
             # dispositions given before the CDR existed go into its transaction
             dispositions = self._take_dispositions(call_ids)
-            delay = 0.2
-            while True:
-                try:
-                    if callbacks:
-                        await self.repository.save_pending_callbacks(callbacks)
-                        callbacks = []
-                    if batch:
-                        await self.repository.save_cdrs(batch, dispositions)
-                    break
-                except Exception:
-                    log.exception(
-                        "storing %d record(s) failed; retrying in %.1fs", len(items), delay
-                    )
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 30.0)
+            # the database's own failures are retried; a record it refuses is set
+            # aside (dead letter) and the rest stored (cti/db/cdr_store.py)
+            await store_callbacks(self.repository, callbacks, self.dead_letters)
+            await store_cdrs(self.repository, batch, dispositions, self.dead_letters)
             for write in writes:
                 if not write.saved.done():
                     write.saved.set_result(None)
@@ -152,10 +172,15 @@ class Records:
             return True, self._cdr_in_flight[call_id]
         return False, None
 
-    def keep_disposition(self, call_id: str, chosen: AgentDisposition) -> None:
-        """Written in the CDR's own transaction (or right after it)."""
+    async def keep_disposition(self, call_id: str, chosen: AgentDisposition, at: float) -> None:
+        """Written in the CDR's own transaction (or right after it); kept durably
+        meanwhile, so a restart of the CTI does not lose it."""
         self._dispositions[call_id] = chosen
         self.forget_wrap(chosen.agent_id, call_id)
+        try:
+            await self.repository.save_pending_disposition(call_id, chosen, at)
+        except Exception:  # still kept in memory and written with the CDR
+            log.exception("cannot keep the disposition of %s durably", call_id)
 
     async def store_disposition(self, call_id: str, chosen: AgentDisposition) -> bool:
         """Update the stored CDR row; False when it is not a call the agent answered."""
@@ -179,14 +204,27 @@ class Records:
         return {cid: self._dispositions.pop(cid) for cid in call_ids if cid in self._dispositions}
 
     async def _store_late_disposition(self, call_id: str, chosen: AgentDisposition) -> None:
+        """A few tries while the database is failing, then set aside (never forever:
+        the writer waits for it)."""
         delay = 0.2
-        while True:
+        reason = ""
+        for attempt in range(1, LATE_DISPOSITION_TRIES + 1):
             try:
                 await self.repository.set_agent_disposition(
                     call_id, chosen.agent_id, chosen.code, chosen.notes
                 )
                 return
-            except Exception:
-                log.exception("storing the disposition of %s failed; retrying", call_id)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
+            except TRANSIENT as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+                log.warning(
+                    "storing the disposition of %s failed (try %d): %s", call_id, attempt, reason
+                )
+                if attempt < LATE_DISPOSITION_TRIES:
+                    await self.sleep(delay)
+                    delay = min(delay * 2, 30.0)
+            except Exception as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+                log.exception("the database refused the disposition of %s", call_id)
+                break
+        late = LateDisposition(call_id, chosen.agent_id, chosen.code, chosen.notes)
+        self.dead_letters.spill([late], f"disposition not stored: {reason}"[:2000])

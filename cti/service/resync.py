@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 
 from cti import dialplan
+from cti.ami.chanvars import channel_variables, clean_callerid
 from cti.ami.client import AmiClient, AmiError
 from cti.ami.translate import callback_leg, channel_interface, waiting_event
 from cti.config import Settings
@@ -138,7 +139,7 @@ class Resync:
         """Store CDRs of hotline calls that ended while we were not connected."""
         path = self.settings.effective_asterisk_cdr_file
         try:
-            calls = await asyncio.to_thread(read_calls, path)
+            calls = await asyncio.to_thread(read_calls, path, self.settings.recordings_dir)
         except OSError as exc:
             log.warning("cannot read Asterisk's CDR file %s: %s", path, exc)
             return 0
@@ -202,15 +203,19 @@ class Resync:
                 event = await self._waiting_from_pbx(ch.get("Channel", ""), uid, now)
                 if event is not None:
                     waiting.append(event)
+            known = channel_variables(ch)  # IVR path, queue, recording (manager.conf)
             calls.append(
                 PbxChannel(
                     uid,
                     ch.get("Channel", ""),
-                    ch.get("CallerIDNum", ""),
-                    ch.get("CallerIDName", ""),
+                    clean_callerid(ch.get("CallerIDNum", "")),
+                    clean_callerid(ch.get("CallerIDName", "")),
                     now - _hms(ch.get("Duration", "")),
                     queue=queued.get(uid),
                     agent_id=agent_by_linkedid.get(uid) if uid not in queued else None,
+                    ivr_path=known.get(dialplan.IVR_PATH, ""),
+                    chosen_queue=known.get(dialplan.QUEUE) or None,
+                    recording_path=known.get(dialplan.RECORDING) or None,
                 )
             )
         return PbxSnapshot(tuple(calls), tuple(members), tuple(queues), tuple(waiting))

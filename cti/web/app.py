@@ -18,12 +18,13 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from cti.auth import Session, SessionStore, verify_password
+from cti.auth import Session, SessionStore
 from cti.domain.call_control import CallActionRefused, RefusalCode
 from cti.domain.callcenter import AgentCommandRefused
 from cti.service.facade import DeskFacade
 from cti.service.supervision import SupervisorFacade
 from cti.web.hub import PROTOCOL_VERSION, Hub, Subscriber
+from cti.web.login_guard import LOGIN_GUARD, LoginGuard
 from cti.web.wallboard import register_wallboard
 
 log = logging.getLogger(__name__)
@@ -134,8 +135,10 @@ async def login(request: web.Request) -> web.Response:
     if not isinstance(username, str) or not isinstance(password, str):
         raise error(400, "bad_request", "username and password are required strings")
     desk = request.app[DESK]
-    user = await desk.user(username)
-    if user is None or not verify_password(password, user.password_hash):
+    # off the event loop, throttled per user and address (cti/web/login_guard.py)
+    guard = request.app[LOGIN_GUARD]
+    user = await guard.authenticate(desk, username, password, request.remote)
+    if user is None:
         raise error(401, "bad_credentials", "wrong username or password")
     # a page for some roles only (``"roles": [...]``) refuses the others here,
     # before a session is opened or an agent joins its queues
@@ -427,6 +430,7 @@ def build_app(
     app[HUB] = desk.hub
     app[ALLOWED_ORIGINS] = frozenset(desk.settings.web_allowed_origins)
     app[ISSUED] = {}
+    app[LOGIN_GUARD] = LoginGuard.from_settings(desk.settings)
     app.router.add_get("/", root)
     app.router.add_get("/agent", agent_page)
     app.router.add_static("/static", STATIC)

@@ -67,8 +67,9 @@ async def logged_in_page(
             if role not in SEEDED_USERS:
                 raise ValueError(f"no seeded {role!r} user: pass username= and password=")
             username = SEEDED_USERS[role]
-        if password is None:
-            password = str(request.getfixturevalue("demo_password"))
+        if password is None:  # the seeded demo's: the supervisor has its own
+            demo = request.getfixturevalue("demo_secrets")
+            password = demo.supervisor_password if username == "supervisor" else demo.agent_password
         page = await BrowserPage.open(browser, locale=locale)
         pages.append(page)
         http = page.context.request

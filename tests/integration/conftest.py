@@ -10,7 +10,7 @@ import pytest
 
 from cti.config import Settings
 from cti.db.repository import Repository, create_schema, make_engine
-from cti.demo import seed_demo
+from cti.demo import DemoSecrets, seed_demo
 from cti.server import Running, running_hotline
 from tests.support.pbx_fixture import Pbx, free_tcp_port
 
@@ -20,8 +20,14 @@ def demo_password() -> str:
     return secrets.token_urlsafe(12)
 
 
+@pytest.fixture(scope="session")
+def demo_secrets(demo_password: str) -> DemoSecrets:
+    """The seeded demo's secrets: agents' and supervisor's passwords, customers' PINs."""
+    return DemoSecrets.generate(demo_password)
+
+
 @pytest.fixture
-async def hotline_settings(pbx: Pbx, demo_password: str, tmp_path: Path) -> Settings:
+async def hotline_settings(pbx: Pbx, demo_secrets: DemoSecrets, tmp_path: Path) -> Settings:
     """Settings of a CTI process on the test Asterisk, with a seeded database."""
     settings: Settings = pbx.settings.model_copy(
         update={
@@ -34,7 +40,7 @@ async def hotline_settings(pbx: Pbx, demo_password: str, tmp_path: Path) -> Sett
     )
     engine = make_engine(settings.effective_database_url)
     await create_schema(engine)
-    await seed_demo(Repository(engine), demo_password)
+    await seed_demo(Repository(engine), demo_secrets)
     await engine.dispose()
     return settings
 

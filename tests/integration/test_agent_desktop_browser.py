@@ -25,7 +25,7 @@ from playwright.async_api import Browser
 
 from cti.config import Settings
 from cti.db.repository import Repository, make_engine
-from cti.demo import DEMO_PIN
+from cti.demo import DEMO_CUSTOMERS, DemoSecrets
 from cti.domain.model import AgentState, CallDetailRecord, Disposition
 from cti.server import Running, running_hotline
 from tests.browser.fixtures import LoggedInPage
@@ -276,11 +276,14 @@ async def test_agent_page_pops_the_customer_and_saves_the_disposition(
 
 
 async def test_a_caller_who_passed_the_pin_check_pops_verified(
-    desk: Desk, demo_password: str, browser: Browser
+    desk: Desk, demo_password: str, demo_secrets: DemoSecrets, browser: Browser
 ) -> None:
     running = desk.running
     core = running.hotline.core
-    caller = "15550100001"  # Alice Johnson, a demo customer with the demo PIN
+    alice = next(c for c in DEMO_CUSTOMERS if c.phone == "15550100001")
+    assert alice.account_number is not None
+    caller = alice.phone  # Alice Johnson, a demo customer with a PIN of her own
+    pin = demo_secrets.customer_pins[alice.account_number]
     async with new_page(browser) as page:
         await page.goto(f"{running.web_url}/agent")
         await page.wait_text("#login-submit", "Log in")
@@ -291,11 +294,11 @@ async def test_a_caller_who_passed_the_pin_check_pops_verified(
         await page.click("#btn-ready")
         await page.wait_text("#state", "Ready")
         async with AgentPhone(port=agent_port(1001), answer_after_s=2.0) as phone:
-            # English, menu 3 (account): the caller is found by number and keys the PIN
+            # English, menu 3 (account): the caller keys the account number, then the PIN
             call = await start_call(
                 running.settings.sip_port,
                 caller_number=caller,
-                dtmf="13" + DEMO_PIN,
+                dtmf="13" + alice.account_number + "#" + pin,
                 dtmf_gap_s=1.0,
                 talk_s=8,
             )

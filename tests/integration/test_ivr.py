@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cti.demo import DEMO_PIN
+from cti.demo import DemoSecrets
 from cti.server import running_hotline
 from tests.support.sipp import CallerLoad, start_call
 from tests.support.waiting import wait_until
@@ -143,20 +143,25 @@ async def test_broken_flow_is_rejected_at_start(hotline_settings, tmp_path) -> N
             pass
 
 
-async def test_identity_verified_with_the_right_pin(hotline_settings, tmp_path) -> None:
+async def test_identity_verified_with_the_right_pin(
+    hotline_settings, demo_secrets: DemoSecrets, tmp_path
+) -> None:
     settings = hotline_settings.model_copy(update={"ivr_flow": short_flow(tmp_path)})
-    # English, menu 3 (account), then the demo PIN; the account comes from the caller's number
-    cdr = await ivr_cdr(settings, dtmf="13" + DEMO_PIN, number="15550100001", talk_s=20)
+    # English, menu 3 (account), the account number typed (the caller ID never
+    # picks it), then the demo PIN
+    pin = demo_secrets.customer_pins["880002"]
+    cdr = await ivr_cdr(settings, dtmf="13880002#" + pin, number="15550100001", talk_s=26)
     assert "menu=3>lookup=found>verify=ok>queue=account" in cdr.ivr_path
     assert cdr.queue == "account"
     assert cdr.verified
 
 
-async def test_wrong_pin_three_times_is_refused(hotline_settings, tmp_path) -> None:
+async def test_wrong_pin_three_times_is_refused(
+    hotline_settings, demo_secrets: DemoSecrets, tmp_path
+) -> None:
     settings = hotline_settings.model_copy(update={"ivr_flow": short_flow(tmp_path)})
-    wrong = "0000"
-    assert wrong != DEMO_PIN
-    cdr = await ivr_cdr(settings, dtmf="13" + wrong * 3, number="15550100001", talk_s=32)
+    wrong = "0000" if demo_secrets.customer_pins["880002"] != "0000" else "1111"
+    cdr = await ivr_cdr(settings, dtmf="13880002#" + wrong * 3, number="15550100001", talk_s=38)
     assert "verify=wrong>verify=wrong>verify=wrong>verify=failed>queue=general" in cdr.ivr_path
     assert cdr.queue == "general"
     assert not cdr.verified

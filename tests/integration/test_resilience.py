@@ -193,3 +193,5 @@ async def test_cti_restart_loses_no_cdr(hotline_settings) -> None:
     assert (cdr.queue, cdr.agent_id, cdr.disposition) == ("billing", "1001", "answered")
     assert "menu=1" in cdr.ivr_path
     assert cdr.talk_s > 0
+    recording = hotline_settings.recordings_dir.resolve() / f"{call_id}.wav"
+    assert cdr.recording_path == str(recording) and recording.exists()

@@ -313,7 +313,7 @@ async def ask_for_callback(running: Running, settings: Settings) -> tuple[str, C
         dtmf_gap_s=1.0,
         late_dtmf="11",
         late_dtmf_delay_s=10,
-        late_dtmf_gap_s=7,
+        late_dtmf_gap_s=16,  # the whole number (11 digits, ~10 s) is read back first
         talk_s=60,
     )
     await wait_until(lambda: len(waiting_ids(running)) == 1, within=30, what="BOB waiting")

@@ -18,7 +18,7 @@ from playwright.async_api import Browser, Page, async_playwright
 
 from cti.domain import events as ev
 from tests.browser.page import ARTIFACTS, chromium_path
-from tests.support.wallboard_app import PASSWORD, T0, wallboard_app
+from tests.support.wallboard_app import SUPERVISOR_PASSWORD, T0, wallboard_app
 
 RULES = """
 timezone: UTC
@@ -67,7 +67,7 @@ async def test_the_wallboard_shows_waits_answers_and_alarms_live(
         page = await browser.new_page(viewport={"width": 1400, "height": 1000})
         await page.goto(board.url + "wallboard?lang=en")
         await page.fill("#username", "supervisor")
-        await page.fill("#password", PASSWORD)
+        await page.fill("#password", SUPERVISOR_PASSWORD)
         await page.click("#login-form button[type=submit]")
         await page.wait_for_selector("#conn.on", timeout=5000)
         await page.wait_for_selector('#queues tr[data-queue="billing"]', timeout=5000)

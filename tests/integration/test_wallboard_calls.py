@@ -38,7 +38,7 @@ async def update(
 
 
 async def test_an_answered_call_changes_the_wallboard_within_a_second(
-    hotline, demo_password
+    hotline, demo_password, demo_secrets
 ) -> None:
     running: Running = hotline
     base = running.web_url
@@ -50,7 +50,7 @@ async def test_an_answered_call_changes_the_wallboard_within_a_second(
             headers={"Authorization": f"Bearer {agent}"},
         ) as r:
             assert r.status == 200
-        supervisor = await login(http, base, "supervisor", demo_password)
+        supervisor = await login(http, base, "supervisor", demo_secrets.supervisor_password)
         async with (
             http.ws_connect(f"{base}/ws", headers={"Authorization": f"Bearer {supervisor}"}) as ws,
             AgentPhone(port=agent_port(1001), answer_after_s=3) as phone,

@@ -203,6 +203,8 @@ def pbx_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         agi_port=free_tcp_port(),  # nothing listens: the dialplan's AGI fallback runs
         # the "carrier" of outgoing trunk calls (IVR transfers): a sipp UAS there
         trunk_host=f"127.0.0.1:{free_udp_port()}",
+        # call-backs only to the test callers' range (the site's allow-list)
+        callback_allowed_prefixes=["1555"],
         asterisk_run_dir=base / "run",
         recordings_dir=base / "recordings",
         asterisk_rootfs=Settings().asterisk_rootfs,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -18,13 +19,14 @@ from aiohttp.test_utils import TestClient, TestServer
 from cti.auth import SessionStore
 from cti.config import Settings
 from cti.db.repository import Repository, create_schema, make_engine
-from cti.demo import seed_demo
+from cti.demo import DemoSecrets, seed_demo
 from cti.domain import events as ev
 from cti.service import Hotline
 from cti.web.app import build_app
 from cti.web.hub import Hub
 
 PASSWORD = "correct horse"
+SUPERVISOR_PASSWORD = "battery staple"  # the demo's supervisor has a password of its own
 T0 = 1_800_000_000.0
 
 
@@ -54,7 +56,11 @@ class Board:
 
     async def login(self, user: str) -> str:
         async with self.client.post(
-            "/api/login", json={"username": user, "password": PASSWORD}
+            "/api/login",
+            json={
+                "username": user,
+                "password": SUPERVISOR_PASSWORD if user == "supervisor" else PASSWORD,
+            },
         ) as r:
             assert r.status == 200, await r.text()
             return str((await r.json())["token"])
@@ -99,7 +105,10 @@ async def wallboard_app(
     try:
         await create_schema(engine)
         repository = Repository(engine)
-        await seed_demo(repository, PASSWORD)
+        demo = dataclasses.replace(
+            DemoSecrets.generate(PASSWORD), supervisor_password=SUPERVISOR_PASSWORD
+        )
+        await seed_demo(repository, demo)
         now = [start]
         hotline = Hotline(settings, repository, StubAmi(), Hub(), clock=lambda: now[0])  # type: ignore[arg-type]
         await hotline.load_agents()

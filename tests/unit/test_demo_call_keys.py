@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cti.demo import DEMO_CUSTOMERS, DEMO_PIN
+from cti.demo import DEMO_CUSTOMERS
 from cti.demo_call import KEY_GAP_S, PROMPT_DELAY_S, PlanError, caller_for, plan_keys
 from ivr.flow import load_flow
 from ivr.service import DEFAULT_FLOW
@@ -21,14 +21,23 @@ def test_an_english_caller_picks_the_language_then_billing() -> None:
     assert all(k.pause_after_s == PROMPT_DELAY_S for k in keys)
 
 
-def test_the_account_choice_answers_the_pin_prompt_key_by_key() -> None:
-    keys = plan_keys(FLOW, language="zh", choice="3")
-    assert "".join(k.digit for k in keys) == "23" + DEMO_PIN
-    assert [k.what for k in keys[2:]] == ["PIN"] * len(DEMO_PIN)
-    # a moment into each prompt; the PIN's keys close together
-    assert [k.pause_after_s for k in keys] == [PROMPT_DELAY_S] * 2 + [KEY_GAP_S] * 3 + [
-        PROMPT_DELAY_S
-    ]
+def test_the_account_choice_answers_the_account_then_the_pin_prompt_key_by_key() -> None:
+    keys = plan_keys(FLOW, language="zh", choice="3", account="880001", pin="4821")
+    assert "".join(k.digit for k in keys) == "23" + "880001#" + "4821"
+    assert [k.what for k in keys[2:]] == ["account"] * 7 + ["PIN"] * 4
+    # a moment into each prompt; the keys of one answer close together
+    assert [k.pause_after_s for k in keys] == (
+        [PROMPT_DELAY_S] * 2
+        + [KEY_GAP_S] * 6
+        + [PROMPT_DELAY_S]
+        + [KEY_GAP_S] * 3
+        + [PROMPT_DELAY_S]
+    )
+
+
+def test_the_account_choice_needs_a_demo_customers_pin() -> None:
+    with pytest.raises(PlanError, match="demo_customer_pins"):
+        plan_keys(FLOW, language="zh", choice="3")
 
 
 @pytest.mark.parametrize(

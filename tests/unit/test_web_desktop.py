@@ -22,7 +22,7 @@ from cti.ami.client import AmiError
 from cti.auth import SessionStore
 from cti.config import Settings
 from cti.db.repository import Repository, create_schema, make_engine
-from cti.demo import seed_demo
+from cti.demo import DemoSecrets, seed_demo
 from cti.domain import events as ev
 from cti.domain.model import AgentState
 from cti.service import Hotline, HttpCrm
@@ -115,7 +115,7 @@ async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
     engine = make_engine(settings.effective_database_url)
     await create_schema(engine)
     repository = Repository(engine)
-    await seed_demo(repository, PASSWORD)
+    await seed_demo(repository, DemoSecrets.generate(PASSWORD))
     now = [1_800_000_000.0]
     ami = StubAmi()
     hotline = Hotline(settings, repository, ami, Hub(), clock=lambda: now[0])  # type: ignore[arg-type]
