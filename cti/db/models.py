@@ -9,6 +9,10 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, DateTime, Enum, Float, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+# Asterisk's longest caller number is 79 bytes (AST_MAX_EXTENSION is 80)
+CALLER_NUMBER_LENGTH = 80
+CALLER_NAME_LENGTH = 128
+
 
 class Base(DeclarativeBase):
     pass
@@ -68,8 +72,8 @@ class CallRecord(Base):
     __tablename__ = "cdr"
 
     call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    caller_number: Mapped[str] = mapped_column(String(64), index=True)
-    caller_name: Mapped[str] = mapped_column(String(128), default="")
+    caller_number: Mapped[str] = mapped_column(String(CALLER_NUMBER_LENGTH), index=True)
+    caller_name: Mapped[str] = mapped_column(String(CALLER_NAME_LENGTH), default="")
     customer_id: Mapped[int | None] = mapped_column(Integer, default=None)
     ivr_path: Mapped[str] = mapped_column(String(512), default="")
     queue: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
@@ -103,8 +107,8 @@ class PendingCallbackRecord(Base):
     __tablename__ = "pending_callbacks"
 
     call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    caller_number: Mapped[str] = mapped_column(String(64))
-    caller_name: Mapped[str] = mapped_column(String(128), default="")
+    caller_number: Mapped[str] = mapped_column(String(CALLER_NUMBER_LENGTH))
+    caller_name: Mapped[str] = mapped_column(String(CALLER_NAME_LENGTH), default="")
     callback_number: Mapped[str] = mapped_column(String(32))
     ivr_path: Mapped[str] = mapped_column(String(512), default="")
     queue: Mapped[str] = mapped_column(String(64))

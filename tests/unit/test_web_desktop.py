@@ -106,9 +106,9 @@ class Desk:
 
 
 @pytest.fixture
-async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
+async def desk(tmp_path: Path, db_url: str) -> AsyncIterator[Desk]:
     settings = Settings(
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}",
+        database_url=db_url,
         session_ttl_s=TTL,
         recordings_dir=tmp_path / "recordings",
     )
