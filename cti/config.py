@@ -114,6 +114,10 @@ class Settings(BaseSettings):
     crm_timeout_s: float = 1.5
     crm_bearer_token: SecretStr = SecretStr("")
 
+    # Operations metrics (GET /metrics, Prometheus): a scraper sends
+    # "Authorization: Bearer <this>"; an admin's session works too. Empty: admins only.
+    metrics_bearer_token: SecretStr = SecretStr("")
+
     # Storage.
     database_url: str = ""
     recordings_dir: Path = Field(default_factory=lambda: _default_state_dir() / "recordings")

@@ -23,6 +23,7 @@ from cti.db.repository import Repository
 from cti.domain import effects as fx
 from cti.domain import events as ev
 from cti.domain.callcenter import CallCenter, QueueEstimate
+from cti.metrics import ServiceMetrics
 from cti.routing import Router
 from cti.routing.config import load_routes
 from cti.service.call_control import CallActions
@@ -87,6 +88,7 @@ class Hotline:
         )
         self.calls = CallActions(self.core, self.actions, self.records, self.carry_out, clock)
         self.desk = DeskFacade(self)
+        self.metrics = ServiceMetrics(self, clock)  # Prometheus figures (cti.metrics)
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._routing_timer: asyncio.TimerHandle | None = None
         self._stop = asyncio.Event()
@@ -184,6 +186,7 @@ class Hotline:
                         if isinstance(event, ev.CallWaiting):
                             event = self.desktop.with_tier(event)
                         self.carry_out(self.core.apply(event))
+                    self.metrics.lag.handled(item, now)
             except Exception:
                 log.exception("failed to handle AMI item %r", item)
 

@@ -23,6 +23,7 @@ from cti.domain.call_control import CallActionRefused, RefusalCode
 from cti.domain.callcenter import AgentCommandRefused
 from cti.service.facade import DeskFacade
 from cti.web.hub import PROTOCOL_VERSION, Hub, Subscriber
+from cti.web.metrics import add_metrics_route
 
 log = logging.getLogger(__name__)
 
@@ -427,6 +428,7 @@ def build_app(desk: DeskFacade, sessions: SessionStore) -> web.Application:
     app.router.add_get("/api/agents", list_agents)
     app.router.add_get("/api/calls", list_calls)
     app.router.add_get("/ws", websocket)
+    add_metrics_route(app, desk, sessions)  # GET /metrics (cti/web/metrics.py)
 
     async def close_sockets(_: web.Application) -> None:
         await desk.hub.close_all()
