@@ -17,6 +17,7 @@ from cti.ami.client import AmiAuthError, AmiError
 from cti.config import Settings, load_settings
 from cti.db.repository import Repository, create_schema, make_engine
 from cti.demo import DEMO_AGENTS, seed_demo, write_demo_config
+from cti.kpi.options import KpiConfigError
 from ivr.flow import FlowError
 from recordings.transcribe import cli as transcribe_cli
 
@@ -175,6 +176,9 @@ async def _serve(settings: Settings) -> int:
         return 3
     except FlowError as exc:
         print(f"hotline serve: IVR flow rejected: {exc}", file=sys.stderr)
+        return 5
+    except KpiConfigError as exc:
+        print(f"hotline serve: wallboard file rejected: {exc}", file=sys.stderr)
         return 5
     except AmiError as exc:
         print(f"hotline serve: {exc}", file=sys.stderr)

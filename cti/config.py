@@ -118,6 +118,14 @@ class Settings(BaseSettings):
     # "Authorization: Bearer <this>"; an admin's session works too. Empty: admins only.
     metrics_bearer_token: SecretStr = SecretStr("")
 
+    # Wallboard, KPIs and alarms: KPI options and alarm rules (YAML, docs/kpi.md;
+    # default cti/wallboard/wallboard.yaml), and an optional webhook that gets
+    # every alarm raised or cleared as a JSON POST (a site's chat tool).
+    wallboard_file: Path | None = None
+    alarm_webhook_url: str = ""
+    alarm_webhook_timeout_s: float = 5.0
+    alarm_webhook_retries: int = 3
+
     # Storage.
     database_url: str = ""
     recordings_dir: Path = Field(default_factory=lambda: _default_state_dir() / "recordings")

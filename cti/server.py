@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from cti.ami.client import AmiClient
+from cti.ami.translate import USED_EVENTS
 from cti.auth import SessionStore
 from cti.config import Settings
 from cti.db.repository import Repository, create_schema, make_engine
@@ -77,6 +78,7 @@ async def running_hotline(
         ping_interval=settings.ami_ping_interval_s,
         ping_timeout=settings.ami_ping_timeout_s,
         reconnect_max=settings.ami_reconnect_max_s,
+        events=USED_EVENTS,  # the others are skipped undecoded
     )
     hotline = Hotline(settings, repository, ami, Hub())
     await hotline.load_agents()

@@ -17,6 +17,29 @@ SURVEY_SCORES = frozenset({"1", "2", "3", "4", "5"})
 
 Fields = Mapping[str, str]
 
+#: every event ``translate`` reads; the AMI client may skip all others undecoded
+USED_EVENTS = frozenset(
+    {
+        "Newchannel",
+        "VarSet",
+        "DialBegin",
+        "DialEnd",
+        "OriginateResponse",
+        "QueueCallerJoin",
+        "AgentCalled",
+        "AgentRingNoAnswer",
+        "AgentDump",
+        "AgentConnect",
+        "QueueCallerAbandon",
+        "AgentComplete",
+        "Hangup",
+        "QueueMemberAdded",
+        "QueueMemberStatus",
+        "QueueMemberPause",
+        "QueueMemberRemoved",
+    }
+)
+
 
 def _is_caller_channel(e: Fields) -> bool:
     return bool(e.get("Uniqueid")) and e.get("Uniqueid") == e.get("Linkedid")
@@ -37,6 +60,8 @@ def _member_agent(e: Fields) -> str:
 def translate(e: Fields, now: float, inbound_contexts: frozenset[str]) -> list[ev.DomainEvent]:
     """Translate one AMI event; unknown or irrelevant events give ``[]``."""
     name = e.get("Event", "")
+    if name not in USED_EVENTS:
+        return []
     at = event_time(e, now)
     call_id = e.get("Linkedid", "")
     match name:

@@ -24,6 +24,7 @@ from cti.domain.callcenter import AgentCommandRefused
 from cti.service.facade import DeskFacade
 from cti.web.hub import PROTOCOL_VERSION, Hub, Subscriber
 from cti.web.metrics import add_metrics_route
+from cti.web.wallboard import register_wallboard
 
 log = logging.getLogger(__name__)
 
@@ -429,6 +430,7 @@ def build_app(desk: DeskFacade, sessions: SessionStore) -> web.Application:
     app.router.add_get("/api/calls", list_calls)
     app.router.add_get("/ws", websocket)
     add_metrics_route(app, desk, sessions)  # GET /metrics (cti/web/metrics.py)
+    register_wallboard(app)  # the wallboard, alarms, reports
 
     async def close_sockets(_: web.Application) -> None:
         await desk.hub.close_all()

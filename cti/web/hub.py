@@ -101,6 +101,11 @@ class Hub:
             task.add_done_callback(self._closing.discard)
             return False
 
+    @property
+    def supervisor_count(self) -> int:
+        """Sockets of supervisors and admins (who get the wallboard)."""
+        return len(self._supervisors)
+
     @staticmethod
     async def _close_slow(sub: Subscriber) -> None:
         try:
