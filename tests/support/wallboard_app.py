@@ -89,8 +89,9 @@ async def wallboard_app(
     if rules is not None:
         wallboard_file = tmp_path / "wallboard.yaml"
         wallboard_file.write_text(rules)
+    # database_url in settings_kw: another database (the tests' PostgreSQL)
+    settings_kw.setdefault("database_url", f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}")
     settings = Settings(
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}",
         recordings_dir=tmp_path / "recordings",
         wallboard_file=wallboard_file,
         **settings_kw,
