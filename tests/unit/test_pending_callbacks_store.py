@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 
+from cti.db.models import CallTag
 from cti.db.repository import Repository, create_schema, make_engine
 from cti.domain.model import CallDetailRecord, Disposition, PendingCallback
 
@@ -126,10 +129,20 @@ async def test_an_overlong_caller_name_is_cut_to_its_column_and_the_cdr_is_kept(
 async def test_cdr_times_come_back_as_the_same_utc_instants(repository: Repository) -> None:
     await repository.save_cdrs([(cdr("timed"), None)])
     row = await repository.cdr("timed")
-    assert row is not None
-    entered = row.entered_at
-    # SQLite keeps no zone: what it returns is naive UTC
-    if entered.tzinfo is None:
-        entered = entered.replace(tzinfo=UTC)
-    assert entered.timestamp() == 1764000000.0
-    assert row.answered_at is not None
+    assert row is not None and row.answered_at is not None
+    # timezone-aware on both backends (SQLite keeps no zone)
+    assert row.entered_at == datetime(2025, 11, 24, 16, 0, tzinfo=UTC)
+    assert row.entered_at.tzinfo is not None and row.entered_at.timestamp() == 1764000000.0
+    assert row.answered_at.timestamp() == 1764000100.0
+
+
+async def test_a_moment_of_another_zone_is_stored_as_the_same_instant(
+    repository: Repository,
+) -> None:
+    shanghai = datetime(2026, 12, 4, 8, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    async with repository.sessions.begin() as session:
+        session.add(CallTag(call_id="c", tag="vip", created_at=shanghai))
+    async with repository.sessions() as session:
+        (tag,) = await session.scalars(select(CallTag))
+    assert tag.created_at == datetime(2026, 12, 4, 0, 0, tzinfo=UTC)
+    assert tag.created_at.utcoffset() == timedelta(0)
