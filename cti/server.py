@@ -93,7 +93,7 @@ async def running_hotline(
         ),
     )
     sessions = SessionStore(settings.session_ttl_s)
-    runner = web.AppRunner(build_app(hotline.desk, sessions))
+    runner = web.AppRunner(build_app(hotline.desk, sessions, hotline.supervision))
     service = asyncio.create_task(
         hotline.run(ami_connect_retries=first_connect_retries), name="hotline"
     )

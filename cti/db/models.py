@@ -255,3 +255,18 @@ class AlarmRecord(Base):
     raised_at: Mapped[float] = mapped_column(Float, index=True)
     cleared_at: Mapped[float | None] = mapped_column(Float, default=None)
     cleared_value: Mapped[float | None] = mapped_column(Float, default=None)
+
+
+class AuditEntry(Base):
+    """Who did what to what, when: supervisors' actions (listen, whisper,
+    barge), later logins and admin changes. Appended, never updated."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target: Mapped[str] = mapped_column(String(128), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -35,6 +35,7 @@ from cti.service.heartbeat import Heartbeat
 from cti.service.pbx_actions import PbxActions
 from cti.service.records import Records
 from cti.service.resync import Resync
+from cti.service.supervision import SupervisorFacade
 from cti.service.tasks import TaskOwner
 from cti.service.views import call_json
 from cti.wallboard.feature import Wallboard
@@ -102,6 +103,7 @@ class Hotline:
         )
         self.desk = DeskFacade(self)
         self.metrics = ServiceMetrics(self, clock)  # Prometheus figures (cti.metrics)
+        self.supervision = SupervisorFacade(self)  # supervisors: monitor, staffing, audit
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._routing_timer: asyncio.TimerHandle | None = None
         self._stop = asyncio.Event()

@@ -112,7 +112,9 @@ async def wallboard_app(
             if not service.done():
                 service.cancel()
             await service
-        client = TestClient(TestServer(build_app(hotline.desk, SessionStore(3600))))
+        client = TestClient(
+            TestServer(build_app(hotline.desk, SessionStore(3600), hotline.supervision))
+        )
         await client.start_server()
         try:
             yield Board(hotline, client, now)

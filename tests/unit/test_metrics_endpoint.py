@@ -101,12 +101,11 @@ async def service(tmp_path: Path) -> AsyncIterator[Service]:
     await hotline.load_agents()
     run = asyncio.create_task(hotline.run(follow_ami=False))
     await hotline.started.wait()
-    client = TestClient(TestServer(build_app(hotline.desk, SessionStore(3600))))
-    await client.start_server()
     try:
-        yield Service(hotline, ami, client, now)
+        app = build_app(hotline.desk, SessionStore(3600), hotline.supervision)
+        async with TestClient(TestServer(app)) as client:
+            yield Service(hotline, ami, client, now)
     finally:
-        await client.close()
         hotline.stop()
         await run
         await engine.dispose()

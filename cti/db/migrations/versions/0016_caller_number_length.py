@@ -4,7 +4,7 @@ PostgreSQL enforces ``VARCHAR`` lengths where SQLite does not: a longer caller
 number made the CDR write fail there.
 
 Revision ID: 0016
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-04
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0016"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
