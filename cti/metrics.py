@@ -77,7 +77,8 @@ class HotlineCollector(Collector):
         calls = GaugeMetricFamily(
             "hotline_calls_in_progress", "Calls in progress, by state", labels=["state"]
         )
-        by_state = Counter(call.state for call in core.call_snapshots(now))
+        snapshots = {call.call_id: call for call in core.call_snapshots(now)}
+        by_state = Counter(call.state for call in snapshots.values())
         for state in CallState:
             if state is not CallState.ENDED:
                 calls.add_metric([state.value], by_state[state])
@@ -91,7 +92,6 @@ class HotlineCollector(Collector):
             "Wait of the longest waiting caller in each queue",
             labels=["queue"],
         )
-        snapshots = {call.call_id: call for call in core.call_snapshots(now)}
         for queue in sorted(core.queues):
             ids = core.waiting_in(queue)
             waits = [snapshots[i].waited_s for i in ids if i in snapshots]
