@@ -33,6 +33,9 @@ class StubAmi:
 
     def __init__(self) -> None:
         self.actions: list[dict[str, str]] = []
+        # what the operations metrics read of the AMI client: never connected
+        self.logged_in = asyncio.Event()
+        self.events: asyncio.Queue[Any] = asyncio.Queue()
 
     async def action(self, fields: dict[str, Any], **_: Any) -> Any:
         self.actions.append({k: str(v) for k, v in fields.items()})
