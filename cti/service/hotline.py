@@ -25,6 +25,7 @@ from cti.db.repository import Repository
 from cti.domain import effects as fx
 from cti.domain import events as ev
 from cti.domain.callcenter import CallCenter, QueueEstimate
+from cti.metrics import ServiceMetrics
 from cti.routing import Router
 from cti.routing.config import load_routes
 from cti.service.call_control import CallActions
@@ -103,6 +104,7 @@ class Hotline:
             on_disposition=self.wallboard.disposition,
         )
         self.desk = DeskFacade(self)
+        self.metrics = ServiceMetrics(self, clock)  # Prometheus figures (cti.metrics)
         self.supervision = SupervisorFacade(self)  # supervisors: monitor, staffing, audit
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._routing_timer: asyncio.TimerHandle | None = None
@@ -211,6 +213,7 @@ class Hotline:
                         if isinstance(event, ev.CallWaiting):
                             event = self.desktop.with_tier(event)
                         self.carry_out(self.core.apply(event))
+                    self.metrics.lag.handled(item, now)
             except Exception:
                 log.exception("failed to handle AMI item %r", item)
 
