@@ -1,13 +1,17 @@
 """The web app on loopback with the real core and database and a stub AMI.
 
-For the fuzz tests: one user per role (agents from the demo, plus a QA user
-and an admin), all with the same password.
+For the fuzz tests: one user per role (agents and the supervisor from the
+demo, plus a QA user and an admin); the demo's supervisor has a password of
+its own, the others share one. The login limits are raised so that fuzzed
+logins (many wrong passwords from one address) do not lock the test's own
+users out: the guard itself is tested in test_login_guard.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,14 +24,21 @@ from cti.auth import SessionStore, hash_password
 from cti.config import Settings
 from cti.db.models import User
 from cti.db.repository import Repository, create_schema, make_engine
-from cti.demo import seed_demo
+from cti.demo import DemoSecrets, seed_demo
 from cti.service import Hotline
 from cti.web.app import build_app
 from cti.web.hub import Hub
 
 PASSWORD = "correct horse"
+SUPERVISOR_PASSWORD = "battery staple"
 #: a user of each role
 USERS = {"agent": "1001", "qa": "qa", "supervisor": "supervisor", "admin": "admin"}
+#: a fuzzer's run sends far more failed logins than a person would
+FUZZ_LOGIN_LIMIT = 1_000_000
+
+
+def password_of(role: str) -> str:
+    return SUPERVISOR_PASSWORD if role == "supervisor" else PASSWORD
 
 
 class StubAmi:
@@ -57,7 +68,7 @@ class RunningDesk:
         return str(self.client.make_url("/")).rstrip("/")
 
     async def login(self, role: str) -> str:
-        body = {"username": USERS[role], "password": PASSWORD}
+        body = {"username": USERS[role], "password": password_of(role)}
         async with self.client.post("/api/login", json=body) as r:
             assert r.status == 200, await r.text()
             return str((await r.json())["token"])
@@ -69,11 +80,25 @@ async def running_desk(tmp_path: Path) -> AsyncIterator[RunningDesk]:
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}",
         session_ttl_s=3600,
         recordings_dir=tmp_path / "recordings",
+        login_failures_per_user=FUZZ_LOGIN_LIMIT,
+        login_failures_per_address=FUZZ_LOGIN_LIMIT,
     )
     engine = make_engine(settings.effective_database_url)
+    try:
+        async with _serving(settings, engine) as desk:
+            yield desk
+    finally:
+        await engine.dispose()
+
+
+@contextlib.asynccontextmanager
+async def _serving(settings: Settings, engine: Any) -> AsyncIterator[RunningDesk]:
     await create_schema(engine)
     repository = Repository(engine)
-    await seed_demo(repository, PASSWORD)
+    demo = dataclasses.replace(
+        DemoSecrets.generate(PASSWORD), supervisor_password=SUPERVISOR_PASSWORD
+    )
+    await seed_demo(repository, demo)
     password_hash = hash_password(PASSWORD)
     await repository.upsert_users(
         User(username=name, display_name=name, password_hash=password_hash, role=role, queues="")
@@ -94,4 +119,3 @@ async def running_desk(tmp_path: Path) -> AsyncIterator[RunningDesk]:
         await client.close()
         hotline.stop()
         await service
-        await engine.dispose()

@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.support.desk_app import PASSWORD, USERS, running_desk
+from tests.support.desk_app import USERS, password_of, running_desk
 
 OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
 EXAMPLES = 10
@@ -93,7 +93,7 @@ def fuzz_operation(
 
 
 def login(http: requests.Session, base_url: str, role: str) -> str:
-    body = {"username": USERS[role], "password": PASSWORD}
+    body = {"username": USERS[role], "password": password_of(role)}
     response = http.post(f"{base_url}/api/login", json=body, timeout=10)
     response.raise_for_status()
     return str(response.json()["token"])

@@ -7,6 +7,7 @@ produce); AMI actions the desktop sends are recorded by the stub.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from cti.web.hub import Hub
 from tests.support.waiting import wait_until
 
 PASSWORD = "correct horse"
+SUPERVISOR_PASSWORD = "battery staple"  # the demo's supervisor has a password of its own
 TTL = 3600
 
 
@@ -118,7 +120,10 @@ async def desk(tmp_path: Path, db_url: str) -> AsyncIterator[Desk]:
     engine = make_engine(settings.effective_database_url)
     await create_schema(engine)
     repository = Repository(engine)
-    await seed_demo(repository, DemoSecrets.generate(PASSWORD))
+    demo = dataclasses.replace(
+        DemoSecrets.generate(PASSWORD), supervisor_password=SUPERVISOR_PASSWORD
+    )
+    await seed_demo(repository, demo)
     now = [1_800_000_000.0]
     ami = StubAmi()
     hotline = Hotline(settings, repository, ami, Hub(), clock=lambda: now[0])  # type: ignore[arg-type]

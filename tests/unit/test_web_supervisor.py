@@ -17,7 +17,7 @@ from cti.db.models import User
 from cti.domain.model import AgentState, CallDetailRecord, Disposition
 from cti.staffing.forecast import history_days
 from tests.unit import test_web_desktop
-from tests.unit.test_web_desktop import PASSWORD, Desk
+from tests.unit.test_web_desktop import PASSWORD, SUPERVISOR_PASSWORD, Desk
 
 desk = test_web_desktop.desk  # the desktop tests' fixture: real core, database, web app
 
@@ -79,7 +79,7 @@ async def test_supervisor_phone_is_rung_into_chanspy_on_the_agents_channel(
     desk: Desk, mode: str, exten: str
 ) -> None:
     talking_call(desk)
-    token = await desk.login("supervisor")
+    token = await desk.login("supervisor", SUPERVISOR_PASSWORD)
     status, live = await desk.get("/api/supervisor/live", token)
     assert status == 200
     assert [(c["agent"], c["call_id"]) for c in live["calls"]] == [("1001", CALL)]
@@ -121,7 +121,7 @@ async def test_supervisor_phone_is_rung_into_chanspy_on_the_agents_channel(
 
 async def test_monitor_requests_that_cannot_be_carried_out_are_refused(desk: Desk) -> None:
     await add_users(desk)
-    token = await desk.login("supervisor")
+    token = await desk.login("supervisor", SUPERVISOR_PASSWORD)
     cases = [
         ({"agent": "1001", "mode": "listen"}, 409, "agent_not_talking"),
         ({"agent": "9999", "mode": "listen"}, 404, "no_such_agent"),
@@ -152,7 +152,7 @@ async def test_monitor_requests_that_cannot_be_carried_out_are_refused(desk: Des
 async def test_a_pbx_refusal_is_reported_and_audited(desk: Desk) -> None:
     talking_call(desk)
     desk.ami.refuse = "Originate failed"
-    token = await desk.login("supervisor")
+    token = await desk.login("supervisor", SUPERVISOR_PASSWORD)
     status, got = await desk.post(
         "/api/supervisor/monitor", token, {"agent": "1001", "mode": "barge"}
     )
@@ -211,7 +211,7 @@ async def test_staffing_api_forecasts_from_stored_cdrs_beside_agents_now(desk: D
             records.append((cdr(f"w{week}-{i}", nine + 60 * i, i % 10 != 0, 200.0), None))
     await desk.hotline.repository.save_cdrs(records)
     await desk.login("1001")  # logged in, paused
-    token = await desk.login("supervisor")
+    token = await desk.login("supervisor", SUPERVISOR_PASSWORD)
     status, plan = await desk.get(f"/api/staffing?date={day}&weeks=2&interval=60", token)
     assert status == 200, plan
     assert plan["history_days"] == [str(day - timedelta(days=7)), str(day - timedelta(days=14))]
@@ -253,7 +253,7 @@ async def test_a_login_for_supervisor_pages_refuses_an_agent_before_it_joins_its
     ) as r:
         assert r.status == 400
     async with desk.client.post(
-        "/api/login", json={"username": "supervisor", "password": PASSWORD, **roles}
+        "/api/login", json={"username": "supervisor", "password": SUPERVISOR_PASSWORD, **roles}
     ) as r:
         assert r.status == 200
         assert (await r.json())["role"] == "supervisor"
