@@ -48,6 +48,33 @@ class AmiActionTimeout(AmiError):
     pass
 
 
+class AmiUnsafeValue(AmiError, ValueError):
+    """A field of an action holds a control character (CR/LF would end the
+    line and let the rest be read as another header or another action)."""
+
+
+def _is_control(char: str) -> bool:
+    code = ord(char)
+    return code < 0x20 or 0x7F <= code <= 0x9F or code in (0x2028, 0x2029)
+
+
+def check_action_fields(fields: Mapping[str, Any]) -> None:
+    """Refuse an action whose names or values carry control characters.
+
+    The one check on the one send path: every AMI write, whoever builds it.
+    """
+    for name, value in fields.items():
+        values = value if isinstance(value, list | tuple) else [value]
+        for item in [name, *values]:
+            text = str(item)
+            bad = next((c for c in text if _is_control(c)), None)
+            if bad is not None:
+                raise AmiUnsafeValue(
+                    f"{fields.get('Action')} refused: field {str(name)[:40]!r} holds control "
+                    f"character U+{ord(bad):04X}"
+                )
+
+
 @dataclass(frozen=True, slots=True)
 class Connected:
     """Queued for the consumer right after each successful login."""
@@ -311,6 +338,7 @@ class AmiClient:
     async def _send(
         self, fields: Mapping[str, Any], *, as_list: bool, answer_within: float | None
     ) -> Any:
+        check_action_fields(fields)
         protocol = self._protocol
         if protocol is None or protocol.closed:
             raise AmiError("AMI not connected")
