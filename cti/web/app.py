@@ -23,6 +23,7 @@ from cti.domain.call_control import CallActionRefused, RefusalCode
 from cti.domain.callcenter import AgentCommandRefused
 from cti.service.facade import DeskFacade
 from cti.web.hub import PROTOCOL_VERSION, Hub, Subscriber
+from cti.web.request_guard import request_guard
 
 log = logging.getLogger(__name__)
 
@@ -407,7 +408,10 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
 
 
 def build_app(desk: DeskFacade, sessions: SessionStore) -> web.Application:
-    app = web.Application(middlewares=[security_headers], client_max_size=64 * 1024)
+    app = web.Application(
+        middlewares=[security_headers, request_guard(desk.settings, COOKIE)],
+        client_max_size=64 * 1024,
+    )
     app[DESK] = desk
     app[SESSIONS] = sessions
     app[HUB] = desk.hub
