@@ -21,7 +21,7 @@ from cti.config import Settings
 from cti.db.repository import Repository, create_schema, make_engine
 from cti.service import Hotline
 from cti.web.app import build_app
-from cti.web.hub import Hub
+from cti.web.hub import Hub, HubLimits
 from ivr.fastagi import FastAgiServer
 from ivr.service import ivr_routes, load_default_flow
 
@@ -77,8 +77,9 @@ async def running_hotline(
         ping_interval=settings.ami_ping_interval_s,
         ping_timeout=settings.ami_ping_timeout_s,
         reconnect_max=settings.ami_reconnect_max_s,
+        max_queued_events=settings.ami_event_queue_max,
     )
-    hotline = Hotline(settings, repository, ami, Hub())
+    hotline = Hotline(settings, repository, ami, Hub(HubLimits.from_settings(settings)))
     await hotline.load_agents()
     agi = FastAgiServer(
         settings.agi_host,
@@ -90,7 +91,7 @@ async def running_hotline(
             settings.callback_offer_after_s if settings.callback_offer_after_s >= 0 else None,
         ),
     )
-    sessions = SessionStore(settings.session_ttl_s)
+    sessions = SessionStore(settings.session_ttl_s, settings.web_sessions_per_user)
     runner = web.AppRunner(build_app(hotline.desk, sessions))
     service = asyncio.create_task(
         hotline.run(ami_connect_retries=first_connect_retries), name="hotline"

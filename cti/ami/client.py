@@ -184,6 +184,7 @@ class AmiClient:
         reconnect_max: float = 10.0,
         connect_timeout: float = 5.0,
         boot_timeout: float = 60.0,
+        max_queued_events: int = 50_000,
     ) -> None:
         self.host, self.port = host, port
         self.username, self.secret = username, secret
@@ -192,6 +193,8 @@ class AmiClient:
         self.reconnect_max = reconnect_max
         self.connect_timeout = connect_timeout
         self.boot_timeout = boot_timeout
+        self.max_queued_events = max_queued_events
+        self.events_overflowed = 0  # connections dropped because the consumer fell behind
         self._booted = asyncio.Event()
         self.events: asyncio.Queue[AmiQueueItem] = asyncio.Queue()
         self.logged_in = asyncio.Event()
@@ -210,6 +213,7 @@ class AmiClient:
         delay = 0.2
         attempts = 0
         while True:
+            await self._wait_for_room()
             try:
                 await self._connect_and_login()
             except AmiAuthError:
@@ -229,6 +233,12 @@ class AmiClient:
             delay = 0.2
             attempts = 0
             await self._watch()
+
+    async def _wait_for_room(self) -> None:
+        """After an overflow, reconnect only once the consumer has caught up (half empty)."""
+        # polled, and only after an overflow: Queue.get signals nothing
+        while self.events.qsize() > self.max_queued_events // 2:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
 
     async def _connect_and_login(self) -> None:
         loop = asyncio.get_running_loop()
@@ -306,6 +316,18 @@ class AmiClient:
     def event_received(self, message: Message) -> None:
         if message.get("Event") == "FullyBooted":
             self._booted.set()
+        if self.events.qsize() >= self.max_queued_events:
+            # the consumer fell behind: rather than grow without bound (or drop
+            # one event silently), drop the connection; the reconnect resyncs
+            if self._protocol is not None and not self._protocol.closed:
+                self.events_overflowed += 1
+                log.error(
+                    "AMI event queue full (%d events): dropping the connection to resync",
+                    self.max_queued_events,
+                )
+                self._protocol.closed = True
+                self._protocol.transport.abort()
+            return
         self.events.put_nowait(message)
 
     async def close(self) -> None:

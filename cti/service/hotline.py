@@ -66,7 +66,7 @@ class Hotline:
             settings.callback_customer_ring_s,
         )
         self.tasks = TaskOwner()
-        self.actions = PbxActions(ami)
+        self.actions = PbxActions(ami, settings.pbx_action_queue_max)
         self.heartbeat = Heartbeat(self.actions, settings.cti_heartbeat_s, asyncio.Event())
         self.synced = self.heartbeat.synced  # set after each resync, cleared on disconnect
         self.resync = Resync(

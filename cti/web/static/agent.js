@@ -65,6 +65,8 @@ const I18N = {
     "err.network": "Network error: the server cannot be reached.",
     "err.forbidden": "You may not do this.",
     "err.transferred": "You transferred this call: the next agent gives its disposition.",
+    "err.too_many_sessions": "Too many sessions open for this user: log out of one first.",
+    "err.too_many_sockets": "Too many windows open with this session: close one first.",
   },
   zh: {
     "app.title": "hotline · 坐席工作台",
@@ -123,6 +125,8 @@ const I18N = {
     "err.network": "网络错误：无法连接服务器。",
     "err.forbidden": "您无权执行此操作。",
     "err.transferred": "该通话已由您转出，处理结果由接听坐席填写。",
+    "err.too_many_sessions": "该用户打开的会话过多，请先退出其中一个。",
+    "err.too_many_sockets": "此会话打开的窗口过多，请先关闭一个。",
   },
 };
 
