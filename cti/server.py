@@ -20,6 +20,7 @@ from cti.auth import SessionStore
 from cti.config import Settings
 from cti.db.repository import Repository, create_schema, make_engine
 from cti.service import Hotline
+from cti.state_files import secure_state
 from cti.web.app import build_app
 from cti.web.hub import Hub, HubLimits
 from ivr.fastagi import FastAgiServer
@@ -65,6 +66,7 @@ async def running_hotline(
     unreachable after ``first_connect_retries``) instead of hanging.
     """
     flow = load_default_flow(settings.ivr_flow)  # a bad flow file stops us here
+    secure_state(settings)  # file modes (cti/state_files.py)
     engine = make_engine(settings.effective_database_url)
     await create_schema(engine)
     repository = Repository(engine, settings.transcription_engine)

@@ -53,6 +53,7 @@ from typing import Any
 from cti import dialplan
 from cti.config import Settings
 from cti.dialplan import VOICEMAIL_FOLDER
+from cti.state_files import ASTERISK_UMASK, secure_recordings
 from ivr.prompts import PROMPTS_ROOT, PromptError, render_prompts
 
 __all__ = [
@@ -364,6 +365,7 @@ def start(
     _install_prompts(rootfs)
     recordings = settings.recordings_dir
     (recordings / VOICEMAIL_FOLDER).mkdir(parents=True, exist_ok=True)
+    secure_recordings(recordings)  # 0750 folders, 0640 files (cti/state_files.py)
     for directory in ("run/asterisk", str(CHROOT_RECORDINGS_DIR).lstrip("/"), "proc"):
         (rootfs / directory).mkdir(parents=True, exist_ok=True)
     logs = log_dir(settings)
@@ -377,6 +379,7 @@ def start(
 
     script = (
         "set -e\n"
+        f"umask {ASTERISK_UMASK:03o}\n"  # recordings and voicemail 0640, folders 0750
         'mount -t proc proc "$1/proc"\n'
         f'mount --bind "$2" "$1{CHROOT_RECORDINGS_DIR}"\n'
         f'mount --bind "$3" "$1{_CHROOT_LOG_DIR}"\n'
