@@ -53,6 +53,7 @@ from typing import Any
 from cti import dialplan
 from cti.config import Settings
 from cti.dialplan import VOICEMAIL_FOLDER
+from cti.pbx import agent_auth
 from cti.state_files import ASTERISK_UMASK, secure_recordings
 from ivr.prompts import PROMPTS_ROOT, PromptError, render_prompts
 
@@ -106,6 +107,7 @@ _GENERATED = (
     "pjsip_transport_hotline.conf",
     "rtp_hotline.conf",
     "extensions_globals.conf",
+    agent_auth.FILE_NAME,
 )
 _MMDEBSTRAP_OPTIONS: tuple[str, ...] = (
     "--variant=essential",
@@ -361,6 +363,10 @@ def start(
     stop(settings)
     _refuse_if_ctl_answers(rootfs)
     _check_ports_free(settings)
+    generated[agent_auth.FILE_NAME] = agent_auth.locked_auths(  # agents' 401, not 500
+        (settings.asterisk_conf_dir / "pjsip.conf").read_text(encoding="utf-8"),
+        extras.get("pjsip_site.conf", ""),
+    )
     _install_config(settings, rootfs, generated, extras)
     _install_prompts(rootfs)
     recordings = settings.recordings_dir
