@@ -11,7 +11,7 @@ as a user would) and checks that it exited.
 Usage (root, with the project's virtual environment, e.g. after ``./dev test``
 or ``python3 -m venv .venv && .venv/bin/pip install -e .``):
 
-    .venv/bin/python benchmarks/demo_smoke.py [--budget-s 15]
+    .venv/bin/python benchmarks/demo_smoke.py [--budget-s 15] [-- --lang zh --choice 3]
 
 Last line: {"page_served_s", "pop_after_call_start_s", "pop_after_answer_s", ...};
 the exit status is non-zero when the pop is missing or later than the budget.
@@ -136,7 +136,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                     "agent.state"
                 ) or frame["data"]["state"] != "ready":
                     pass
-                command = shlex.split(call_line.group(1).strip())
+                command = shlex.split(call_line.group(1).strip()) + args.call_args
                 print(f"agent 1001 is ready; running: {shlex.join(command)}", flush=True)
                 call_started = time.monotonic()
                 call = await asyncio.create_subprocess_exec(
@@ -187,6 +187,9 @@ def main() -> int:
     parser.add_argument("--budget-s", type=float, default=15.0, help="pop within this (15)")
     parser.add_argument("--start-within-s", type=float, default=1800.0, help="demo start limit")
     parser.add_argument("--demo-log", default=str(ROOT / "artifacts" / "demo-smoke.log"))
+    parser.add_argument(
+        "call_args", nargs="*", help="options for the demo call, after --: -- --lang zh --choice 3"
+    )
     args = parser.parse_args()
     Path(args.demo_log).parent.mkdir(parents=True, exist_ok=True)
     try:

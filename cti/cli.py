@@ -16,7 +16,9 @@ from pathlib import Path
 from cti.ami.client import AmiAuthError, AmiError
 from cti.config import Settings, load_settings
 from cti.db.repository import Repository, create_schema, make_engine
-from cti.demo import DEMO_AGENTS, seed_demo, write_demo_config
+from cti.demo import DEMO_AGENTS, DEMO_SUPERVISOR_PHONE_PORT, seed_demo, write_demo_config
+from cti.kpi.options import KpiConfigError
+from cti.staffing import cli as staffing_cli
 from ivr.flow import FlowError
 from recordings.transcribe import cli as transcribe_cli
 
@@ -57,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     pbx = sub.add_parser("asterisk", help="provision and run the project's Asterisk")
     pbx.add_argument("action", choices=["build", "start", "stop", "status"])
     transcribe_cli.register(sub)
+    staffing_cli.register(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -176,6 +179,9 @@ async def _serve(settings: Settings) -> int:
     except FlowError as exc:
         print(f"hotline serve: IVR flow rejected: {exc}", file=sys.stderr)
         return 5
+    except KpiConfigError as exc:
+        print(f"hotline serve: wallboard file rejected: {exc}", file=sys.stderr)
+        return 5
     except AmiError as exc:
         print(f"hotline serve: {exc}", file=sys.stderr)
         return 4
@@ -217,7 +223,11 @@ def demo_instructions(settings: Settings, config: Path | None, phones: int) -> s
         "\nhotline demo is starting.\n"
         f"  Agent page:   {page}\n"
         f"  Agents:       {', '.join(DEMO_AGENTS)}, password: {password}\n"
-        f"  Agent phones: {phones} auto-answering sipp phones at 127.0.0.1:51001..\n"
+        f"  Phones:       {phones} auto-answering sipp phones: agents at 127.0.0.1:51001..,\n"
+        "                the supervisor's (listen, whisper, barge) at "
+        f":{DEMO_SUPERVISOR_PHONE_PORT}\n"
+        f"  Staffing:     http://{settings.web_host}:{settings.web_port}/staffing"
+        " (log in as supervisor, same password)\n"
         "\nSee a screen-pop:\n"
         f"  1. open {page} in a browser\n"
         f"  2. log in as 1001 with the password: {password}\n"
@@ -232,7 +242,8 @@ def demo_instructions(settings: Settings, config: Path | None, phones: int) -> s
 
 
 def _start_demo_phones() -> list[subprocess.Popen[bytes]]:
-    """One auto-answering SIP phone (sipp's built-in UAS) per demo agent."""
+    """One auto-answering SIP phone (sipp's built-in UAS) per demo agent, and the
+    demo supervisor's (rung for listen, whisper and barge)."""
     if shutil.which("sipp") is None:
         print("hotline demo: sipp is not installed: no demo agent phones", file=sys.stderr)
         return []
@@ -245,7 +256,7 @@ def _start_demo_phones() -> list[subprocess.Popen[bytes]]:
                 "-i",
                 "127.0.0.1",
                 "-p",
-                str(51000 + int(agent[-2:])),
+                str(port),
                 "-nostdin",
                 "-trace_err",
             ],
@@ -254,5 +265,8 @@ def _start_demo_phones() -> list[subprocess.Popen[bytes]]:
             stderr=subprocess.DEVNULL,
             cwd=tempfile.gettempdir(),
         )
-        for agent in DEMO_AGENTS
+        for port in [
+            *(51000 + int(agent[-2:]) for agent in DEMO_AGENTS),
+            DEMO_SUPERVISOR_PHONE_PORT,
+        ]
     ]

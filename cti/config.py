@@ -127,6 +127,23 @@ class Settings(BaseSettings):
     crm_timeout_s: float = 1.5
     crm_bearer_token: SecretStr = SecretStr("")
 
+    # Wallboard, KPIs and alarms: KPI options and alarm rules (YAML, docs/kpi.md;
+    # default cti/wallboard/wallboard.yaml), and an optional webhook that gets
+    # every alarm raised or cleared as a JSON POST (a site's chat tool).
+    wallboard_file: Path | None = None
+    alarm_webhook_url: str = ""
+    alarm_webhook_timeout_s: float = 5.0
+    alarm_webhook_retries: int = 3
+
+    # Staffing (`hotline staffing`, the staffing page): the service level each
+    # queue is planned for (share of offered calls answered within seconds),
+    # per queue as {queue = [share, seconds]}; the time zone of the intervals
+    # (IANA name; empty: the server's local time).
+    staffing_target: float = 0.8
+    staffing_within_s: float = 20.0
+    staffing_queue_targets: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    staffing_timezone: str = ""
+
     # Storage.
     database_url: str = ""
     recordings_dir: Path = Field(default_factory=lambda: _default_state_dir() / "recordings")

@@ -42,6 +42,10 @@ AGENTS_CONTEXT: Final = "agents"  # [agents]: an agent's own extension (1XXX)
 TEST_CONTEXT: Final = "hotline-test"  # [hotline-test]: diagnostics
 TRANSFER_CONTEXT: Final = "hotline-transfer"  # [hotline-transfer]: the IVR's transfer node
 SURVEY_CONTEXT: Final = "hotline-survey"  # [hotline-survey]: post-call survey
+#: [hotline-spy]: a supervisor's phone, originated at the mode's extension
+#: (listen, whisper, barge), ChanSpy on the agent's channel
+SPY_CONTEXT: Final = "hotline-spy"
+SPY_CHECK_CONTEXT: Final = "hotline-spy-check"  # [hotline-spy-check]: the target checked
 
 #: Contexts a caller's call starts in (the CTI follows calls seen there).
 INBOUND_CONTEXTS: Final = frozenset({INBOUND_CONTEXT, HOTLINE_CONTEXT})
@@ -72,6 +76,8 @@ CONTEXTS: Final = frozenset(
         TEST_CONTEXT,
         TRANSFER_CONTEXT,
         SURVEY_CONTEXT,
+        SPY_CONTEXT,
+        SPY_CHECK_CONTEXT,
     }
 )
 
@@ -133,6 +139,10 @@ CALLBACK_LANGUAGE = _var("HOTLINE_CALLBACK_LANGUAGE", "hotline-callback-customer
 
 # --------------------------------------------------------------- [hotline-survey]
 SURVEY_STARTED = _var("HOTLINE_SURVEY_STARTED", "hotline-survey")  # the talk is over
+
+# --------------------------------------------------------------- [hotline-spy]
+#: the agent's channel a supervisor's ChanSpy joins (Originate variable, set by the CTI)
+SPY_TARGET = _var("HOTLINE_SPY_TARGET", "hotline-spy")
 
 # --------------------------------------------------------------- [hotline-test]
 TEST_SECONDS = _var("HOTLINE_TEST_SECONDS", "hotline-test")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from cti.ami.client import AmiClient
+from cti.ami.translate import USED_EVENTS
 from cti.auth import SessionStore
 from cti.config import Settings
 from cti.db.repository import Repository, create_schema, make_engine
@@ -80,6 +81,7 @@ async def running_hotline(
         ping_timeout=settings.ami_ping_timeout_s,
         reconnect_max=settings.ami_reconnect_max_s,
         max_queued_events=settings.ami_event_queue_max,
+        events=USED_EVENTS,  # the others are skipped undecoded
     )
     hotline = Hotline(settings, repository, ami, Hub(HubLimits.from_settings(settings)))
     await hotline.load_agents()
@@ -94,7 +96,7 @@ async def running_hotline(
         ),
     )
     sessions = SessionStore(settings.session_ttl_s, settings.web_sessions_per_user)
-    runner = web.AppRunner(build_app(hotline.desk, sessions))
+    runner = web.AppRunner(build_app(hotline.desk, sessions, hotline.supervision))
     service = asyncio.create_task(
         hotline.run(ami_connect_retries=first_connect_retries), name="hotline"
     )

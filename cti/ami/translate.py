@@ -7,6 +7,7 @@ Queue members are named by the agent id (``MemberName`` in QueueAdd).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from cti import dialplan
@@ -17,17 +18,44 @@ SURVEY_SCORES = frozenset({"1", "2", "3", "4", "5"})
 
 Fields = Mapping[str, str]
 
+#: every event ``translate`` reads; the AMI client may skip all others undecoded
+USED_EVENTS = frozenset(
+    {
+        "Newchannel",
+        "VarSet",
+        "DialBegin",
+        "DialEnd",
+        "OriginateResponse",
+        "QueueCallerJoin",
+        "AgentCalled",
+        "AgentRingNoAnswer",
+        "AgentDump",
+        "AgentConnect",
+        "QueueCallerAbandon",
+        "AgentComplete",
+        "Hangup",
+        "QueueMemberAdded",
+        "QueueMemberStatus",
+        "QueueMemberPause",
+        "QueueMemberRemoved",
+    }
+)
+
 
 def _is_caller_channel(e: Fields) -> bool:
     return bool(e.get("Uniqueid")) and e.get("Uniqueid") == e.get("Linkedid")
 
 
 def event_time(e: Fields, now: float) -> float:
-    """AMI's ``Timestamp`` header (timestampevents=yes) or the adapter's clock."""
+    """AMI's ``Timestamp`` header (timestampevents=yes) or the adapter's clock.
+
+    A timestamp that is not a finite number ("nan", "inf", "1e400") is ignored.
+    """
     try:
-        return float(e["Timestamp"])
+        at = float(e["Timestamp"])
     except (KeyError, ValueError):
         return now
+    return at if math.isfinite(at) else now
 
 
 def _member_agent(e: Fields) -> str:
@@ -37,6 +65,8 @@ def _member_agent(e: Fields) -> str:
 def translate(e: Fields, now: float, inbound_contexts: frozenset[str]) -> list[ev.DomainEvent]:
     """Translate one AMI event; unknown or irrelevant events give ``[]``."""
     name = e.get("Event", "")
+    if name not in USED_EVENTS:
+        return []
     at = event_time(e, now)
     call_id = e.get("Linkedid", "")
     match name:

@@ -14,12 +14,14 @@ One module per concern:
 - ``call_control``: an agent's hang-up, transfer and disposition
 - ``records``: the CDR writer, pending call-backs, dispositions
 - ``facade``: what the web may ask (one method per command)
+- ``supervision``: what the supervisor pages may ask (monitoring, staffing, audit)
 """
 
 from cti.domain.call_control import CallActionRefused
 from cti.service.crm import CrmError, CrmLookup, HttpCrm
 from cti.service.facade import DeskFacade
 from cti.service.hotline import QUEUES, Hotline
+from cti.service.supervision import SupervisorFacade
 from cti.service.views import call_json
 
 __all__ = [
@@ -30,5 +32,6 @@ __all__ = [
     "DeskFacade",
     "Hotline",
     "HttpCrm",
+    "SupervisorFacade",
     "call_json",
 ]

@@ -30,9 +30,11 @@ class CallActions:
         records: Records,
         carry_out: Callable[[list[fx.Effect]], None],
         clock: Callable[[], float],
+        on_disposition: Callable[[str, str], None] = lambda call_id, code: None,
     ) -> None:
         self.core, self.actions, self.records = core, actions, records
         self.carry_out, self.clock = carry_out, clock
+        self.on_disposition = on_disposition  # (call id, code) once kept or stored
 
     async def hangup(self, agent_id: str, call_id: str) -> None:
         """Hang up the agent's current call (AMI Hangup of the caller's channel)."""
@@ -99,9 +101,11 @@ class CallActions:
             )
         if live or in_flight:
             self.records.keep_disposition(call_id, chosen)
+            self.on_disposition(call_id, code)
             return DispositionOutcome.PENDING
         if not await self.records.store_disposition(call_id, chosen):
             raise CallActionRefused(
                 RefusalCode.NOT_YOUR_CALL, f"call {call_id} is not a call answered by you"
             )
+        self.on_disposition(call_id, code)
         return DispositionOutcome.STORED

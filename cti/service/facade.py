@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from cti.config import Settings
 from cti.db.models import User
 from cti.domain import effects as fx
+from cti.kpi.calendar import Calendar
 from cti.service.records import DispositionOutcome
 from cti.service.views import call_json
 from cti.web.hub import Hub
@@ -25,6 +26,7 @@ class DeskFacade:
         self._hotline = hotline
         self._core = hotline.core
         self._desktop = hotline.desktop
+        self._wallboard = hotline.wallboard
 
     @property
     def settings(self) -> Settings:
@@ -112,3 +114,40 @@ class DeskFacade:
     def wrap_call(self, agent_id: str) -> dict[str, Any] | None:
         """The agent's last answered call that has no disposition yet."""
         return self._hotline.records.wrap_call(agent_id)
+
+    # ------------------------------------------------------------ wallboard, alarms, reports
+    @property
+    def calendar(self) -> Calendar:
+        """The site's days (the wallboard file's time zone): what report dates mean."""
+        return self._wallboard.calendar
+
+    @property
+    def timezone(self) -> str:
+        return self._wallboard.config.timezone
+
+    def board(self) -> dict[str, Any]:
+        """The wallboard as its ``wallboard.update`` frame."""
+        return self._wallboard.board()
+
+    def my_figures(self, agent_id: str) -> dict[str, Any]:
+        """The agent's own figures of today."""
+        return self._wallboard.agent_today(agent_id)
+
+    async def alarms(self, since: float) -> list[dict[str, Any]]:
+        """Alarms raised since ``since`` (epoch seconds) or still active, newest first."""
+        return await self._wallboard.alarm_log(since)
+
+    async def report(
+        self,
+        kind: str,
+        start: float,
+        end: float,
+        *,
+        interval_s: int = 900,
+        queue: str | None = None,
+        agent: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Rows of a report (``cti.kpi.report``) over [start, end), read from storage."""
+        return await self._wallboard.report(
+            kind, start, end, interval_s=interval_s, queue=queue, agent=agent
+        )

@@ -3,9 +3,10 @@
 ``Hotline`` owns one ``CallCenter`` (pure) and hands each of its effects to
 the part that carries it out: AMI writes to :mod:`pbx_actions`, pops and
 agent states to :mod:`desktop`, CDRs and call-backs to :mod:`records`,
-call-back dials to :mod:`callbacks`. AMI events are consumed by one task, in
-order; a (re)connect runs :mod:`resync`. Web commands come in through
-:mod:`facade`.
+call-back dials to :mod:`callbacks`, and every batch to the wallboard
+(:mod:`cti.wallboard`: live KPIs, the state log, alarms). AMI events are
+consumed by one task, in order; a (re)connect runs :mod:`resync`. Web
+commands come in through :mod:`facade`.
 """
 
 from __future__ import annotations
@@ -33,8 +34,10 @@ from cti.service.heartbeat import Heartbeat
 from cti.service.pbx_actions import PbxActions
 from cti.service.records import Records
 from cti.service.resync import Resync
+from cti.service.supervision import SupervisorFacade
 from cti.service.tasks import TaskOwner
 from cti.service.views import call_json
+from cti.wallboard.feature import Wallboard
 from cti.web.hub import Hub
 
 log = logging.getLogger(__name__)
@@ -85,8 +88,20 @@ class Hotline:
         self.callbacks = CallbackDialer(
             settings.trunk_host, self.actions, self.records, self.apply, clock
         )
-        self.calls = CallActions(self.core, self.actions, self.records, self.carry_out, clock)
+        # KPIs, the agent state log and alarms (raises KpiConfigError on a bad wallboard file)
+        self.wallboard = Wallboard(
+            settings, self.core, repository.engine, hub, self.desktop.agent_name, clock
+        )
+        self.calls = CallActions(
+            self.core,
+            self.actions,
+            self.records,
+            self.carry_out,
+            clock,
+            on_disposition=self.wallboard.disposition,
+        )
         self.desk = DeskFacade(self)
+        self.supervision = SupervisorFacade(self)  # supervisors: monitor, staffing, audit
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._routing_timer: asyncio.TimerHandle | None = None
         self._stop = asyncio.Event()
@@ -122,6 +137,8 @@ class Hotline:
         async with asyncio.TaskGroup() as group:
             self.tasks.attach(group)
             try:
+                await self.wallboard.read_back()  # today so far, before any event
+                self.wallboard.start(self.tasks)
                 follow = []
                 if follow_ami:
                     follow = [
@@ -148,11 +165,13 @@ class Hotline:
                 if follow_ami:
                     follow_ami = False  # closed once
                     await self.ami.close()
+                await self.wallboard.stop()  # its state log and alarms written
                 await self.drain()
                 worker.cancel()
                 writer.cancel()
             finally:
                 self._cancel_timers()
+                self.wallboard.cancel_push()
                 if follow_ami:  # the service failed before closing AMI
                     await self.ami.close()
                 await self.desktop.close()  # the CRM's HTTP client, once nothing pops
@@ -202,6 +221,7 @@ class Hotline:
         self.carry_out(self.core.apply(event))
 
     def carry_out(self, effects: list[fx.Effect]) -> None:
+        self.wallboard.observe(effects)
         for effect in effects:
             match effect:
                 case (

@@ -5,7 +5,9 @@ Originate, Hangup, QueueAdd/QueueRemove/QueuePause) are queued here and sent
 one at a time in the order decided, so Asterisk never sees them reordered.
 A helper awaits its own reply (and raises ``AmiError``); the core's effects
 are fire-and-forget: a failure is logged and the next resync repairs it.
-Reads (Getvar, CoreShowChannels, QueueStatus) go to the client directly.
+Reads (Getvar, CoreShowChannels, QueueStatus) go to the client directly, not
+through the worker (nothing to order): :meth:`PbxActions.channels` is the
+typed one.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from panoramisk.message import Message
 
 from cti import dialplan
 from cti.ami.client import AmiClient, AmiError
@@ -132,31 +136,39 @@ class PbxActions:
     async def originate(
         self,
         channel: str,
-        channel_id: str,
+        channel_id: str | None,
         context: str,
         timeout_s: float,
         caller_id: str,
         variables: Mapping[str, str],
+        exten: str = "s",
     ) -> None:
-        """Async Originate of ``channel`` into ``context``/s; ``channel_id`` names its leg."""
+        """Async Originate of ``channel`` into ``context``/``exten``; ``channel_id``
+        names its leg (None: Asterisk names it)."""
         fields = {
             "Action": "Originate",
             "Channel": channel,
-            "ChannelId": channel_id,
             "Context": context,
-            "Exten": "s",
+            "Exten": exten,
             "Priority": "1",
             "Timeout": str(int(timeout_s * 1000)),
             "CallerID": caller_id,
             "Variable": ",".join(f"{name}={value}" for name, value in variables.items()),
             "Async": "true",
         }
+        if channel_id is not None:
+            fields["ChannelId"] = channel_id
         await self._submit(lambda: self._send(fields), f"Originate {channel}")
 
     async def queue_pause(self, interface: str, paused: bool, reason: str = "") -> None:
         await self._submit(
             lambda: self._queue_pause(interface, paused, reason), f"QueuePause {interface}"
         )
+
+    # ------------------------------------------------------------ reads
+    async def channels(self) -> list[Message]:
+        """Every channel the PBX has now (CoreShowChannels), one message each."""
+        return await self.ami.list_action({"Action": "CoreShowChannels"})
 
     # ------------------------------------------------------------ internals
     async def _submit(self, send: Callable[[], Awaitable[Any]], what: str) -> Any:

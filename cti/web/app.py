@@ -22,9 +22,11 @@ from cti.auth import Session, SessionStore, TooManySessions, verify_password
 from cti.domain.call_control import CallActionRefused, RefusalCode
 from cti.domain.callcenter import AgentCommandRefused
 from cti.service.facade import DeskFacade
+from cti.service.supervision import SupervisorFacade
 from cti.web.hub import PROTOCOL_VERSION, Hub, Subscriber, TooManySockets
 from cti.web.json_limits import JsonRefused, loads_limited
 from cti.web.request_guard import request_guard
+from cti.web.wallboard import register_wallboard
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,7 @@ COOKIE = "hotline_session"
 DESK = web.AppKey("desk", DeskFacade)
 SESSIONS = web.AppKey("sessions", SessionStore)
 HUB = web.AppKey("hub", Hub)
+SUPERVISION = web.AppKey("supervision", SupervisorFacade)  # supervisor pages
 ALLOWED_ORIGINS = web.AppKey("allowed_origins", frozenset[str])
 ISSUED = web.AppKey("issued", dict[str, float])  # token -> expiry, to tell "expired" apart
 SESSION = web.RequestKey("session", Session)
@@ -139,6 +142,14 @@ async def login(request: web.Request) -> web.Response:
     user = await desk.user(username)
     if user is None or not verify_password(password, user.password_hash):
         raise error(401, "bad_credentials", "wrong username or password")
+    # a page for some roles only (``"roles": [...]``) refuses the others here,
+    # before a session is opened or an agent joins its queues
+    roles = body.get("roles")
+    if roles is not None:
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            raise error(400, "bad_request", "roles must be a list of role names")
+        if user.role not in roles:
+            raise error(403, "forbidden", f"role {user.role!r} may not use this page")
     if user.role == "agent" and not desk.is_agent(user.username):
         raise error(409, "refused", f"agent {user.username} is not set up on this server")
     try:
@@ -420,12 +431,15 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
     return response
 
 
-def build_app(desk: DeskFacade, sessions: SessionStore) -> web.Application:
+def build_app(
+    desk: DeskFacade, sessions: SessionStore, supervision: SupervisorFacade
+) -> web.Application:
     app = web.Application(
         middlewares=[security_headers, request_guard(desk.settings, COOKIE)],
         client_max_size=64 * 1024,
     )
     app[DESK] = desk
+    app[SUPERVISION] = supervision
     app[SESSIONS] = sessions
     app[HUB] = desk.hub
     app[ALLOWED_ORIGINS] = frozenset(desk.settings.web_allowed_origins)
@@ -444,6 +458,12 @@ def build_app(desk: DeskFacade, sessions: SessionStore) -> web.Application:
     app.router.add_get("/api/agents", list_agents)
     app.router.add_get("/api/calls", list_calls)
     app.router.add_get("/ws", websocket)
+    register_wallboard(app)  # the wallboard, alarms, reports
+    # feature routes: each module registers its own (imported here: they import this one)
+    from cti.web import audit, staffing, supervisor
+
+    for feature in (audit, staffing, supervisor):
+        feature.setup(app)
 
     async def close_sockets(_: web.Application) -> None:
         await desk.hub.close_all()

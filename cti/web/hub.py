@@ -255,6 +255,11 @@ class Hub:
                     if transport.get_write_buffer_size() > 0:
                         transport.abort()
 
+    @property
+    def supervisor_count(self) -> int:
+        """Sockets of supervisors and admins (who get the wallboard)."""
+        return len(self._supervisors)
+
     def sockets_of(self, username: str) -> list[Subscriber]:
         return list(self._by_user.get(username, ()))
 

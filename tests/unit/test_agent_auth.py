@@ -28,6 +28,7 @@ def test_every_agent_without_site_credentials_gets_a_random_locked_auth() -> Non
     )
     first, second = _sections(locked_auths(PJSIP, site)), _sections(locked_auths(PJSIP, site))
     wanted = {f"agent{n}-auth" for n in range(1001, 1011)} - {"agent1002-auth"}
+    wanted |= {"supervisor9001-auth"}
     assert set(first) == wanted
     assert first["agent1001-auth"]["username"] == "agent1001"
     assert first["agent1001-auth"]["auth_type"] == "userpass"

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from cti import dialplan
+from cti.supervision.spy import SpyMode
 
 ROOT = Path(__file__).resolve().parents[2]
 CONF = ROOT / "asterisk-conf" / "extensions.conf"
@@ -70,6 +71,8 @@ def test_extensions_the_cti_sends_callers_to_exist() -> None:
         (dialplan.OFFER_CONTEXT, "s"),
         (dialplan.CALLBACK_CONTEXT, "s"),
         (dialplan.CALLBACK_CUSTOMER_CONTEXT, "s"),
+        *((dialplan.SPY_CONTEXT, mode.value) for mode in SpyMode),
+        (dialplan.SPY_CHECK_CONTEXT, "s"),
     ):
         assert re.search(rf"^exten => {exten},1,", SECTIONS[context], re.M), (context, exten)
     assert re.search(r"^exten => _1XXX,1,", SECTIONS[dialplan.AGENTS_CONTEXT], re.M)

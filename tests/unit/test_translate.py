@@ -153,3 +153,24 @@ def test_customer_first_callback_dial_of_the_agent() -> None:
         assert translate({**dial, "Event": event, "DialStatus": status}, 4.0, INBOUND) == [
             ev.CallbackProgress("1.5", "1002", state, 4.0)
         ]
+
+
+def test_every_event_translate_matches_is_in_its_used_events() -> None:
+    """The AMI client skips events outside ``USED_EVENTS`` undecoded: a name
+    matched by ``translate`` but missing there would never arrive."""
+    import ast
+    import inspect
+
+    from cti.ami import translate as module
+
+    matched: set[str] = set()
+    for node in ast.walk(ast.parse(inspect.getsource(module.translate))):
+        if isinstance(node, ast.MatchValue) and isinstance(node.value, ast.Constant):
+            matched.add(node.value.value)
+    assert matched == module.USED_EVENTS
+
+
+def test_events_outside_the_used_ones_give_nothing() -> None:
+    for name in ("Newexten", "BridgeEnter", "RTCPSent", "FullyBooted", ""):
+        e = {"Event": name, "Uniqueid": "1", "Linkedid": "1", "Context": "from-pstn"}
+        assert translate(e, 0, INBOUND) == []

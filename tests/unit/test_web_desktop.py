@@ -122,7 +122,11 @@ async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
     await hotline.load_agents()
     service = asyncio.create_task(hotline.run(follow_ami=False))
     await hotline.started.wait()
-    client = TestClient(TestServer(build_app(hotline.desk, SessionStore(settings.session_ttl_s))))
+    client = TestClient(
+        TestServer(
+            build_app(hotline.desk, SessionStore(settings.session_ttl_s), hotline.supervision)
+        )
+    )
     await client.start_server()
     try:
         yield Desk(hotline, ami, client, now)

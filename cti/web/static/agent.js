@@ -24,6 +24,7 @@ const I18N = {
     "btn.ready": "Ready", "btn.pause": "Pause", "btn.logout": "Log out", "btn.hangup": "Hang up",
     "btn.transfer": "Transfer", "btn.save": "Save disposition",
     "desk.idle": "No call. Incoming calls pop up here.",
+    "today.figures": "My day: {answered} answered · handle time {aht} · occupancy {occupancy}",
     "pop.ringing": "Incoming call", "pop.talking": "On a call with", "pop.ended": "Call ended:",
     "pop.customer": "Customer", "pop.tier": "Tier", "pop.identity": "Identity",
     "pop.ivr": "IVR path", "pop.queue": "Queue", "pop.waited": "Waited", "pop.crm": "CRM",
@@ -85,6 +86,7 @@ const I18N = {
     "btn.ready": "就绪", "btn.pause": "暂停", "btn.logout": "退出登录", "btn.hangup": "挂断",
     "btn.transfer": "转接", "btn.save": "保存处理结果",
     "desk.idle": "当前没有通话。来电将在此弹屏。",
+    "today.figures": "今日：接听 {answered} 通 · 平均处理时长 {aht} · 占用率 {occupancy}",
     "pop.ringing": "来电", "pop.talking": "正在通话：", "pop.ended": "通话已结束：",
     "pop.customer": "客户", "pop.tier": "等级", "pop.identity": "身份",
     "pop.ivr": "语音导航路径", "pop.queue": "队列", "pop.waited": "等待时长", "pop.crm": "CRM",
@@ -211,6 +213,7 @@ function applyLanguage() {
   renderAgent();
   renderPop();
   renderDispo();
+  renderMyDay();
 }
 
 function fillSelect(select, options) {
@@ -455,7 +458,7 @@ function handle(msg) {
     case "hello": onHello(d); break;
     case "agent.state": if (desk.me && d.agent_id === desk.me.username) onAgent(d); break;
     case "screen.pop": onPop(d); break;
-    case "call.ended": onCallEnded(d); break;
+    case "call.ended": onCallEnded(d); loadMyDay(); break;
     case "error":
       if (d.error === "session_expired") showLogin({ code: "session_expired" });
       else notice(errorText({ code: d.error, message: d.message }));
@@ -505,6 +508,27 @@ function disconnect() {
   if (socket) socket.close(1000);
 }
 
+// ------------------------------------------------------------------ my day
+// The agent's own figures of today (GET /api/wallboard/me), after each call.
+let myDay = null;
+async function loadMyDay() {
+  if (!desk.me) return;
+  try { myDay = await api("/api/wallboard/me"); } catch (err) { myDay = null; }
+  renderMyDay();
+}
+function renderMyDay() {
+  const el = $("my-today");
+  el.hidden = !myDay;
+  if (!myDay) return;
+  const c = myDay.calls, occ = myDay.time.occupancy;
+  el.textContent = t("today.figures", {
+    answered: c.answered,
+    aht: c.aht_s === null ? "-" : Math.round(c.aht_s) + " s",
+    occupancy: occ === null ? "-" : Math.round(occ * 100) + "%",
+  });
+}
+setInterval(loadMyDay, 60000);
+
 // ------------------------------------------------------------------ views
 function enterDesk(data) {
   if (data.role !== "agent") {
@@ -520,6 +544,7 @@ function enterDesk(data) {
   applyLanguage();
   onAgent(data.agent);
   connect();
+  loadMyDay();
 }
 
 function showLogin(err) {
