@@ -45,14 +45,27 @@ class Session:
     expires_at: float
 
 
-class SessionStore:
-    """In-memory sessions with an absolute lifetime."""
+class TooManySessions(RuntimeError):
+    """The user already holds as many live sessions as allowed."""
 
-    def __init__(self, ttl_s: float) -> None:
+
+class SessionStore:
+    """In-memory sessions with an absolute lifetime, at most ``per_user`` live per user."""
+
+    def __init__(self, ttl_s: float, per_user: int = 8) -> None:
         self.ttl_s = ttl_s
+        self.per_user = per_user
         self._sessions: dict[str, Session] = {}
 
     def open(self, username: str, role: str, now: float) -> Session:
+        for token in [t for t, s in self._sessions.items() if s.expires_at <= now]:
+            del self._sessions[token]
+        live = sum(1 for s in self._sessions.values() if s.username == username)
+        if live >= self.per_user:
+            raise TooManySessions(
+                f"{username} already has {live} sessions open (at most {self.per_user}): "
+                "log out of one first"
+            )
         session = Session(secrets.token_urlsafe(32), username, role, now + self.ttl_s)
         self._sessions[session.token] = session
         return session

@@ -121,6 +121,19 @@ class Settings(BaseSettings):
     login_window_s: int = 900
     login_max_hashing: int = 1
     login_max_waiting: int = 64
+    # Behind TLS: mark the session cookie Secure always, or when a trusted
+    # proxy (by address) says X-Forwarded-Proto: https.
+    web_secure_cookies: bool = False
+    web_trusted_proxies: list[str] = Field(default_factory=list)
+    # Limits (each refusal carries a clear error; see the README).
+    web_sessions_per_user: int = 8
+    web_sockets_per_session: int = 4
+    web_json_max_depth: int = 16
+    ws_send_timeout_s: float = 10.0  # a frame not taken by the peer in this time: close 1013
+    ws_pending_frames: int = 256  # frames waiting for one socket before it is closed 1013
+    ws_pending_bytes: int = 1 << 20  # bytes waiting for one socket before it is closed 1013
+    ami_event_queue_max: int = 50_000
+    pbx_action_queue_max: int = 5_000
 
     # Agent desktop: the codes an agent picks from (the page translates the
     # known ones and shows any other code as it is).

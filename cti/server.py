@@ -22,8 +22,9 @@ from cti.auth import SessionStore
 from cti.config import Settings
 from cti.db.repository import Repository, create_schema, make_engine
 from cti.service import Hotline
+from cti.state_files import secure_state
 from cti.web.app import build_app
-from cti.web.hub import Hub
+from cti.web.hub import Hub, HubLimits
 from ivr.fastagi import FastAgiServer
 from ivr.service import ivr_routes, load_default_flow
 
@@ -67,6 +68,7 @@ async def running_hotline(
     unreachable after ``first_connect_retries``) instead of hanging.
     """
     flow = load_default_flow(settings.ivr_flow)  # a bad flow file stops us here
+    secure_state(settings)  # file modes (cti/state_files.py)
     engine = make_engine(settings.effective_database_url)
     await create_schema(engine)
     repository = Repository(engine, settings.transcription_engine)
@@ -79,9 +81,10 @@ async def running_hotline(
         ping_interval=settings.ami_ping_interval_s,
         ping_timeout=settings.ami_ping_timeout_s,
         reconnect_max=settings.ami_reconnect_max_s,
+        max_queued_events=settings.ami_event_queue_max,
         events=USED_EVENTS,  # the others are skipped undecoded
     )
-    hotline = Hotline(settings, repository, ami, Hub())
+    hotline = Hotline(settings, repository, ami, Hub(HubLimits.from_settings(settings)))
     await hotline.load_agents()
     agi = FastAgiServer(
         settings.agi_host,
@@ -96,7 +99,7 @@ async def running_hotline(
         ),
         guard=agi_guard(settings),
     )
-    sessions = SessionStore(settings.session_ttl_s)
+    sessions = SessionStore(settings.session_ttl_s, settings.web_sessions_per_user)
     runner = web.AppRunner(build_app(hotline.desk, sessions, hotline.supervision))
     service = asyncio.create_task(
         hotline.run(ami_connect_retries=first_connect_retries), name="hotline"

@@ -57,6 +57,33 @@ class AmiActionTimeout(AmiError):
     pass
 
 
+class AmiUnsafeValue(AmiError, ValueError):
+    """A field of an action holds a control character (CR/LF would end the
+    line and let the rest be read as another header or another action)."""
+
+
+def _is_control(char: str) -> bool:
+    code = ord(char)
+    return code < 0x20 or 0x7F <= code <= 0x9F or code in (0x2028, 0x2029)
+
+
+def check_action_fields(fields: Mapping[str, Any]) -> None:
+    """Refuse an action whose names or values carry control characters.
+
+    The one check on the one send path: every AMI write, whoever builds it.
+    """
+    for name, value in fields.items():
+        values = value if isinstance(value, list | tuple) else [value]
+        for item in [name, *values]:
+            text = str(item)
+            bad = next((c for c in text if _is_control(c)), None)
+            if bad is not None:
+                raise AmiUnsafeValue(
+                    f"{fields.get('Action')} refused: field {str(name)[:40]!r} holds control "
+                    f"character U+{ord(bad):04X}"
+                )
+
+
 @dataclass(frozen=True, slots=True)
 class Connected:
     """Queued for the consumer right after each successful login."""
@@ -174,6 +201,7 @@ class AmiClient:
         reconnect_max: float = 10.0,
         connect_timeout: float = 5.0,
         boot_timeout: float = 60.0,
+        max_queued_events: int = 50_000,
         events: Iterable[str] | None = None,
     ) -> None:
         """``events``: the names of the events the consumer uses (None: all);
@@ -185,6 +213,8 @@ class AmiClient:
         self.reconnect_max = reconnect_max
         self.connect_timeout = connect_timeout
         self.boot_timeout = boot_timeout
+        self.max_queued_events = max_queued_events
+        self.events_overflowed = 0  # connections dropped because the consumer fell behind
         self.wanted: frozenset[bytes] | None = (
             None if events is None else frozenset(n.encode() for n in {*events, BOOT_EVENT})
         )
@@ -207,6 +237,7 @@ class AmiClient:
         delay = 0.2
         attempts = 0
         while True:
+            await self._wait_for_room()
             try:
                 await self._connect_and_login()
             except AmiAuthError:
@@ -226,6 +257,12 @@ class AmiClient:
             delay = 0.2
             attempts = 0
             await self._watch()
+
+    async def _wait_for_room(self) -> None:
+        """After an overflow, reconnect only once the consumer has caught up (half empty)."""
+        # polled, and only after an overflow: Queue.get signals nothing
+        while self.events.qsize() > self.max_queued_events // 2:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
 
     async def _connect_and_login(self) -> None:
         loop = asyncio.get_running_loop()
@@ -303,6 +340,18 @@ class AmiClient:
     def event_received(self, message: Message) -> None:
         if message.get("Event") == BOOT_EVENT:
             self._booted.set()
+        if self.events.qsize() >= self.max_queued_events:
+            # the consumer fell behind: rather than grow without bound (or drop
+            # one event silently), drop the connection; the reconnect resyncs
+            if self._protocol is not None and not self._protocol.closed:
+                self.events_overflowed += 1
+                log.error(
+                    "AMI event queue full (%d events): dropping the connection to resync",
+                    self.max_queued_events,
+                )
+                self._protocol.closed = True
+                self._protocol.transport.abort()
+            return
         self.events.put_nowait(message)
 
     async def close(self) -> None:
@@ -335,6 +384,7 @@ class AmiClient:
     async def _send(
         self, fields: Mapping[str, Any], *, as_list: bool, answer_within: float | None
     ) -> Any:
+        check_action_fields(fields)
         protocol = self._protocol
         if protocol is None or protocol.closed:
             raise AmiError("AMI not connected")

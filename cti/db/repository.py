@@ -30,6 +30,7 @@ from cti.db.models import (
     User,
 )
 from cti.domain.model import CallDetailRecord, PendingCallback
+from cti.state_files import secure_database
 from recordings.transcribe.enqueue import queue_transcriptions
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ def _ts(epoch: float | None) -> datetime | None:
 
 
 def make_engine(url: str) -> AsyncEngine:
+    secure_database(url)  # a SQLite file is created 0600, before SQLite makes it 0644
     engine = create_async_engine(url, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from cti import dialplan
 from cti.config import Settings
-from cti.pbx import account
+from cti.pbx import account, agent_auth
 from cti.pbx.errors import PbxError
 from cti.pbx.fs import remove_tree
 from ivr.guard import SECRET_PATTERN
@@ -37,6 +37,7 @@ _GENERATED = (
     "pjsip_transport_hotline.conf",
     "rtp_hotline.conf",
     "extensions_globals.conf",
+    agent_auth.FILE_NAME,
 )
 _SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.:\-\[\]]+$")
 _SAFE_USER = re.compile(r"^[A-Za-z0-9_.\-]+$")

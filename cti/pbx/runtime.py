@@ -53,7 +53,7 @@ from typing import Any
 
 from cti.config import Settings
 from cti.dialplan import VOICEMAIL_FOLDER
-from cti.pbx import account
+from cti.pbx import account, agent_auth
 from cti.pbx.conf_files import (
     CHROOT_RECORDINGS_DIR,
     check_extra_files,
@@ -80,6 +80,7 @@ from cti.pbx.process import (
     status,
     stop,
 )
+from cti.state_files import ASTERISK_UMASK, secure_recordings
 
 __all__ = [
     "CHROOT_RECORDINGS_DIR",
@@ -357,10 +358,15 @@ def start(
     _check_ports_free(settings)
     runas = _run_account(rootfs)
     _remove_forbidden_modules(rootfs)
+    generated[agent_auth.FILE_NAME] = agent_auth.locked_auths(  # agents' 401, not 500
+        (settings.asterisk_conf_dir / "pjsip.conf").read_text(encoding="utf-8"),
+        extras.get("pjsip_site.conf", ""),
+    )
     install_config(settings, rootfs, generated, extras, runas)
     install_prompts(rootfs)
     recordings = settings.recordings_dir
     (recordings / VOICEMAIL_FOLDER).mkdir(parents=True, exist_ok=True)
+    secure_recordings(recordings)  # 0750 folders, 0640 files (cti/state_files.py)
     for directory in ("run/asterisk", str(CHROOT_RECORDINGS_DIR).lstrip("/"), "proc"):
         (rootfs / directory).mkdir(parents=True, exist_ok=True)
     logs = log_dir(settings)
@@ -378,6 +384,7 @@ def start(
     # before it loads a module.
     script = (
         "set -e\n"
+        f"umask {ASTERISK_UMASK:03o}\n"  # recordings and voicemail 0640, folders 0750
         'mount -t proc proc "$1/proc"\n'
         f'mount --bind "$2" "$1{CHROOT_RECORDINGS_DIR}"\n'
         f'mount --bind "$3" "$1{_CHROOT_LOG_DIR}"\n'

@@ -72,7 +72,7 @@ class Hotline:
             settings.callback_policy,  # which numbers a call-back may dial
         )
         self.tasks = TaskOwner()
-        self.actions = PbxActions(ami)
+        self.actions = PbxActions(ami, settings.pbx_action_queue_max)
         self.heartbeat = Heartbeat(self.actions, settings.cti_heartbeat_s, asyncio.Event())
         self.synced = self.heartbeat.synced  # set after each resync, cleared on disconnect
         self.resync = Resync(

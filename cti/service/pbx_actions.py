@@ -37,12 +37,23 @@ class _Job:
     reply: asyncio.Future[Any] | None  # None: a core effect, failures only logged
 
 
-class PbxActions:
-    """The one ordered AMI action worker (:meth:`run`) and its typed helpers."""
+class PbxQueueFull(AmiError):
+    """More actions wait for Asterisk than allowed: it is not keeping up (or not there)."""
 
-    def __init__(self, ami: AmiClient) -> None:
+
+class PbxActions:
+    """The one ordered AMI action worker (:meth:`run`) and its typed helpers.
+
+    At most ``max_queued`` actions wait: beyond, a command fails at once with
+    :class:`PbxQueueFull` and a core effect is dropped with an error in the log
+    (the next resync re-applies membership and offers).
+    """
+
+    def __init__(self, ami: AmiClient, max_queued: int = 5_000) -> None:
         self.ami = ami
-        self._jobs: asyncio.Queue[_Job] = asyncio.Queue()
+        self.max_queued = max_queued
+        self.dropped = 0  # core effects dropped because the queue was full
+        self._jobs: asyncio.Queue[_Job] = asyncio.Queue(maxsize=max_queued)
 
     async def run(self) -> None:
         """One worker so actions reach Asterisk in the order decided."""
@@ -70,7 +81,15 @@ class PbxActions:
     # ------------------------------------------------------------ core effects
     def carry_out(self, effect: fx.Effect) -> None:
         """Queue a membership or offer effect of the core (not awaited)."""
-        self._jobs.put_nowait(_Job(lambda: self._effect(effect), repr(effect), None))
+        try:
+            self._jobs.put_nowait(_Job(lambda: self._effect(effect), repr(effect), None))
+        except asyncio.QueueFull:
+            self.dropped += 1
+            log.error(
+                "PBX action queue full (%d waiting): %r dropped; resync will repair",
+                self.max_queued,
+                effect,
+            )
 
     async def _effect(self, effect: fx.Effect) -> None:
         match effect:
@@ -154,7 +173,12 @@ class PbxActions:
     # ------------------------------------------------------------ internals
     async def _submit(self, send: Callable[[], Awaitable[Any]], what: str) -> Any:
         reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._jobs.put_nowait(_Job(send, what, reply))
+        try:
+            self._jobs.put_nowait(_Job(send, what, reply))
+        except asyncio.QueueFull:
+            raise PbxQueueFull(
+                f"{what} refused: {self.max_queued} PBX actions already waiting for Asterisk"
+            ) from None
         return await reply
 
     async def _send(self, fields: dict[str, str]) -> Any:

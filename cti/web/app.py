@@ -18,14 +18,16 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from cti.auth import Session, SessionStore
+from cti.auth import Session, SessionStore, TooManySessions
 from cti.domain.call_control import CallActionRefused, RefusalCode
 from cti.domain.callcenter import AgentCommandRefused
 from cti.service.facade import DeskFacade
 from cti.service.supervision import SupervisorFacade
-from cti.web.hub import PROTOCOL_VERSION, Hub, Subscriber
+from cti.web.hub import PROTOCOL_VERSION, Hub, Subscriber, TooManySockets
+from cti.web.json_limits import JsonRefused, loads_limited
 from cti.web.login_guard import LOGIN_GUARD, LoginGuard
 from cti.web.metrics import add_metrics_route
+from cti.web.request_guard import request_guard
 from cti.web.wallboard import register_wallboard
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,7 @@ def error(status: int, code: str, message: str) -> web.HTTPException:
         403: web.HTTPForbidden,
         404: web.HTTPNotFound,
         409: web.HTTPConflict,
+        429: web.HTTPTooManyRequests,
         502: web.HTTPBadGateway,
     }[status]
     return cls(text=body, content_type="application/json")
@@ -122,9 +125,11 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     if request.content_type != "application/json":
         raise error(400, "bad_request", "send a JSON body (Content-Type: application/json)")
     try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise error(400, "bad_request", "body is not valid JSON") from exc
+        body = loads_limited(
+            await request.read(), max_depth=request.app[DESK].settings.web_json_max_depth
+        )
+    except JsonRefused as exc:
+        raise error(400, "bad_request", f"body refused: {exc.message}") from exc
     if not isinstance(body, dict):
         raise error(400, "bad_request", "body must be a JSON object")
     return body
@@ -151,7 +156,10 @@ async def login(request: web.Request) -> web.Response:
             raise error(403, "forbidden", f"role {user.role!r} may not use this page")
     if user.role == "agent" and not desk.is_agent(user.username):
         raise error(409, "refused", f"agent {user.username} is not set up on this server")
-    session = request.app[SESSIONS].open(user.username, user.role, desk.now())
+    try:
+        session = request.app[SESSIONS].open(user.username, user.role, desk.now())
+    except TooManySessions as exc:
+        raise error(429, "too_many_sessions", str(exc)) from exc
     _remember_session(request.app, session, desk.now())
     data: dict[str, Any] = {
         "token": session.token,
@@ -326,10 +334,14 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     origin = request.headers.get("Origin")
     if origin is not None and not _origin_allowed(request, origin):
         raise error(403, "bad_origin", f"origin {origin!r} is not allowed")
+    hub, desk = request.app[HUB], request.app[DESK]
+    try:
+        hub.check_room(session.token)
+    except TooManySockets as exc:
+        raise error(429, "too_many_sockets", str(exc)) from exc
     ws = web.WebSocketResponse(heartbeat=20, max_msg_size=MAX_WS_MESSAGE)
     await ws.prepare(request)
-    hub, desk = request.app[HUB], request.app[DESK]
-    sub = hub.attach(ws, session.username, session.role, session.token)
+    sub = hub.attach(ws, session.username, session.role, session.token, request.transport)
     expiring = asyncio.Event()
     expiry = asyncio.create_task(_close_at_expiry(hub, sub, desk, session, expiring))
     try:
@@ -338,6 +350,8 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             if msg.type != WSMsgType.TEXT:
                 continue
             reply = _ws_command(desk, session, msg.data)
+            if not hub.is_attached(sub):
+                break  # closed as too slow
             hub.send(sub, reply[0], reply[1])
     finally:
         if not expiring.is_set():
@@ -379,9 +393,9 @@ def _resync_payload(desk: DeskFacade, session: Session) -> dict[str, Any]:
 def _ws_command(desk: DeskFacade, session: Session, raw: str) -> tuple[str, dict[str, Any]]:
     """Commands a client may send: ping, resync. Anything else is refused."""
     try:
-        msg = json.loads(raw)
-    except json.JSONDecodeError:
-        return "error", {"error": "bad_json", "message": "messages must be JSON objects"}
+        msg = loads_limited(raw, max_depth=desk.settings.web_json_max_depth)
+    except JsonRefused as exc:
+        return "error", {"error": exc.code, "message": f"message refused: {exc.message}"}
     if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
         return "error", {"error": "bad_message", "message": "a message needs a string 'type'"}
     kind = msg["type"]
@@ -424,7 +438,10 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
 def build_app(
     desk: DeskFacade, sessions: SessionStore, supervision: SupervisorFacade
 ) -> web.Application:
-    app = web.Application(middlewares=[security_headers], client_max_size=64 * 1024)
+    app = web.Application(
+        middlewares=[security_headers, request_guard(desk.settings, COOKIE)],
+        client_max_size=64 * 1024,
+    )
     app[DESK] = desk
     app[SUPERVISION] = supervision
     app[SESSIONS] = sessions

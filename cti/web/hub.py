@@ -1,71 +1,177 @@
 """Fan-out of JSON messages to WebSockets, one send queue per socket.
 
-A socket whose queue fills up (a browser that stopped reading) is closed
-instead of delaying anyone else; it reconnects and resyncs.
+A socket whose peer stopped reading is closed with 1013 ("too slow") instead
+of delaying anyone else; the page reconnects and resyncs. "Stopped reading"
+is measured, not guessed from the queue alone, because the kernel's send
+buffer absorbs hundreds of kilobytes before a send ever blocks:
+
+* the frames waiting for a socket are bounded in number and in bytes, counting
+  the queue, the transport's buffer and the kernel's unsent bytes (``SIOCOUTQ``);
+* a frame the writer could not hand over within ``send_timeout_s``, or kernel
+  bytes that have not moved for ``send_timeout_s``, mean the peer is stuck.
+
+The close sends a close frame (1013) within ``close_grace_s``; a peer that does
+not take even that has its connection aborted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import logging
+import socket
+import termios
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
+from cti.config import Settings
+
 log = logging.getLogger(__name__)
 
 PROTOCOL_VERSION = 1
+WS_TOO_SLOW = 1013
+
+
+@dataclass(frozen=True, slots=True)
+class HubLimits:
+    """Bounds on what may wait for one socket, and how many sockets a session opens."""
+
+    pending_frames: int = 256
+    pending_bytes: int = 1 << 20
+    send_timeout_s: float = 10.0
+    check_every_s: float = 0.5
+    close_grace_s: float = 5.0
+    sockets_per_session: int = 4
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> HubLimits:
+        return cls(
+            pending_frames=settings.ws_pending_frames,
+            pending_bytes=settings.ws_pending_bytes,
+            send_timeout_s=settings.ws_send_timeout_s,
+            sockets_per_session=settings.web_sockets_per_session,
+        )
+
+
+class TooManySockets(RuntimeError):
+    """A session already has as many WebSockets open as allowed."""
+
+
+def kernel_unsent(ws: web.WebSocketResponse) -> int:
+    """Bytes the kernel holds for the peer (unsent or unacknowledged); 0 if unknown."""
+    sock = ws.get_extra_info("socket")
+    if sock is None or sock.fileno() < 0 or sock.type != socket.SOCK_STREAM:
+        return 0
+    try:
+        raw = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
+    except OSError:
+        return 0
+    return int.from_bytes(raw, "little", signed=True)
 
 
 class Subscriber:
     def __init__(
-        self, ws: web.WebSocketResponse, username: str, role: str, depth: int, session: str = ""
+        self,
+        ws: web.WebSocketResponse,
+        username: str,
+        role: str,
+        limits: HubLimits,
+        session: str = "",
+        transport: asyncio.BaseTransport | None = None,
     ) -> None:
         self.ws = ws
         self.username = username
         self.role = role
         self.session = session  # the login session's token: closed with it
-        self.outbox: asyncio.Queue[str | None] = asyncio.Queue(maxsize=depth)
+        self.transport = transport
+        self.outbox: asyncio.Queue[str | None] = asyncio.Queue(maxsize=limits.pending_frames)
+        self.queued_bytes = 0
+        self.sending_since: float | None = None  # loop time the current send began
         self.writer: asyncio.Task[None] | None = None
+        self.watchdog: asyncio.Task[None] | None = None
 
     async def write_loop(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             frame = await self.outbox.get()
             if frame is None:
                 return
+            self.sending_since = loop.time()
             await self.ws.send_str(frame)
+            self.sending_since = None
+            self.queued_bytes -= len(frame)
+
+    def pending_bytes(self) -> int:
+        buffered = 0
+        if isinstance(self.transport, asyncio.WriteTransport):
+            with contextlib.suppress(Exception):
+                buffered = self.transport.get_write_buffer_size()
+        return self.queued_bytes + buffered + kernel_unsent(self.ws)
 
 
 class Hub:
-    def __init__(self, queue_depth: int = 256) -> None:
-        self.queue_depth = queue_depth
+    def __init__(self, limits: HubLimits | None = None, *, queue_depth: int | None = None) -> None:
+        limits = limits or HubLimits()
+        if queue_depth is not None:
+            limits = HubLimits(**{**_fields(limits), "pending_frames": queue_depth})
+        self.limits = limits
         self._by_user: dict[str, set[Subscriber]] = defaultdict(set)
         self._supervisors: set[Subscriber] = set()
         # closings of sockets that stopped reading: owned here, awaited by close_all
         self._closing: set[asyncio.Task[None]] = set()
 
+    def check_room(self, session: str) -> None:
+        """Raise :class:`TooManySockets` if ``session`` may not open another socket."""
+        if not session:
+            return
+        count = sum(1 for group in self._by_user.values() for s in group if s.session == session)
+        if count >= self.limits.sockets_per_session:
+            raise TooManySockets(
+                f"this session already has {count} WebSockets open "
+                f"(at most {self.limits.sockets_per_session}): close one first"
+            )
+
     def attach(
-        self, ws: web.WebSocketResponse, username: str, role: str, session: str = ""
+        self,
+        ws: web.WebSocketResponse,
+        username: str,
+        role: str,
+        session: str = "",
+        transport: asyncio.BaseTransport | None = None,
     ) -> Subscriber:
-        sub = Subscriber(ws, username, role, self.queue_depth, session)
+        sub = Subscriber(ws, username, role, self.limits, session, transport)
         sub.writer = asyncio.create_task(sub.write_loop(), name=f"ws-writer-{username}")
+        sub.watchdog = asyncio.create_task(self._watch(sub), name=f"ws-watchdog-{username}")
         self._by_user[username].add(sub)
         if role in ("supervisor", "admin"):
             self._supervisors.add(sub)
         return sub
 
-    async def detach(self, sub: Subscriber) -> None:
-        self._by_user[sub.username].discard(sub)
-        if not self._by_user[sub.username]:
-            del self._by_user[sub.username]
+    def _forget(self, sub: Subscriber) -> None:
+        group = self._by_user.get(sub.username)
+        if group is not None:
+            group.discard(sub)
+            if not group:
+                del self._by_user[sub.username]
         self._supervisors.discard(sub)
-        if sub.writer is not None:
-            sub.writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await sub.writer
+        if sub.watchdog is not None and sub.watchdog is not asyncio.current_task():
+            sub.watchdog.cancel()
+
+    def is_attached(self, sub: Subscriber) -> bool:
+        return sub in self._by_user.get(sub.username, ())
+
+    async def detach(self, sub: Subscriber) -> None:
+        self._forget(sub)
+        for task in (sub.writer, sub.watchdog):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
 
     def clients_by_role(self) -> dict[str, int]:
         """Open sockets by role (the operations metrics)."""
@@ -87,41 +193,83 @@ class Hub:
         return self._offer(sub, self.encode(kind, data))
 
     def _offer(self, sub: Subscriber, frame: str) -> bool:
+        if not self.is_attached(sub):
+            return False
+        if sub.queued_bytes + len(frame) > self.limits.pending_bytes:
+            self._too_slow(sub, f"{sub.queued_bytes + len(frame)} bytes waiting")
+            return False
         try:
             sub.outbox.put_nowait(frame)
-            return True
         except asyncio.QueueFull:
-            log.warning("WebSocket of %s is not reading: closing it", sub.username)
-            self._by_user[sub.username].discard(sub)
-            self._supervisors.discard(sub)
-            if sub.writer is not None:
-                sub.writer.cancel()
-            task = asyncio.create_task(self._close_slow(sub), name=f"ws-close-{sub.username}")
-            self._closing.add(task)
-            task.add_done_callback(self._closing.discard)
+            self._too_slow(sub, f"{sub.outbox.qsize()} frames waiting")
             return False
+        sub.queued_bytes += len(frame)
+        return True
+
+    async def _watch(self, sub: Subscriber) -> None:
+        """Measure the writer's progress; close the socket when the peer is stuck."""
+        loop = asyncio.get_running_loop()
+        limits = self.limits
+        last_unsent = 0
+        stuck_since: float | None = None
+        while True:
+            await asyncio.sleep(limits.check_every_s)
+            now = loop.time()
+            pending = sub.pending_bytes()
+            unsent = pending - sub.queued_bytes
+            if pending > limits.pending_bytes:
+                self._too_slow(sub, f"{pending} bytes not taken by the peer")
+                return
+            if sub.sending_since is not None and now - sub.sending_since > limits.send_timeout_s:
+                self._too_slow(sub, f"a frame not taken in {limits.send_timeout_s:g}s")
+                return
+            if unsent > 0 and unsent >= last_unsent:
+                stuck_since = now if stuck_since is None else stuck_since
+                if now - stuck_since > limits.send_timeout_s:
+                    self._too_slow(sub, f"{unsent} bytes not moving for {limits.send_timeout_s:g}s")
+                    return
+            else:
+                stuck_since = None
+            last_unsent = unsent
+
+    def _too_slow(self, sub: Subscriber, why: str) -> None:
+        if not self.is_attached(sub):
+            return
+        log.warning("WebSocket of %s is not reading (%s): closing it with 1013", sub.username, why)
+        self._forget(sub)
+        if sub.writer is not None:
+            sub.writer.cancel()
+        task = asyncio.create_task(self._close_slow(sub), name=f"ws-close-{sub.username}")
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def _close_slow(self, sub: Subscriber) -> None:
+        try:
+            async with asyncio.timeout(self.limits.close_grace_s):
+                await sub.ws.close(code=WS_TOO_SLOW, message=b"too slow")
+        except TimeoutError:
+            log.warning("WebSocket of %s did not take its close frame: aborting", sub.username)
+        except Exception:
+            log.exception("closing the WebSocket of %s failed", sub.username)
+        finally:
+            transport = sub.transport
+            # a peer that takes nothing keeps our buffer (and its memory): drop it
+            if isinstance(transport, asyncio.WriteTransport):
+                with contextlib.suppress(Exception):
+                    if transport.get_write_buffer_size() > 0:
+                        transport.abort()
 
     @property
     def supervisor_count(self) -> int:
         """Sockets of supervisors and admins (who get the wallboard)."""
         return len(self._supervisors)
 
-    @staticmethod
-    async def _close_slow(sub: Subscriber) -> None:
-        try:
-            await sub.ws.close(code=1013, message=b"too slow")
-        except Exception:
-            log.exception("closing the WebSocket of %s failed", sub.username)
-
     def sockets_of(self, username: str) -> list[Subscriber]:
         return list(self._by_user.get(username, ()))
 
     async def close(self, sub: Subscriber, code: int, message: str, flush_s: float = 2.0) -> None:
         """Send what is queued for ``sub`` (within ``flush_s``), then close its socket."""
-        self._by_user[sub.username].discard(sub)
-        if not self._by_user[sub.username]:
-            del self._by_user[sub.username]
-        self._supervisors.discard(sub)
+        self._forget(sub)
         writer = sub.writer
         if writer is not None:
             try:
@@ -142,7 +290,13 @@ class Hub:
     async def close_all(self) -> None:
         for subs in list(self._by_user.values()):
             for sub in list(subs):
-                await sub.ws.close(code=1001, message=b"server shutdown")
+                with contextlib.suppress(TimeoutError, Exception):
+                    async with asyncio.timeout(self.limits.close_grace_s):
+                        await sub.ws.close(code=1001, message=b"server shutdown")
                 await self.detach(sub)
         if self._closing:
             await asyncio.gather(*list(self._closing), return_exceptions=True)
+
+
+def _fields(limits: HubLimits) -> dict[str, Any]:
+    return {name: getattr(limits, name) for name in HubLimits.__slots__}

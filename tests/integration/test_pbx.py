@@ -318,6 +318,9 @@ async def test_queued_call_reaches_agent_and_is_recorded(pbx: Pbx) -> None:
             path = pbx.recording(path_in_asterisk)
             await _wait_file(path)
             assert _wav_peak(path) > 1000  # real audio from both phones, not silence
+            # nobody but Asterisk's group reads a customer's voice
+            assert path.stat().st_mode & 0o777 == 0o640
+            assert path.parent.stat().st_mode & 0o777 == 0o750
         finally:
             await _queue_remove(ami, "general", 1001)
 

@@ -66,6 +66,8 @@ const I18N = {
     "err.network": "Network error: the server cannot be reached.",
     "err.forbidden": "You may not do this.",
     "err.transferred": "You transferred this call: the next agent gives its disposition.",
+    "err.too_many_sessions": "Too many sessions open for this user: log out of one first.",
+    "err.too_many_sockets": "Too many windows open with this session: close one first.",
   },
   zh: {
     "app.title": "hotline · 坐席工作台",
@@ -125,6 +127,8 @@ const I18N = {
     "err.network": "网络错误：无法连接服务器。",
     "err.forbidden": "您无权执行此操作。",
     "err.transferred": "该通话已由您转出，处理结果由接听坐席填写。",
+    "err.too_many_sessions": "该用户打开的会话过多，请先退出其中一个。",
+    "err.too_many_sockets": "此会话打开的窗口过多，请先关闭一个。",
   },
 };
 
@@ -267,10 +271,31 @@ function tick() {
 }
 setInterval(tick, 250);
 
+// The CRM is the site's: its record may have any shape. Only strings and
+// numbers are shown; anything else (null, objects, lists) is skipped.
+const crmText = (v) => (typeof v === "string" ? v : (typeof v === "number" && isFinite(v) ? String(v) : ""));
+const crmRecord = (p) => {
+  const r = p.crm && p.crm.record;
+  return r && typeof r === "object" && !Array.isArray(r) ? r : {};
+};
+function crmFollowUps(record) {
+  const raw = record.follow_ups;
+  const items = Array.isArray(raw) ? raw : (raw === null || raw === undefined ? [] : [raw]);
+  const out = [];
+  for (const f of items) {
+    let text = crmText(f);
+    if (!text && f && typeof f === "object" && !Array.isArray(f)) {
+      text = [crmText(f.due), crmText(f.text)].filter(Boolean).join(" · ");
+    }
+    if (text) out.push(text);
+  }
+  return out;
+}
+
 function customerName(p) {
   if (p.customer && p.customer.name) return p.customer.name;
-  const crm = p.crm && p.crm.record;
-  if (crm && crm.name) return crm.name;
+  const name = crmText(crmRecord(p).name);
+  if (name) return name;
   return p.caller_name || t("pop.unknown");
 }
 
@@ -279,13 +304,15 @@ function renderPop() {
   $("pop").hidden = !p;
   $("idle").hidden = !!p || !!desk.dispoCall;
   if (!p) return;
+  // the call's controls first: nothing below (CRM data included) may keep them away
+  $("call-controls").hidden = desk.phase !== "talking";
   $("pop").dataset.callId = p.call_id;
   $("pop").className = desk.phase || "";
   $("pop-title").textContent = t("pop." + (desk.phase || "ringing"));
   $("pop-number").textContent = p.caller_number || t("pop.anonymous");
   $("pop-name").textContent = customerName(p);
-  const crm = (p.crm && p.crm.record) || {};
-  const tier = (p.customer && p.customer.tier) || crm.tier;
+  const crm = crmRecord(p);
+  const tier = (p.customer && p.customer.tier) || crmText(crm.tier);
   $("pop-tier").textContent = p.customer_pending ? t("pop.looking_up") : (tier ? label("tier", tier) : "-");
   $("pop-verified").textContent = p.verified ? t("pop.verified") : t("pop.not_verified");
   $("pop-verified").className = p.verified ? "yes" : "no";
@@ -293,9 +320,9 @@ function renderPop() {
   $("pop-queue").textContent = p.queue ? label("queue", p.queue) : "-";
   $("pop-wait").textContent = Math.round(p.waited_s || 0) + " s";
   const status = (p.crm && p.crm.status) || "pending";
-  let crmText = t("crm." + status) || status;
-  if (status === "ok" && crm.account) crmText += " · " + crm.account;
-  $("pop-crm").textContent = crmText;
+  let statusText = t("crm." + status) || status;
+  if (status === "ok" && crmText(crm.account)) statusText += " · " + crmText(crm.account);
+  $("pop-crm").textContent = statusText;
   $("pop-crm").className = status;
   $("pop-crm").title = (p.crm && p.crm.message) || "";
   const tr = p.transfer;
@@ -304,7 +331,7 @@ function renderPop() {
 
   const followups = [];
   if (p.customer && p.customer.notes) followups.push(p.customer.notes);
-  for (const f of crm.follow_ups || []) followups.push(typeof f === "string" ? f : [f.due, f.text].filter(Boolean).join(" · "));
+  followups.push(...crmFollowUps(crm));
   const ul = $("pop-followups");
   ul.replaceChildren(...(followups.length ? followups : [t("pop.none")]).map((text) => {
     const li = document.createElement("li"); li.textContent = text; return li;
@@ -331,7 +358,6 @@ function renderPop() {
       return tr;
     }));
   }
-  $("call-controls").hidden = desk.phase !== "talking";
 }
 
 function renderTransferTargets() {
