@@ -22,7 +22,6 @@ from cti.auth import verify_password
 from cti.db.fit import fit_row
 from cti.db.migrate import upgrade_schema
 from cti.db.models import (
-    CALLER_NAME_LENGTH,
     CallRecord,
     Customer,
     PendingCallbackRecord,
@@ -37,12 +36,6 @@ log = logging.getLogger(__name__)
 
 
 _PENDING_FIELDS = tuple(f.name for f in dataclasses.fields(PendingCallback) if f.name != "call_id")
-
-
-def _name(value: str) -> str:
-    """A caller's display name cut to its column (the caller chooses it; PostgreSQL
-    refuses a longer value where SQLite would keep it)."""
-    return value[:CALLER_NAME_LENGTH]
 
 
 def _ts(epoch: float | None) -> datetime | None:
@@ -193,7 +186,7 @@ class Repository:
                     row = CallRecord(call_id=call_id)
                     session.add(row)
                 row.caller_number = cdr.caller_number
-                row.caller_name = _name(cdr.caller_name)
+                row.caller_name = cdr.caller_name  # fitted to its column below (fit_row)
                 row.customer_id = customer_id
                 row.ivr_path = cdr.ivr_path
                 row.queue = cdr.queue
