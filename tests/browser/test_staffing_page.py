@@ -16,7 +16,7 @@ from playwright.async_api import async_playwright, expect
 from tests.browser.page import ARTIFACTS
 from tests.support.waiting import wait_until
 from tests.unit import test_web_desktop
-from tests.unit.test_web_desktop import PASSWORD, Desk
+from tests.unit.test_web_desktop import SUPERVISOR_PASSWORD, Desk
 from tests.unit.test_web_supervisor import cdr, talking_call
 
 desk = test_web_desktop.desk  # the desktop tests' fixture: real core, database, web app
@@ -52,7 +52,7 @@ async def test_supervisor_sees_the_plan_and_whispers_to_a_talking_agent(desk: De
             page = await context.new_page()
             await page.goto(url)
             await page.fill("#username", "supervisor")
-            await page.fill("#password", PASSWORD)
+            await page.fill("#password", SUPERVISOR_PASSWORD)
             await page.click("#login-form button[type=submit]")
             row = page.locator('#live tr[data-agent="1001"]')
             await expect(row).to_be_visible(timeout=10_000)

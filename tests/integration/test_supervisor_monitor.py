@@ -44,7 +44,7 @@ def spy_of(spyer_prefix: str, spyee: str, event: str):  # noqa: ANN201
 
 
 async def test_listen_whisper_and_barge_spy_on_the_agents_channel(
-    hotline, pbx: Pbx, demo_password
+    hotline, pbx: Pbx, demo_password, demo_secrets
 ) -> None:
     running: Running = hotline
     async with aiohttp.ClientSession() as http, await pbx.ami() as ami:
@@ -52,7 +52,7 @@ async def test_listen_whisper_and_barge_spy_on_the_agents_channel(
         supervisor = Agent(http, running.web_url, "supervisor")
         other = Agent(http, running.web_url, "1002")
         await agent.login(demo_password)
-        await supervisor.login(demo_password)
+        await supervisor.login(demo_secrets.supervisor_password)
         await other.login(demo_password)
         assert (await agent.post("/api/agent/state", {"state": "ready"}))[0] == 200
         await ready_in_asterisk(running, "1001")
@@ -160,7 +160,7 @@ def share_with(frames: list[float]) -> float:
 
 
 async def test_each_mode_lets_exactly_the_right_legs_hear_the_supervisor(
-    loop_hotline, pbx: Pbx, demo_password
+    loop_hotline, pbx: Pbx, demo_password, demo_secrets
 ) -> None:
     running: Running = loop_hotline
     windows: dict[str, tuple[float, float]] = {}
@@ -168,7 +168,7 @@ async def test_each_mode_lets_exactly_the_right_legs_hear_the_supervisor(
         agent = Agent(http, running.web_url, "1001")
         supervisor = Agent(http, running.web_url, "supervisor")
         await agent.login(demo_password)
-        await supervisor.login(demo_password)
+        await supervisor.login(demo_secrets.supervisor_password)
         assert (await agent.post("/api/agent/state", {"state": "ready"}))[0] == 200
         await ready_in_asterisk(running, "1001")
         reply = await ami.action(
