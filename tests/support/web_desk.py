@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from cti.auth import SessionStore
 from cti.config import Settings
 from cti.db.repository import Repository, create_schema, make_engine
-from cti.demo import seed_demo
+from cti.demo import DemoSecrets, seed_demo
 from cti.service import Hotline
 from cti.web.app import build_app
 from cti.web.hub import Hub, HubLimits
@@ -63,7 +63,7 @@ async def running_desk(tmp_path: Path, **overrides: Any) -> AsyncIterator[Runnin
     engine = make_engine(settings.effective_database_url)
     await create_schema(engine)
     repository = Repository(engine)
-    await seed_demo(repository, PASSWORD)
+    await seed_demo(repository, DemoSecrets.generate(PASSWORD))
     hub = Hub(HubLimits.from_settings(settings))
     hotline = Hotline(settings, repository, StubAmi(), hub)  # type: ignore[arg-type]
     await hotline.load_agents()

@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from cti.config import Settings
 from cti.db.repository import Repository, create_schema, make_engine
-from cti.demo import seed_demo
+from cti.demo import DemoSecrets, seed_demo
 from cti.state_files import secure_recordings, secure_state
 
 
@@ -34,7 +34,7 @@ async def test_the_database_and_its_wal_and_shm_are_created_0600(tmp_path: Path)
     engine = make_engine(f"sqlite+aiosqlite:///{db}")
     try:
         await create_schema(engine)
-        await seed_demo(Repository(engine), "a password")
+        await seed_demo(Repository(engine), DemoSecrets.generate("a password"))
         async with engine.connect() as conn:  # keeps the WAL and SHM files open
             await conn.execute(text("SELECT count(*) FROM users"))
             wal, shm = db.with_name("hotline.db-wal"), db.with_name("hotline.db-shm")

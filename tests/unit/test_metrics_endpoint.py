@@ -4,6 +4,7 @@ and sockets (real core, database and web; an AMI client that is never connected)
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from cti.auth import SessionStore, hash_password
 from cti.config import Settings
 from cti.db.models import User
 from cti.db.repository import Repository, create_schema, make_engine
-from cti.demo import seed_demo
+from cti.demo import DemoSecrets, seed_demo
 from cti.domain import events as ev
 from cti.service import Hotline
 from cti.web.app import build_app
@@ -29,6 +30,7 @@ from cti.web.hub import Hub
 from tests.support.waiting import wait_until
 
 PASSWORD = "correct horse"
+SUPERVISOR_PASSWORD = "battery staple"
 SCRAPER_TOKEN = "scrape-me-0123456789"
 T0 = 1_800_000_000.0
 
@@ -53,7 +55,11 @@ class Service:
 
     async def login(self, user: str) -> str:
         async with self.client.post(
-            "/api/login", json={"username": user, "password": PASSWORD}
+            "/api/login",
+            json={
+                "username": user,
+                "password": SUPERVISOR_PASSWORD if user == "supervisor" else PASSWORD,
+            },
         ) as r:
             assert r.status == 200, await r.text()
             return str((await r.json())["token"])
@@ -84,7 +90,12 @@ async def service(tmp_path: Path) -> AsyncIterator[Service]:
     engine = make_engine(settings.effective_database_url)
     await create_schema(engine)
     repository = Repository(engine)
-    await seed_demo(repository, PASSWORD)
+    await seed_demo(
+        repository,
+        dataclasses.replace(
+            DemoSecrets.generate(PASSWORD), supervisor_password=SUPERVISOR_PASSWORD
+        ),
+    )
     await repository.upsert_users(
         [
             User(
