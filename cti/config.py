@@ -117,6 +117,8 @@ class Settings(BaseSettings):
     # Storage.
     database_url: str = ""
     recordings_dir: Path = Field(default_factory=lambda: _default_state_dir() / "recordings")
+    # QA scorecard (weighted criteria); default: cti/qa/scorecard.yaml
+    qa_scorecard_file: Path | None = None
 
     # Asterisk provisioning (Debian sid root filesystem run under chroot).
     asterisk_conf_dir: Path = PROJECT_ROOT / "asterisk-conf"

@@ -99,6 +99,15 @@ async def seed_demo(repository: Repository, agent_password: str) -> None:
             queues="",
         )
     )
+    users.append(
+        User(
+            username="qa",
+            display_name="QA reviewer",
+            password_hash=password_hash,
+            role="qa",
+            queues="",
+        )
+    )
     await repository.upsert_users(users)
     pin_hash = hash_password(DEMO_PIN)
     await repository.upsert_customers(

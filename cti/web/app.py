@@ -415,6 +415,9 @@ def build_app(hotline: Hotline, sessions: SessionStore) -> web.Application:
     app.router.add_get("/api/agents", list_agents)
     app.router.add_get("/api/calls", list_calls)
     app.router.add_get("/ws", websocket)
+    from cti.web.qa import add_qa_routes  # noqa: PLC0415 - qa.py imports this module
+
+    add_qa_routes(app)
 
     async def close_sockets(_: web.Application) -> None:
         await hotline.hub.close_all()

@@ -23,6 +23,8 @@ const I18N = {
     "aria.pause_reason": "Pause reason",
     "btn.ready": "Ready", "btn.pause": "Pause", "btn.logout": "Log out", "btn.hangup": "Hang up",
     "btn.transfer": "Transfer", "btn.save": "Save disposition",
+    "btn.rec_pause": "Pause recording", "btn.rec_resume": "Resume recording",
+    "rec.paused": "Recording paused (card details): resume when done.",
     "desk.idle": "No call. Incoming calls pop up here.",
     "pop.ringing": "Incoming call", "pop.talking": "On a call with", "pop.ended": "Call ended:",
     "pop.customer": "Customer", "pop.tier": "Tier", "pop.identity": "Identity",
@@ -109,6 +111,8 @@ const I18N = {
     "queue.general": "综合", "queue.billing": "账单", "queue.technical": "技术支持",
     "queue.account": "账户",
     "note.transferred": "已转接。", "note.hung_up": "已挂断。",
+    "btn.rec_pause": "暂停录音", "btn.rec_resume": "恢复录音",
+    "rec.paused": "录音已暂停（银行卡信息）：结束后请恢复。",
     "note.logged_out": "您已退出登录。",
     "err.bad_credentials": "工号或密码错误。",
     "err.session_expired": "会话已过期，请重新登录。",
@@ -149,6 +153,7 @@ const desk = {
   talkStart: 0,
   dispoCall: null, // {call_id, caller_number, name}: the call the form is for
   dispoSaved: false,
+  recPausedCall: null, // call id whose recording this agent paused
   directory: null,
 };
 let ws = null;
@@ -329,6 +334,7 @@ function renderPop() {
     }));
   }
   $("call-controls").hidden = desk.phase !== "talking";
+  renderRecording();
 }
 
 function renderTransferTargets() {
@@ -533,6 +539,23 @@ $("btn-hangup").onclick = () => act(async () => {
   if (!desk.pop) return;
   await api("/api/calls/" + encodeURIComponent(desk.pop.call_id) + "/hangup", {});
   notice(t("note.hung_up"), "info");
+});
+// Recording pause (PCI: card details): the paused span is silence in the recording.
+function renderRecording() {
+  const callId = desk.pop && desk.phase === "talking" ? desk.pop.call_id : null;
+  if (desk.recPausedCall && desk.recPausedCall !== callId) desk.recPausedCall = null;
+  const paused = callId !== null && desk.recPausedCall === callId;
+  $("btn-recording").textContent = t(paused ? "btn.rec_resume" : "btn.rec_pause");
+  $("btn-recording").dataset.paused = paused ? "1" : "0";
+  $("rec-status").textContent = paused ? t("rec.paused") : "";
+}
+$("btn-recording").onclick = () => act(async () => {
+  if (!desk.pop) return;
+  const callId = desk.pop.call_id;
+  const paused = desk.recPausedCall !== callId;
+  const res = await api("/api/calls/" + encodeURIComponent(callId) + "/recording", { paused });
+  desk.recPausedCall = res.paused ? callId : null;
+  renderRecording();
 });
 $("btn-transfer").onclick = () => act(async () => {
   if (!desk.pop) return;

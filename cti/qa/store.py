@@ -1,0 +1,249 @@
+"""Database access for QA: recording pauses, call search, scores, training calls.
+
+Reads the transcription side's tables (``transcripts``, ``call_tags``)
+through SQL on their documented columns, so this module does not import
+that feature's code.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, exists, func, or_, select, text
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from cti.db.models import CallRecord, QaScore, RecordingPause, TrainingCall
+
+
+def ts(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes: they were stored as UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class CallFilter:
+    """What the QA search narrows calls by (all optional, combined with AND)."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    agent_id: str | None = None
+    queue: str | None = None
+    tag: str | None = None
+    caller_number: str | None = None  # a part of the number
+    text: str | None = None  # words in the transcript
+    has_recording: bool | None = None
+    training: bool | None = None
+    limit: int = 50
+
+
+@dataclass(slots=True)
+class PauseSpan:
+    agent_id: str
+    paused_at: datetime
+    resumed_at: datetime | None
+
+
+@dataclass(slots=True)
+class CallDetail:
+    cdr: CallRecord
+    pauses: list[PauseSpan]
+    scores: list[QaScore]
+    training: TrainingCall | None
+    transcript: list[dict[str, Any]] = field(default_factory=list)
+    tags: list[dict[str, Any]] = field(default_factory=list)
+
+
+class QaStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    # ------------------------------------------------------- recording pauses
+    async def pause_started(self, call_id: str, agent_id: str, at: float) -> int:
+        async with self.sessions.begin() as session:
+            row = RecordingPause(call_id=call_id, agent_id=agent_id, paused_at=ts(at))
+            session.add(row)
+            await session.flush()
+            return row.id
+
+    async def pause_ended(self, pause_id: int, at: float) -> None:
+        async with self.sessions.begin() as session:
+            row = await session.get(RecordingPause, pause_id)
+            if row is not None and row.resumed_at is None:
+                row.resumed_at = ts(at)
+
+    async def pauses(self, call_id: str) -> list[PauseSpan]:
+        async with self.sessions() as session:
+            rows = await session.scalars(
+                select(RecordingPause)
+                .where(RecordingPause.call_id == call_id)
+                .order_by(RecordingPause.paused_at)
+            )
+            return [
+                PauseSpan(r.agent_id, _aware(r.paused_at) or r.paused_at, _aware(r.resumed_at))
+                for r in rows
+            ]
+
+    # ------------------------------------------------------------- search
+    async def search(self, f: CallFilter) -> list[CallRecord]:
+        query: Select[tuple[CallRecord]] = select(CallRecord)
+        conditions = []
+        if f.since is not None:
+            conditions.append(CallRecord.entered_at >= f.since)
+        if f.until is not None:
+            conditions.append(CallRecord.entered_at < f.until)
+        if f.agent_id:
+            conditions.append(CallRecord.agent_id == f.agent_id)
+        if f.queue:
+            conditions.append(CallRecord.queue == f.queue)
+        if f.caller_number:
+            conditions.append(CallRecord.caller_number.contains(f.caller_number, autoescape=True))
+        if f.has_recording is True:
+            conditions.append(
+                or_(CallRecord.recording_path.is_not(None), CallRecord.voicemail_path.is_not(None))
+            )
+        elif f.has_recording is False:
+            conditions.append(
+                and_(CallRecord.recording_path.is_(None), CallRecord.voicemail_path.is_(None))
+            )
+        if f.training is not None:
+            marked = exists().where(TrainingCall.call_id == CallRecord.call_id)
+            conditions.append(marked if f.training else ~marked)
+        if f.tag:
+            conditions.append(
+                CallRecord.call_id.in_(
+                    select(text("call_id")).select_from(text("call_tags")).where(
+                        text("tag = :tag")
+                    )
+                )
+            )
+        if f.text:
+            conditions.append(
+                CallRecord.call_id.in_(
+                    select(text("call_id")).select_from(text("transcripts")).where(
+                        text("text LIKE :pattern ESCAPE '\\'")
+                    )
+                )
+            )
+        query = query.where(*conditions).order_by(CallRecord.entered_at.desc()).limit(f.limit)
+        params: dict[str, Any] = {}
+        if f.tag:
+            params["tag"] = f.tag
+        if f.text:
+            escaped = f.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            params["pattern"] = f"%{escaped}%"
+        async with self.sessions() as session:
+            try:
+                return list(await session.scalars(query.params(**params)))
+            except (OperationalError, ProgrammingError):
+                if f.tag or f.text:  # the transcription tables are not there (yet)
+                    return []
+                raise
+
+    async def agent_averages(self, agent_ids: set[str]) -> dict[str, tuple[float, int]]:
+        """Each agent's mean QA score and how many calls it covers."""
+        if not agent_ids:
+            return {}
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(QaScore.agent_id, func.avg(QaScore.total), func.count(QaScore.id))
+                .where(QaScore.agent_id.in_(agent_ids))
+                .group_by(QaScore.agent_id)
+            )
+            return {agent: (float(avg), int(n)) for agent, avg, n in rows if agent}
+
+    async def call_scores(self, call_ids: list[str]) -> dict[str, float]:
+        """The latest score of each call."""
+        if not call_ids:
+            return {}
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(QaScore.call_id, QaScore.total)
+                .where(QaScore.call_id.in_(call_ids))
+                .order_by(QaScore.scored_at)
+            )
+            return {call_id: float(total) for call_id, total in rows}
+
+    # ------------------------------------------------------------- one call
+    async def detail(self, call_id: str) -> CallDetail | None:
+        async with self.sessions() as session:
+            cdr = await session.get(CallRecord, call_id)
+            if cdr is None:
+                return None
+            scores = list(
+                await session.scalars(
+                    select(QaScore).where(QaScore.call_id == call_id).order_by(QaScore.scored_at)
+                )
+            )
+            training = await session.get(TrainingCall, call_id)
+        detail = CallDetail(cdr, await self.pauses(call_id), scores, training)
+        detail.transcript = await self._transcript(call_id)
+        detail.tags = await self._tags(call_id)
+        return detail
+
+    async def _rows(self, sql: str, call_id: str) -> list[dict[str, Any]]:
+        async with self.engine.connect() as conn:
+            try:
+                result = await conn.execute(text(sql), {"call_id": call_id})
+            except (OperationalError, ProgrammingError):
+                return []  # the transcription tables are not there (yet)
+            return [dict(row._mapping) for row in result]
+
+    async def _transcript(self, call_id: str) -> list[dict[str, Any]]:
+        rows = await self._rows(
+            "SELECT * FROM transcripts WHERE call_id = :call_id", call_id
+        )
+        turns: list[dict[str, Any]] = []
+        for row in rows:
+            raw = row.get("turns")
+            try:
+                parsed = json.loads(raw) if isinstance(raw, str) else raw
+            except json.JSONDecodeError:
+                parsed = None
+            if isinstance(parsed, list):
+                turns.extend(t for t in parsed if isinstance(t, dict))
+        turns.sort(key=lambda t: float(t.get("start", 0.0) or 0.0))
+        return turns
+
+    async def _tags(self, call_id: str) -> list[dict[str, Any]]:
+        rows = await self._rows("SELECT * FROM call_tags WHERE call_id = :call_id", call_id)
+        return sorted(rows, key=lambda r: float(r.get("start_s") or 0.0))
+
+    # ------------------------------------------------------------- scoring
+    async def save_score(self, score: QaScore) -> QaScore:
+        async with self.sessions.begin() as session:
+            session.add(score)
+            await session.flush()
+            return score
+
+    async def set_training(self, call_id: str, by: str, at: float, note: str, on: bool) -> None:
+        async with self.sessions.begin() as session:
+            row = await session.get(TrainingCall, call_id)
+            if not on:
+                if row is not None:
+                    await session.delete(row)
+                return
+            if row is None:
+                row = TrainingCall(call_id=call_id, marked_by=by, marked_at=ts(at), note=note)
+                session.add(row)
+            else:
+                row.marked_by, row.marked_at, row.note = by, ts(at), note
+
+    async def training_ids(self, call_ids: list[str]) -> set[str]:
+        if not call_ids:
+            return set()
+        async with self.sessions() as session:
+            rows = await session.scalars(
+                select(TrainingCall.call_id).where(TrainingCall.call_id.in_(call_ids))
+            )
+            return set(rows)
