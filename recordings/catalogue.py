@@ -82,12 +82,3 @@ def audio_level(path: Path) -> AudioLevel:
     dbfs = 20 * math.log10(rms / 32768) if rms > 0 else float("-inf")
     return AudioLevel(len(samples) / channels / rate, dbfs, max(abs(s) for s in samples))
 
-
-#: Each party's own recording beside the mixed one (MixMonitor r()/t()):
-#: ``<id>.wav`` (both) -> ``<id>-caller.wav`` and ``<id>-agent.wav``.
-PARTIES = ("caller", "agent")
-
-
-def party_recordings(mixed: Path) -> dict[str, Path]:
-    """The per-party files that go with a call's mixed recording (they may not exist)."""
-    return {party: mixed.with_name(f"{mixed.stem}-{party}{mixed.suffix}") for party in PARTIES}

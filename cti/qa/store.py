@@ -1,22 +1,23 @@
-"""Database access for QA: recording pauses, call search, scores, training calls.
-
-Reads the transcription side's tables (``transcripts``, ``call_tags``)
-through SQL on their documented columns, so this module does not import
-that feature's code.
-"""
+"""Database access for QA: recording pauses, call search, scores, training calls,
+and the transcripts and tags the transcription side stored."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, or_, select, text
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from cti.db.models import CallRecord, QaScore, RecordingPause, TrainingCall
+from cti.db.models import (
+    CallRecord,
+    CallTag,
+    QaScore,
+    RecordingPause,
+    TrainingCall,
+    Transcript,
+)
 
 
 def ts(epoch: float) -> datetime:
@@ -59,8 +60,10 @@ class CallDetail:
     pauses: list[PauseSpan]
     scores: list[QaScore]
     training: TrainingCall | None
-    transcript: list[dict[str, Any]] = field(default_factory=list)
+    transcript: list[dict[str, Any]] = field(default_factory=list)  # turns, in time order
     tags: list[dict[str, Any]] = field(default_factory=list)
+    language: str | None = None  # of the transcript
+    engine: str | None = None
 
 
 class QaStore:
@@ -121,34 +124,19 @@ class QaStore:
             conditions.append(marked if f.training else ~marked)
         if f.tag:
             conditions.append(
-                CallRecord.call_id.in_(
-                    select(text("call_id")).select_from(text("call_tags")).where(
-                        text("tag = :tag")
-                    )
-                )
+                CallRecord.call_id.in_(select(CallTag.call_id).where(CallTag.tag == f.tag))
             )
         if f.text:
             conditions.append(
                 CallRecord.call_id.in_(
-                    select(text("call_id")).select_from(text("transcripts")).where(
-                        text("text LIKE :pattern ESCAPE '\\'")
+                    select(Transcript.call_id).where(
+                        Transcript.text.contains(f.text, autoescape=True)
                     )
                 )
             )
         query = query.where(*conditions).order_by(CallRecord.entered_at.desc()).limit(f.limit)
-        params: dict[str, Any] = {}
-        if f.tag:
-            params["tag"] = f.tag
-        if f.text:
-            escaped = f.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            params["pattern"] = f"%{escaped}%"
         async with self.sessions() as session:
-            try:
-                return list(await session.scalars(query.params(**params)))
-            except (OperationalError, ProgrammingError):
-                if f.tag or f.text:  # the transcription tables are not there (yet)
-                    return []
-                raise
+            return list(await session.scalars(query))
 
     async def agent_averages(self, agent_ids: set[str]) -> dict[str, tuple[float, int]]:
         """Each agent's mean QA score and how many calls it covers."""
@@ -186,38 +174,29 @@ class QaStore:
                 )
             )
             training = await session.get(TrainingCall, call_id)
+            transcript = await session.get(Transcript, call_id)
+            tags = list(
+                await session.scalars(
+                    select(CallTag).where(CallTag.call_id == call_id).order_by(CallTag.start_s)
+                )
+            )
         detail = CallDetail(cdr, await self.pauses(call_id), scores, training)
-        detail.transcript = await self._transcript(call_id)
-        detail.tags = await self._tags(call_id)
+        if transcript is not None:
+            detail.transcript = [t for t in transcript.turns if isinstance(t, dict)]
+            detail.language = transcript.language
+            detail.engine = transcript.engine
+        detail.tags = [
+            {
+                "tag": t.tag,
+                "start_s": t.start_s,
+                "end_s": t.end_s,
+                "source": t.source,
+                "created_by": t.created_by,
+                "detail": t.detail,
+            }
+            for t in tags
+        ]
         return detail
-
-    async def _rows(self, sql: str, call_id: str) -> list[dict[str, Any]]:
-        async with self.engine.connect() as conn:
-            try:
-                result = await conn.execute(text(sql), {"call_id": call_id})
-            except (OperationalError, ProgrammingError):
-                return []  # the transcription tables are not there (yet)
-            return [dict(row._mapping) for row in result]
-
-    async def _transcript(self, call_id: str) -> list[dict[str, Any]]:
-        rows = await self._rows(
-            "SELECT * FROM transcripts WHERE call_id = :call_id", call_id
-        )
-        turns: list[dict[str, Any]] = []
-        for row in rows:
-            raw = row.get("turns")
-            try:
-                parsed = json.loads(raw) if isinstance(raw, str) else raw
-            except json.JSONDecodeError:
-                parsed = None
-            if isinstance(parsed, list):
-                turns.extend(t for t in parsed if isinstance(t, dict))
-        turns.sort(key=lambda t: float(t.get("start", 0.0) or 0.0))
-        return turns
-
-    async def _tags(self, call_id: str) -> list[dict[str, Any]]:
-        rows = await self._rows("SELECT * FROM call_tags WHERE call_id = :call_id", call_id)
-        return sorted(rows, key=lambda r: float(r.get("start_s") or 0.0))
 
     # ------------------------------------------------------------- scoring
     async def save_score(self, score: QaScore) -> QaScore:

@@ -40,7 +40,8 @@ from cti.qa.scorecard import (
 from cti.qa.store import CallDetail, CallFilter, QaStore, ts
 from cti.service import CallActionRefused
 from cti.web.app import HOTLINE, SESSION, STATIC, _json_body, error, require
-from recordings.catalogue import VOICEMAIL_FOLDER, party_recordings
+from recordings.catalogue import VOICEMAIL_FOLDER
+from recordings.transcribe.sources import PARTY_SUFFIXES, party_file
 
 QA_ROLES = ("qa", "supervisor", "admin")
 STORE = web.AppKey("qa_store", QaStore)
@@ -205,7 +206,8 @@ def audio_json(recordings: Path, cdr: CallRecord) -> dict[str, str]:
     """URLs of the call's audio that exist: mixed, per party, voicemail."""
     urls: dict[str, str] = {}
     if cdr.recording_path:
-        files = {"mixed": Path(cdr.recording_path)} | party_recordings(Path(cdr.recording_path))
+        mixed = Path(cdr.recording_path)
+        files = {"mixed": mixed} | {p: party_file(mixed, p) for p in PARTY_SUFFIXES}
         for party, path in files.items():
             name = _recording_name(recordings, str(path))
             if name and path.is_file():
@@ -239,6 +241,8 @@ def detail_json(recordings: Path, detail: CallDetail, now: float) -> dict[str, A
         "ivr_steps": [s for s in cdr.ivr_path.split("|") if s] if cdr.ivr_path else [],
         "recording_pauses": pauses,
         "transcript": [_jsonable(t) for t in detail.transcript],
+        "transcript_language": detail.language,
+        "transcript_engine": detail.engine,
         "tags": [_jsonable(t) for t in detail.tags],
         "scores": [score_json(s) for s in detail.scores],
         "training": (

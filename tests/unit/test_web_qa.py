@@ -1,6 +1,8 @@
 """The QA API (search, call detail, recordings with Range, scoring, training)
 and the agent's recording pause, with the real core and database and a stub AMI."""
 
+# ruff: noqa: F811 - the desk fixture is imported from the desktop's tests
+
 from __future__ import annotations
 
 import os
@@ -55,9 +57,7 @@ async def add_cdr(d: Desk, call_id: str, **fields: Any) -> CallRecord:
 
 
 async def get_raw(d: Desk, path: str, token: str, **headers: str) -> tuple[int, bytes, Any]:
-    async with d.client.get(
-        path, headers={"Authorization": f"Bearer {token}"} | headers
-    ) as r:
+    async with d.client.get(path, headers={"Authorization": f"Bearer {token}"} | headers) as r:
         return r.status, await r.read(), r.headers
 
 
@@ -126,8 +126,14 @@ async def test_search_narrows_by_date_agent_queue_caller_and_recording(
 
 @pytest.mark.parametrize(
     "query",
-    ["since=yesterday", "until=2026-13-01", "has_recording=maybe", "limit=0", "limit=9999",
-     "caller=" + "1" * 65],
+    [
+        "since=yesterday",
+        "until=2026-13-01",
+        "has_recording=maybe",
+        "limit=0",
+        "limit=9999",
+        "caller=" + "1" * 65,
+    ],
 )
 async def test_search_refuses_bad_filters(desk: Desk, query: str) -> None:
     token = await desk.login("qa")
