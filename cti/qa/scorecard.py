@@ -118,7 +118,7 @@ def _describe(exc: ValidationError, data: Any, source: str) -> str:
         try:
             node = node[part]
         except (KeyError, IndexError, TypeError):
-            rest = [str(p) for p in loc[i:]]
+            rest += [str(p) for p in loc[i:]]
             break
         if isinstance(node, dict) and isinstance(node.get("id"), str):
             kind = "criterion" if "criteria" in [str(p) for p in loc[:i]] else "section"

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from cti.db.models import CallRecord
+from cti.db.models import CallRecord, CallTag, Transcript
 from tests.unit.test_web_desktop import Desk, desk  # noqa: F401 - the fixture
 
 ALL_PASS = {
@@ -54,6 +54,29 @@ async def add_cdr(d: Desk, call_id: str, **fields: Any) -> CallRecord:
     async with d.hotline.repository.sessions.begin() as session:
         session.add(row)
     return row
+
+
+async def add_transcript(d: Desk, call_id: str, turns: list[dict[str, Any]]) -> None:
+    at = datetime(2026, 12, 1, 11, 0, tzinfo=UTC)
+    async with d.hotline.repository.sessions.begin() as session:
+        session.add(
+            Transcript(
+                call_id=call_id,
+                engine="whisper",
+                language="en",
+                created_at=at,
+                duration_s=60.0,
+                turns=turns,
+                analytics={},
+                text="\n".join(t["text"] for t in turns),
+            )
+        )
+
+
+async def add_tag(d: Desk, call_id: str, tag: str, start_s: float, end_s: float) -> None:
+    at = datetime(2026, 12, 1, 11, 0, tzinfo=UTC)
+    async with d.hotline.repository.sessions.begin() as session:
+        session.add(CallTag(call_id=call_id, tag=tag, start_s=start_s, end_s=end_s, created_at=at))
 
 
 async def get_raw(d: Desk, path: str, token: str, **headers: str) -> tuple[int, bytes, Any]:
@@ -122,6 +145,59 @@ async def test_search_narrows_by_date_agent_queue_caller_and_recording(
     assert await ids(desk, token, "has_recording=true") == ["c2"]
     assert await ids(desk, token, "has_recording=false") == ["c3", "c1"]
     assert await ids(desk, token, "limit=1") == ["c3"]
+
+
+async def test_search_finds_calls_by_tag_and_by_words_in_the_transcript(desk: Desk) -> None:
+    for call_id in ("c1", "c2", "c3"):
+        await add_cdr(desk, call_id)
+    await add_transcript(
+        desk, "c1", [{"party": "caller", "start": 1.0, "end": 3.0, "text": "I want to cancel"}]
+    )
+    await add_transcript(
+        desk, "c2", [{"party": "caller", "start": 1.0, "end": 3.0, "text": "我要投诉 100% 不满意"}]
+    )
+    await add_tag(desk, "c1", "cancel", 1.2, 2.9)
+    await add_tag(desk, "c3", "silence", 10.0, 19.0)
+    token = await desk.login("qa")
+    assert await ids(desk, token, "tag=cancel") == ["c1"]
+    assert await ids(desk, token, "tag=silence") == ["c3"]
+    assert await ids(desk, token, "tag=nothing") == []
+    assert await ids(desk, token, "text=want+to+cancel") == ["c1"]
+    assert await ids(desk, token, "text=投诉") == ["c2"]
+    assert await ids(desk, token, "text=100%25") == ["c2"]
+    assert await ids(desk, token, "text=1%250") == []  # % is a character, not a wildcard
+    assert await ids(desk, token, "text=cancel&tag=silence") == []
+
+
+async def test_call_detail_has_cdr_ivr_path_transcript_tags_in_time_order(desk: Desk) -> None:
+    await add_cdr(desk, "c1", ivr_path="lang=en|menu=1|verified")
+    turns = [
+        {
+            "party": "agent",
+            "start": 0.5,
+            "end": 2.0,
+            "text": "hello, billing",
+            "words": [{"w": "hello", "start": 0.5, "end": 0.9, "conf": 0.9}],
+        },
+        {"party": "caller", "start": 2.5, "end": 5.0, "text": "I want to cancel"},
+    ]
+    await add_transcript(desk, "c1", turns)
+    await add_tag(desk, "c1", "supervisor_request", 30.0, 32.0)
+    await add_tag(desk, "c1", "cancel", 3.5, 4.8)
+    token = await desk.login("supervisor")
+    status, body = await desk.get("/api/qa/calls/c1", token)
+    assert status == 200
+    assert body["call"]["queue"] == "billing" and body["call"]["agent_id"] == "1001"
+    assert body["ivr_steps"] == ["lang=en", "menu=1", "verified"]
+    assert [t["text"] for t in body["transcript"]] == ["hello, billing", "I want to cancel"]
+    assert body["transcript"][0]["words"][0]["w"] == "hello"
+    assert body["transcript_language"] == "en"
+    assert [(t["tag"], t["start_s"], t["end_s"]) for t in body["tags"]] == [
+        ("cancel", 3.5, 4.8),
+        ("supervisor_request", 30.0, 32.0),
+    ]
+    status, body = await desk.get("/api/qa/calls/nope", token)
+    assert (status, body["error"]) == (404, "no_such_call")
 
 
 @pytest.mark.parametrize(
