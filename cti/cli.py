@@ -18,6 +18,7 @@ from cti.config import Settings, load_settings
 from cti.db.repository import Repository, create_schema, make_engine
 from cti.demo import DEMO_AGENTS, seed_demo, write_demo_config
 from ivr.flow import FlowError
+from recordings.transcribe import cli as transcribe_cli
 
 log = logging.getLogger("hotline")
 
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     pbx = sub.add_parser("asterisk", help="provision and run the project's Asterisk")
     pbx.add_argument("action", choices=["build", "start", "stop", "status"])
+    transcribe_cli.register(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -47,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         args.config = write_demo_config(Settings().asterisk_run_dir.parent / "demo.toml")
     settings = load_settings(args.config)
     try:
+        if hasattr(args, "handler"):  # subcommands registered by their own modules
+            return int(args.handler(settings, args))
         if args.command == "asterisk":
             return _asterisk(settings, args.action)
         if args.command == "db":

@@ -317,6 +317,14 @@ class TranscriptionStore:
         async with self.sessions() as session:
             return [_view(row) for row in await session.scalars(query)]
 
+    async def pending(self, engines: Iterable[str] | None = None) -> int:
+        """Jobs not finished yet (queued, or leased by a worker alive or not)."""
+        query = select(func.count()).where(TranscriptionJob.state.in_([QUEUED, RUNNING]))
+        if engines is not None:
+            query = query.where(TranscriptionJob.engine.in_(list(engines)))
+        async with self.sessions() as session:
+            return int(await session.scalar(query) or 0)
+
     async def counts(self) -> dict[TranscriptionJobState, int]:
         async with self.sessions() as session:
             rows = await session.execute(

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+#: Engine names (see recordings.transcribe.engines).
+ENGINES = ("vosk", "whisper-tiny.en", "whisper-base")
+
 Party = Literal["caller", "agent", "mixed"]
 PARTIES: tuple[Party, ...] = ("caller", "agent", "mixed")
 
