@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from cti.ami.translate import callback_channel_id
 from cti.db.models import CallRecord, CallTag, Transcript
 from tests.unit.test_web_desktop import Desk, desk  # noqa: F401 - the fixture
 
@@ -449,3 +450,28 @@ async def test_a_call_that_ends_paused_keeps_the_span_to_its_end(desk: Desk) -> 
     (span,) = detail["recording_pauses"]
     assert span["resumed_at"] is None
     assert (span["start_s"], span["end_s"]) == (2.0, 32.0)
+
+
+async def test_a_call_back_is_paused_on_the_leg_that_carries_its_recording(desk: Desk) -> None:
+    token = await desk.login("1001")
+    await desk.post("/api/agent/state", token, {"state": "ready"})
+    desk.ring("c9", "1001")
+    desk.answer("c9", "1001")
+    # a call-back: the caller's own channel is gone; the conversation is on the
+    # legs the CTI originated, recorded on the first one
+    desk.hotline.core.calls["c9"].channel = ""
+    legs = [
+        {"Channel": "PJSIP/trunk-0000002", "Uniqueid": "1796400000.7", "Linkedid": "x"},
+        {"Channel": "PJSIP/agent1001-0000001", "Uniqueid": callback_channel_id("c9", "1001")},
+    ]
+
+    async def channels(fields: dict[str, Any], **_: Any) -> list[dict[str, str]]:
+        return legs
+
+    desk.ami.list_action = channels  # type: ignore[method-assign]
+    status, body = await desk.post("/api/calls/c9/recording", token, {"paused": True})
+    assert (status, body["paused"]) == (200, True), body
+    assert desk.ami.named("MixMonitorMute")[-1]["Channel"] == "PJSIP/agent1001-0000001"
+    legs.pop()  # the recorded leg is gone: nothing to unmute
+    status, body = await desk.post("/api/calls/c9/recording", token, {"paused": False})
+    assert (status, body["error"]) == (409, "no_recording")
