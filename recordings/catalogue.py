@@ -81,4 +81,3 @@ def audio_level(path: Path) -> AudioLevel:
     rms = math.sqrt(power)
     dbfs = 20 * math.log10(rms / 32768) if rms > 0 else float("-inf")
     return AudioLevel(len(samples) / channels / rate, dbfs, max(abs(s) for s in samples))
-
