@@ -208,7 +208,6 @@ class WhisperEngine:
                 "faster-whisper is not installed (pip install 'hotline[speech]')"
             ) from exc
         self.name = name
-        self.language = language
         self.model = WhisperModel(
             str(model_dir),
             device="cpu",
@@ -217,10 +216,12 @@ class WhisperEngine:
             num_workers=1,
             local_files_only=True,
         )
+        # an English-only model (tiny.en) transcribes English whatever it is asked
+        self.language = language if self.model.model.is_multilingual else "en"
         self._detected: str | None = None
 
     def transcribe(self, audio: Audio, language: str | None = None) -> list[Word]:
-        language = language or self.language
+        language = self._language(language)
         segments, info = self.model.transcribe(
             audio.resampled_float(16000),
             language=language,
@@ -241,13 +242,20 @@ class WhisperEngine:
             words = _simplified(words)
         return words
 
+    def _language(self, requested: str | None) -> str | None:
+        if self.language == "en" and not self.model.model.is_multilingual:
+            return "en"
+        return requested or self.language
+
     def output_language(self, requested: str | None) -> str:
-        return requested or self.language or self._detected or "und"
+        return self._language(requested) or self._detected or "und"
 
 
 def _simplified(words: list[Word]) -> list[Word]:
     import zhconv
 
+    # its own loader leaves the dictionary file open: load it by path instead
+    zhconv.loaddict(str(Path(zhconv.__file__).with_name("zhcdict.json")))
     return [Word(zhconv.convert(w.text, "zh-cn"), w.start, w.end, w.conf) for w in words]
 
 

@@ -6,9 +6,9 @@ lease every third of ``lease_s``; a worker that dies stops renewing and its
 job goes to another worker once the lease runs out. A bad recording fails
 its own job with the reason; the worker goes on with the next.
 
-Memory per worker (resident, after the model is loaded): Vosk with the small
-Korean model about 640 MB; faster-whisper tiny.en about 300 MB; the
-multilingual base about 330 MB (450 MB peak). Run one worker per core.
+Peak memory per worker (resident, benchmarks/transcribe.py): Vosk with the
+small Korean model 730 MB; faster-whisper tiny.en 380 MB; the multilingual
+base 460 MB. Run one worker per core.
 """
 
 from __future__ import annotations
@@ -109,7 +109,13 @@ async def process_job(
         with contextlib.suppress(asyncio.CancelledError):
             await renewer
     transcript, tags = result
-    stored = await store.complete(job, transcript, tags)
+    try:
+        stored = await store.complete(job, transcript, tags)
+    except Exception:
+        # the database refused (outage, a concurrent write): the lease runs out and
+        # the job is done again
+        log.exception("job %d: storing the result failed; it will be retried", job.id)
+        return False
     if not stored:
         log.warning("job %d: finished after its lease was taken; result dropped", job.id)
     return stored
@@ -128,7 +134,12 @@ async def run_worker(
     done = 0
     try:
         while True:
-            job = await store.lease(owner, config.lease_s, engines=[engine.name])
+            try:
+                job = await store.lease(owner, config.lease_s, engines=[engine.name])
+            except Exception:
+                log.exception("leasing a job failed; trying again")
+                await asyncio.sleep(5 * config.poll_s)
+                continue
             if job is None:
                 if config.exit_when_idle and not await store.pending([engine.name]):
                     return done
