@@ -176,6 +176,19 @@ async def qa_call(hotline: Running, tmp_path: Path) -> AsyncIterator[dict[str, A
     yield {"cancel": cancel, "caller_turn": caller_turn}
 
 
+async def until(page: Page, predicate: str, within: float = 10, arg: Any = None) -> None:
+    """Poll a JavaScript predicate (a function source) in the page until it is true.
+
+    Not ``page.wait_for_function``: that evaluates a string inside the page,
+    which the page's Content-Security-Policy (no 'unsafe-eval') refuses.
+    """
+    async with asyncio.timeout(within):
+        while True:
+            if await page.evaluate(predicate, arg):
+                return
+            await asyncio.sleep(0.1)
+
+
 async def log_in(page: Page, base: str, user: str, password: str) -> None:
     await page.goto(f"{base}/qa")
     await page.fill("#username", user)
@@ -243,32 +256,35 @@ async def test_qa_user_finds_plays_and_scores_a_call_and_an_agent_is_refused(
 
             # play: the recording is served by range requests and time moves on
             await page.evaluate("document.getElementById('player').play()")
-            await page.wait_for_function(
-                "document.getElementById('player').currentTime > 1.0", timeout=15_000
-            )
+            await until(page, "() => document.getElementById('player').currentTime > 1.0", 15)
             assert any(status == 206 and rng.startswith("bytes=") for _, status, rng in served), (
                 served
             )
             # the highlighted word follows the audio
-            await page.wait_for_function(
-                "document.querySelector('#d-transcript .w.current') !== null", timeout=10_000
-            )
+            await until(page, "() => document.querySelector('#d-transcript .w.current') !== null")
             first_word = await page.locator("#d-transcript .w.current").text_content()
-            await page.wait_for_function(
+            await until(
+                page,
                 "(w) => { const c = document.querySelector('#d-transcript .w.current');"
                 " return c !== null && c.textContent !== w; }",
                 arg=first_word,
-                timeout=10_000,
             )
             await page.screenshot(path=str(ARTIFACTS / "qa-page-playing.png"), full_page=True)
 
             # a click on the tag seeks to where "cancel" was said
-            await page.evaluate("document.getElementById('player').pause()")
+            await page.evaluate(
+                "(() => { const p = document.getElementById('player'); p.pause();"
+                " p.currentTime = 11; })()"
+            )
+            await until(page, "() => document.getElementById('player').currentTime > 10")
             await page.locator("#d-tags button", has_text="cancel").click()
             cancel_at = qa_call["cancel"]["start"]
-            await page.wait_for_function(
-                f"Math.abs(document.getElementById('player').currentTime - {cancel_at}) < 0.6",
-                timeout=5_000,
+            await until(
+                page,
+                "(at) => { const t = document.getElementById('player').currentTime;"
+                " return t >= at - 0.2 && t < at + 1.5; }",
+                arg=cancel_at,
+                within=5,
             )
 
             # score the call and mark it for training
