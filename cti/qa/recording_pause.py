@@ -9,6 +9,7 @@ moment it starts, so the CDR, the transcript and the QA page can mark it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from cti.ami.client import AmiError
@@ -26,9 +27,7 @@ class RecordingPauses:
         self.hotline = hotline
         self.store = store
         self._open: dict[str, int] = {}  # call id -> id of its open pause row
-
-    def is_paused(self, call_id: str) -> bool:
-        return call_id in self._open
+        self._lock = asyncio.Lock()  # one change at a time: a double click is one span
 
     async def set_paused(self, agent_id: str, call_id: str, paused: bool) -> bool:
         """Pause (``paused``) or resume; returns the new state.
@@ -37,6 +36,10 @@ class RecordingPauses:
         call not in progress); asking for the state the recording is in
         already is a no-op. The span is stored once Asterisk has muted.
         """
+        async with self._lock:
+            return await self._set_paused(agent_id, call_id, paused)
+
+    async def _set_paused(self, agent_id: str, call_id: str, paused: bool) -> bool:
         hotline = self.hotline
         for ended in [c for c in self._open if c not in hotline.core.calls]:
             del self._open[ended]  # ended paused: the open span lasts to the call's end

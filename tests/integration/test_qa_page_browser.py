@@ -309,6 +309,7 @@ async def test_qa_user_finds_plays_and_scores_a_call_and_an_agent_is_refused(
             # the page in Chinese
             await page.select_option("#lang", "zh")
             await expect(page.locator("#search h2")).to_have_text("搜索通话")
+            await expect(page.locator("#s-status")).to_have_text("评分已保存：85")
             await page.screenshot(path=str(ARTIFACTS / "qa-page-scored-zh.png"), full_page=True)
         finally:
             await browser.close()

@@ -5,6 +5,7 @@ and the agent's recording pause, with the real core and database and a stub AMI.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import wave
 from datetime import UTC, datetime
@@ -475,3 +476,20 @@ async def test_a_call_back_is_paused_on_the_leg_that_carries_its_recording(desk:
     legs.pop()  # the recorded leg is gone: nothing to unmute
     status, body = await desk.post("/api/calls/c9/recording", token, {"paused": False})
     assert (status, body["error"]) == (409, "no_recording")
+
+
+async def test_two_pause_requests_at_once_are_one_span(desk: Desk) -> None:
+    token = await desk.login("1001")
+    await desk.post("/api/agent/state", token, {"state": "ready"})
+    desk.ring("c9", "1001")
+    desk.answer("c9", "1001")
+    replies = await asyncio.gather(
+        *(desk.post("/api/calls/c9/recording", token, {"paused": True}) for _ in range(3))
+    )
+    assert [r[0] for r in replies] == [200, 200, 200]
+    assert len(desk.ami.named("MixMonitorMute")) == 1
+    desk.hang_up("c9", "1001")
+    await desk.hotline.drain()
+    qa = await desk.login("qa")
+    _, detail = await desk.get("/api/qa/calls/c9", qa)
+    assert len(detail["recording_pauses"]) == 1

@@ -143,6 +143,9 @@ function applyLanguage() {
   $("lang").value = lang;
   document.title = t("app.title");
   for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+  // results of the last action, in the new language
+  if ($("s-status").dataset.total) $("s-status").textContent = t("s.saved", { total: $("s-status").dataset.total });
+  if ($("t-status").textContent) $("t-status").textContent = t("t.saved");
   renderResults();
   if (qa.detail) renderDetail(false);
 }
@@ -361,7 +364,7 @@ function renderScoreForm(fresh) {
       if (c.critical) row.append(el("span", { className: "critical", textContent: t("s.critical") }));
       return row;
     }))));
-  if (fresh) { $("s-comments").value = ""; $("s-status").textContent = ""; }
+  if (fresh) { $("s-comments").value = ""; $("s-status").textContent = ""; delete $("s-status").dataset.total; }
 }
 
 function renderScores() {
@@ -381,6 +384,7 @@ $("score-form").addEventListener("submit", (ev) => {
     const res = await api("/api/qa/calls/" + encodeURIComponent(callId) + "/scores", {
       answers, comments: $("s-comments").value,
     });
+    $("s-status").dataset.total = res.score.total;
     $("s-status").textContent = t("s.saved", { total: res.score.total });
     $("s-status").className = "saved";
     qa.detail.scores.push(res.score);
