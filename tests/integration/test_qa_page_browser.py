@@ -25,6 +25,7 @@ from playwright.async_api import Page, Request, async_playwright, expect
 
 from cti.db.models import CallRecord, CallTag, QaScore, TrainingCall, Transcript
 from cti.server import Running
+from ivr.prompts import render
 from tests.browser.page import ARTIFACTS, chromium_path
 
 pytestmark = pytest.mark.asterisk
@@ -44,40 +45,12 @@ CALLER_LINES = ("I want to cancel my contract. Let me speak to your manager.", 4
 
 
 def speak(text: str, out: Path) -> float:
-    """espeak-ng speech as 8 kHz mono 16-bit WAV; returns its length in seconds."""
-    wav = subprocess.run(
-        ["espeak-ng", "-v", "en-us", "-s", "150", "--stdout", text],
-        capture_output=True,
-        check=True,
-        timeout=30,
-    ).stdout
-    subprocess.run(
-        [
-            "sox",
-            "-D",
-            "-t",
-            "wav",
-            "-",
-            "-r",
-            "8000",
-            "-c",
-            "1",
-            "-b",
-            "16",
-            "-e",
-            "signed-integer",
-            str(out),
-            "norm",
-            "-3",
-        ],
-        input=wav,
-        check=True,
-        timeout=30,
-    )
-    out_len = subprocess.run(
+    """espeak-ng speech as 8 kHz mono 16-bit WAV (as IVR prompts are made); its length."""
+    render(text, "en-us", out)
+    length = subprocess.run(
         ["soxi", "-D", str(out)], capture_output=True, text=True, check=True, timeout=30
     )
-    return float(out_len.stdout)
+    return float(length.stdout)
 
 
 def party_track(text: str, start: float, total: float, out: Path, tmp: Path) -> dict[str, Any]:
