@@ -192,6 +192,8 @@ class CallTag(Base):
     source: Mapped[str] = mapped_column(String(16), default="rule")  # rule | manual
     created_by: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class RecordingPause(Base):
     """A span of a call's recording paused by its agent (card details: PCI).
 

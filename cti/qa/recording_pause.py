@@ -29,6 +29,11 @@ class RecordingPauses:
         self._open: dict[str, int] = {}  # call id -> id of its open pause row
         self._lock = asyncio.Lock()  # one change at a time: a double click is one span
 
+    def is_paused(self, agent_id: str, call_id: str) -> bool:
+        """Whether the recording of the agent's call is paused (refuses as ``set_paused``)."""
+        self.hotline._own_call(agent_id, call_id)
+        return call_id in self._open
+
     async def set_paused(self, agent_id: str, call_id: str, paused: bool) -> bool:
         """Pause (``paused``) or resume; returns the new state.
 

@@ -3,7 +3,7 @@
 Routes (all need a session; roles per route):
 
 - ``POST /api/calls/{call_id}/recording`` (agent on that call)
-  ``{"paused": bool}``: pause / resume the call's recording.
+  ``{"paused": bool}``: pause / resume the call's recording; ``GET``: is it paused.
 - ``GET /qa``: the QA page. ``GET /api/qa/scorecard``: the scorecard.
 - ``GET /api/qa/calls``: search (``since``, ``until`` ISO dates or times,
   ``agent``, ``queue``, ``tag``, ``caller``, ``text``, ``has_recording``,
@@ -67,6 +67,17 @@ async def recording_pause(request: web.Request) -> web.Response:
     except CallActionRefused as exc:
         raise error(exc.status, exc.code, exc.message) from exc
     return web.json_response({"ok": True, "call_id": call_id, "paused": state})
+
+
+@require("agent")
+async def recording_state(request: web.Request) -> web.Response:
+    """Whether the call's recording is paused (the agent page asks after a reload)."""
+    call_id = request.match_info["call_id"]
+    try:
+        paused = request.app[PAUSES].is_paused(request[SESSION].username, call_id)
+    except CallActionRefused as exc:
+        raise error(exc.status, exc.code, exc.message) from exc
+    return web.json_response({"call_id": call_id, "paused": paused})
 
 
 # ------------------------------------------------------------------ QA
@@ -387,6 +398,7 @@ def add_qa_routes(app: web.Application) -> None:
     app[SCORECARD] = load_scorecard(hotline.settings.qa_scorecard_file or DEFAULT_SCORECARD)
     app[RECORDINGS] = hotline.settings.recordings_dir
     app.router.add_post("/api/calls/{call_id}/recording", recording_pause)
+    app.router.add_get("/api/calls/{call_id}/recording", recording_state)
     app.router.add_get("/qa", qa_page)
     app.router.add_get("/api/qa/scorecard", scorecard)
     app.router.add_get("/api/qa/calls", search_calls)

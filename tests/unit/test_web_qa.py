@@ -388,6 +388,11 @@ async def test_agent_on_the_call_pauses_and_resumes_its_recording(desk: Desk) ->
         "Direction": "both",
         "State": "1",
     }
+    status, body = await desk.get("/api/calls/c9/recording", token)
+    assert (status, body["paused"]) == (200, True)
+    other = await desk.login("1002")
+    status, body = await desk.get("/api/calls/c9/recording", other)
+    assert (status, body["error"]) == (403, "not_your_call")
     # pausing twice is not a second span
     status, body = await desk.post("/api/calls/c9/recording", token, {"paused": True})
     assert status == 200 and len(desk.ami.named("MixMonitorMute")) == 1
@@ -395,6 +400,8 @@ async def test_agent_on_the_call_pauses_and_resumes_its_recording(desk: Desk) ->
     status, body = await desk.post("/api/calls/c9/recording", token, {"paused": False})
     assert (status, body["paused"]) == (200, False)
     assert desk.ami.named("MixMonitorMute")[-1]["State"] == "0"
+    status, body = await desk.get("/api/calls/c9/recording", token)
+    assert (status, body["paused"]) == (200, False)
     desk.hang_up("c9", "1001")
     await desk.hotline.drain()
     qa = await desk.login("qa")

@@ -154,6 +154,7 @@ const desk = {
   dispoCall: null, // {call_id, caller_number, name}: the call the form is for
   dispoSaved: false,
   recPausedCall: null, // call id whose recording this agent paused
+  recAskedCall: null, // call id whose pause state was asked
   directory: null,
 };
 let ws = null;
@@ -544,6 +545,14 @@ $("btn-hangup").onclick = () => act(async () => {
 function renderRecording() {
   const callId = desk.pop && desk.phase === "talking" ? desk.pop.call_id : null;
   if (desk.recPausedCall && desk.recPausedCall !== callId) desk.recPausedCall = null;
+  if (callId && desk.recAskedCall !== callId) {
+    // a call taken over after a reload may be paused already: ask once
+    desk.recAskedCall = callId;
+    api("/api/calls/" + encodeURIComponent(callId) + "/recording").then((res) => {
+      if (res.paused) desk.recPausedCall = callId;
+      renderRecording();
+    }).catch(() => {});
+  }
   const paused = callId !== null && desk.recPausedCall === callId;
   $("btn-recording").textContent = t(paused ? "btn.rec_resume" : "btn.rec_pause");
   $("btn-recording").dataset.paused = paused ? "1" : "0";
