@@ -24,7 +24,15 @@ from pathlib import Path
 
 from cti.routing.config import load_routes
 from cti.routing.model import CallAttributes
-from cti.routing.router import CancelOffer, Decision, FullScanRouter, Offer, PauseAgent, Router
+from cti.routing.router import (
+    CancelOffer,
+    CancelReason,
+    Decision,
+    FullScanRouter,
+    Offer,
+    PauseAgent,
+    Router,
+)
 
 ROUTES = Path(__file__).resolve().parent.parent / "cti" / "routing" / "routes.example.yaml"
 AGENTS = 5_000
@@ -93,7 +101,7 @@ class Driver:
                 self.ready.discard(d.agent_id)
             elif isinstance(d, CancelOffer):
                 self.offers.pop(d.call_id, None)
-                if d.reason == "caller-left":
+                if d.reason is CancelReason.CALLER_LEFT:
                     self.ready.add(d.agent_id)
             elif isinstance(d, PauseAgent):
                 self.paused.append(d.agent_id)

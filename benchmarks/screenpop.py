@@ -246,8 +246,8 @@ async def main() -> None:
             agents = [f"{9000 + i}" for i in range(args.agents)]
             for agent in agents:
                 running.hotline.core.register_agent(agent, f"PJSIP/agent{agent}", ["general"])
-                running.hotline.agent_command("login", agent)
-                running.hotline.agent_command("ready", agent)
+                running.hotline.desk.login(agent)
+                running.hotline.desk.ready(agent)
             url = running.web_url.replace("http", "ws") + "/ws"
             stats = {"customer_pending": 0}
             normal = await phase(ami, agents, args.calls, 0, args.rate, 0, url, running, stats)

@@ -16,7 +16,9 @@ from pathlib import Path
 from cti.ami.client import AmiAuthError, AmiError
 from cti.config import Settings, load_settings
 from cti.db.repository import Repository, create_schema, make_engine
-from cti.demo import DEMO_AGENTS, seed_demo, write_demo_config
+from cti.demo import DEMO_AGENTS, DEMO_SUPERVISOR_PHONE_PORT, seed_demo, write_demo_config
+from cti.kpi.options import KpiConfigError
+from cti.staffing import cli as staffing_cli
 from ivr.flow import FlowError
 from recordings.transcribe import cli as transcribe_cli
 
@@ -29,7 +31,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run the CTI, IVR and web against a running Asterisk")
-    sub.add_parser("demo", help="start Asterisk, seed demo agents/customers and serve")
+    demo = sub.add_parser("demo", help="start Asterisk, seed demo agents/customers and serve")
+    demo_sub = demo.add_subparsers(dest="demo_command")
+    call = demo_sub.add_parser(
+        "call", help="a demo customer calls the running demo and answers the IVR"
+    )
+    call.add_argument("--lang", choices=["en", "zh"], default="en", help="IVR language (en)")
+    call.add_argument(
+        "--choice", default="1", help="main menu key (1 billing, 2 technical, 3 account)"
+    )
+    call.add_argument(
+        "--from", dest="number", help="caller number (default: a demo customer of --lang)"
+    )
+    call.add_argument(
+        "--talk-s",
+        type=float,
+        default=45.0,
+        help="seconds on the line after the IVR, in line and with the agent (45)",
+    )
     sub.add_parser("seed-demo", help="write demo agents and customers into the database")
     db = sub.add_parser("db", help="database schema: migrate to the current release")
     db.add_argument(
@@ -40,13 +59,19 @@ def main(argv: list[str] | None = None) -> int:
     pbx = sub.add_parser("asterisk", help="provision and run the project's Asterisk")
     pbx.add_argument("action", choices=["build", "start", "stop", "status"])
     transcribe_cli.register(sub)
+    staffing_cli.register(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    calling = args.command == "demo" and args.demo_command == "call"
     if args.command == "demo" and args.config is None and not os.environ.get("HOTLINE_CONFIG"):
-        args.config = write_demo_config(Settings().asterisk_run_dir.parent / "demo.toml")
+        demo_config = Settings().asterisk_run_dir.parent / "demo.toml"
+        if not calling:
+            args.config = write_demo_config(demo_config)
+        elif demo_config.exists():
+            args.config = demo_config
     settings = load_settings(args.config)
     try:
         if hasattr(args, "handler"):  # subcommands registered by their own modules
@@ -60,6 +85,16 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "serve":
             return asyncio.run(_serve(settings))
+        if calling:
+            from cti.demo_call import demo_call
+
+            return demo_call(
+                settings,
+                language=args.lang,
+                choice=args.choice,
+                number=args.number,
+                talk_s=args.talk_s,
+            )
         if args.command == "demo":
             return _demo(settings, args.config)
     except KeyboardInterrupt:
@@ -144,6 +179,9 @@ async def _serve(settings: Settings) -> int:
     except FlowError as exc:
         print(f"hotline serve: IVR flow rejected: {exc}", file=sys.stderr)
         return 5
+    except KpiConfigError as exc:
+        print(f"hotline serve: wallboard file rejected: {exc}", file=sys.stderr)
+        return 5
     except AmiError as exc:
         print(f"hotline serve: {exc}", file=sys.stderr)
         return 4
@@ -161,16 +199,7 @@ def _demo(settings: Settings, config: Path | None) -> int:
         return 1
     phones = _start_demo_phones()
     try:
-        print(
-            "\nhotline demo is starting.\n"
-            f"  Agent page:   http://{settings.web_host}:{settings.web_port}/agent\n"
-            f"  Agents:       {', '.join(DEMO_AGENTS)} (password in {config})\n"
-            f"  Agent phones: {len(phones)} auto-answering sipp phones at 127.0.0.1:51001..\n"
-            "  Test call:    sipp -sn uac -s 4000 -i 127.0.0.1 -p 5070 -m 1 -d 30000 "
-            f"127.0.0.1:{settings.sip_port}\n"
-            "                (no DTMF: after the menu times out the call waits in queue general)\n",
-            flush=True,
-        )
+        print(demo_instructions(settings, config, len(phones)), flush=True)
         return asyncio.run(_serve(settings))
     finally:
         for phone in phones:
@@ -180,8 +209,41 @@ def _demo(settings: Settings, config: Path | None) -> int:
         runtime.stop(settings)
 
 
+def demo_instructions(settings: Settings, config: Path | None, phones: int) -> str:
+    """What `hotline demo` prints: where the page is and how to see a screen-pop."""
+    hotline = Path(sys.argv[0]).resolve() if Path(sys.argv[0]).name == "hotline" else "hotline"
+    config_arg = f"--config {config} " if config is not None else ""
+    password = (
+        f"the demo_agent_password line of {config}"
+        if config is not None
+        else "demo_agent_password (HOTLINE_DEMO_AGENT_PASSWORD)"
+    )
+    page = f"http://{settings.web_host}:{settings.web_port}/agent"
+    return (
+        "\nhotline demo is starting.\n"
+        f"  Agent page:   {page}\n"
+        f"  Agents:       {', '.join(DEMO_AGENTS)}, password: {password}\n"
+        f"  Phones:       {phones} auto-answering sipp phones: agents at 127.0.0.1:51001..,\n"
+        "                the supervisor's (listen, whisper, barge) at "
+        f":{DEMO_SUPERVISOR_PHONE_PORT}\n"
+        f"  Staffing:     http://{settings.web_host}:{settings.web_port}/staffing"
+        " (log in as supervisor, same password)\n"
+        "\nSee a screen-pop:\n"
+        f"  1. open {page} in a browser\n"
+        f"  2. log in as 1001 with the password: {password}\n"
+        "  3. press Ready\n"
+        "  4. in another terminal, in the project: ./dev demo-call\n"
+        f"     (the same: {hotline} {config_arg}demo call)\n"
+        "     Alice Johnson, a gold customer, calls from 15550100001, presses 1 (English)\n"
+        "     and 1 (billing); within seconds the page pops her card, the phone answers,\n"
+        "     and she talks for 45 s. Options: --lang zh (张伟 calls in Chinese),\n"
+        "     --choice 2 (technical) or 3 (account, with the PIN), --from NUMBER, --talk-s S\n"
+    )
+
+
 def _start_demo_phones() -> list[subprocess.Popen[bytes]]:
-    """One auto-answering SIP phone (sipp's built-in UAS) per demo agent."""
+    """One auto-answering SIP phone (sipp's built-in UAS) per demo agent, and the
+    demo supervisor's (rung for listen, whisper and barge)."""
     if shutil.which("sipp") is None:
         print("hotline demo: sipp is not installed: no demo agent phones", file=sys.stderr)
         return []
@@ -194,7 +256,7 @@ def _start_demo_phones() -> list[subprocess.Popen[bytes]]:
                 "-i",
                 "127.0.0.1",
                 "-p",
-                str(51000 + int(agent[-2:])),
+                str(port),
                 "-nostdin",
                 "-trace_err",
             ],
@@ -203,5 +265,8 @@ def _start_demo_phones() -> list[subprocess.Popen[bytes]]:
             stderr=subprocess.DEVNULL,
             cwd=tempfile.gettempdir(),
         )
-        for agent in DEMO_AGENTS
+        for port in [
+            *(51000 + int(agent[-2:]) for agent in DEMO_AGENTS),
+            DEMO_SUPERVISOR_PHONE_PORT,
+        ]
     ]

@@ -114,6 +114,23 @@ class Settings(BaseSettings):
     crm_timeout_s: float = 1.5
     crm_bearer_token: SecretStr = SecretStr("")
 
+    # Wallboard, KPIs and alarms: KPI options and alarm rules (YAML, docs/kpi.md;
+    # default cti/wallboard/wallboard.yaml), and an optional webhook that gets
+    # every alarm raised or cleared as a JSON POST (a site's chat tool).
+    wallboard_file: Path | None = None
+    alarm_webhook_url: str = ""
+    alarm_webhook_timeout_s: float = 5.0
+    alarm_webhook_retries: int = 3
+
+    # Staffing (`hotline staffing`, the staffing page): the service level each
+    # queue is planned for (share of offered calls answered within seconds),
+    # per queue as {queue = [share, seconds]}; the time zone of the intervals
+    # (IANA name; empty: the server's local time).
+    staffing_target: float = 0.8
+    staffing_within_s: float = 20.0
+    staffing_queue_targets: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    staffing_timezone: str = ""
+
     # Storage.
     database_url: str = ""
     recordings_dir: Path = Field(default_factory=lambda: _default_state_dir() / "recordings")
@@ -159,8 +176,18 @@ class Settings(BaseSettings):
         return tuple(sources)
 
     # Asterisk's own CDR file (cdr_custom JSON lines), read to recover CDRs of calls
-    # that ended while the CTI was down. Default: cti.pbx.runtime.cdr_file(settings).
+    # that ended while the CTI was down. Default: where the provisioned Asterisk
+    # writes it (``asterisk_run_dir``/log/cdr-custom/hotline-cdr.json).
     asterisk_cdr_file: Path | None = None
+
+    @property
+    def provisioned_asterisk_cdr_file(self) -> Path:
+        """Asterisk's CDR backup as the provisioned Asterisk writes it (seen from the host)."""
+        return self.asterisk_run_dir / "log" / "cdr-custom" / "hotline-cdr.json"
+
+    @property
+    def effective_asterisk_cdr_file(self) -> Path:
+        return self.asterisk_cdr_file or self.provisioned_asterisk_cdr_file
 
     @property
     def effective_routes_file(self) -> Path:

@@ -28,6 +28,8 @@ DEMO_AGENTS = {
 
 #: The IVR PIN of every demo customer (demo data only; real PINs are set per customer).
 DEMO_PIN = "1357"
+#: where the demo supervisor's phone answers (supervisor9001's contact in pjsip.conf)
+DEMO_SUPERVISOR_PHONE_PORT = 59001
 
 DEMO_CUSTOMERS = [
     Customer(
@@ -96,6 +98,8 @@ async def seed_demo(repository: Repository, agent_password: str) -> None:
             display_name="Supervisor",
             password_hash=password_hash,
             role="supervisor",
+            # the supervisor's phone, rung for listen / whisper / barge
+            interface="PJSIP/supervisor9001",
             queues="",
         )
     )

@@ -1,4 +1,9 @@
-"""Run a hotline process: AMI core, FastAGI IVR and web, under one TaskGroup."""
+"""Run a hotline process: AMI core, FastAGI IVR and web.
+
+The service's long-lived tasks run under one ``asyncio.TaskGroup``
+(``Hotline.run``); this module starts it, the FastAGI server and the web
+server around it, and stops them in order.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from cti.ami.client import AmiClient
+from cti.ami.translate import USED_EVENTS
 from cti.auth import SessionStore
 from cti.config import Settings
 from cti.db.repository import Repository, create_schema, make_engine
@@ -31,13 +37,23 @@ class Running:
     agi: FastAgiServer
     web_url: str
     sessions: SessionStore
-    tasks: list[asyncio.Task[None]]
+    service: asyncio.Task[None]  # Hotline.run: its TaskGroup holds every long-lived task
 
     async def wait_failure(self) -> None:
-        """Return (by raising) when one of the long-running tasks fails."""
-        done, _ = await asyncio.wait(self.tasks, return_when=asyncio.FIRST_EXCEPTION)
-        for task in done:
-            task.result()
+        """Return (by raising the first error) when the service fails."""
+        await asyncio.wait({self.service})
+        _raise_first(self.service)
+
+
+def _raise_first(task: asyncio.Task[None]) -> None:
+    """The task's error; a TaskGroup's group of one error is unwrapped."""
+    if task.cancelled():
+        return
+    exc = task.exception()
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    if exc is not None:
+        raise exc
 
 
 @contextlib.asynccontextmanager
@@ -62,6 +78,7 @@ async def running_hotline(
         ping_interval=settings.ami_ping_interval_s,
         ping_timeout=settings.ami_ping_timeout_s,
         reconnect_max=settings.ami_reconnect_max_s,
+        events=USED_EVENTS,  # the others are skipped undecoded
     )
     hotline = Hotline(settings, repository, ami, Hub())
     await hotline.load_agents()
@@ -76,38 +93,26 @@ async def running_hotline(
         ),
     )
     sessions = SessionStore(settings.session_ttl_s)
-    runner = web.AppRunner(build_app(hotline, sessions))
-    tasks = [
-        asyncio.create_task(ami.run(first_connect_retries=first_connect_retries), name="ami"),
-        asyncio.create_task(hotline.consume_ami(), name="ami-consumer"),
-        asyncio.create_task(hotline.run_ami_actions(), name="ami-actions"),
-        asyncio.create_task(hotline.run_cdr_writer(), name="cdr-writer"),
-        asyncio.create_task(hotline.run_heartbeat(), name="cti-heartbeat"),
-    ]
-    synced = asyncio.create_task(hotline.synced.wait())
+    runner = web.AppRunner(build_app(hotline.desk, sessions, hotline.supervision, hotline.qa))
+    service = asyncio.create_task(
+        hotline.run(ami_connect_retries=first_connect_retries), name="hotline"
+    )
+    synced = asyncio.create_task(hotline.synced.wait(), name="first-sync")
     try:
-        await asyncio.wait({tasks[0], synced}, return_when=asyncio.FIRST_COMPLETED)
-        if tasks[0].done():
-            tasks[0].result()  # raises the AMI error
+        await asyncio.wait({service, synced}, return_when=asyncio.FIRST_COMPLETED)
+        if service.done():
+            _raise_first(service)  # the AMI error
         await agi.start()
         await runner.setup()
         await web.TCPSite(runner, settings.web_host, settings.web_port).start()
         url = f"http://{settings.web_host}:{settings.web_port}"
-        yield Running(settings, hotline, ami, agi, url, sessions, tasks)
+        yield Running(settings, hotline, ami, agi, url, sessions, service)
     finally:
         synced.cancel()
         await agi.stop()
         await runner.cleanup()
-        await hotline.stop_routing()
-        # stop taking events first, then finish what they started (pops, CDR
-        # writes) while the CDR writer still runs, then close the database
-        writer = next(t for t in tasks if t.get_name() == "cdr-writer")
-        others = [t for t in tasks if t is not writer]
-        for task in others:
-            task.cancel()
-        await asyncio.gather(*others, synced, return_exceptions=True)
-        await ami.close()
-        await hotline.drain()
-        writer.cancel()
-        await asyncio.gather(writer, return_exceptions=True)
+        # the service hands waiting callers over, stops following AMI and
+        # finishes what the events started (pops, CDR writes)
+        hotline.stop()
+        await asyncio.gather(service, synced, return_exceptions=True)
         await engine.dispose()

@@ -12,15 +12,11 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Protocol
 
+from cti import dialplan
 from cti.domain.callcenter import QueueEstimate
-from ivr.engine import LANGUAGE_VARIABLE
 from ivr.fastagi import AgiSession
 from ivr.prompts import MAX_SPOKEN_NUMBER
 
-#: Set on the caller's channel after each announcement (for reports and tests).
-POSITION_VARIABLE = "HOTLINE_QUEUE_POSITION"
-#: The number a caller confirmed for a call-back (the CTI keeps the call's place).
-CALLBACK_VARIABLE = "HOTLINE_CALLBACK"
 CALLBACK_KEY, KEEP_WAITING_KEY = "1", "2"
 CALLBACK_DIGIT_TIMEOUT_MS = 5000
 
@@ -73,10 +69,10 @@ class Announcer:
         estimate = self.info.queue_estimate(session.uniqueid)
         if estimate is None:
             return None
-        chosen = await session.get_variable(LANGUAGE_VARIABLE)
+        chosen = await session.get_variable(dialplan.LANGUAGE)
         language = chosen if chosen in self.languages else self.default_language
         prompts = announcement_prompts(estimate)
-        await session.set_variable(POSITION_VARIABLE, str(estimate.position))
+        await session.set_variable(dialplan.QUEUE_POSITION, str(estimate.position))
         offer = self._offers_callback(estimate, session.caller_number)
         # with a call-back on offer, "1" at any time during the announcement takes it
         escape = CALLBACK_KEY if offer else '""'
@@ -114,7 +110,7 @@ class Announcer:
         )
         if digits != CALLBACK_KEY:
             return None  # keep waiting
-        await session.set_variable(CALLBACK_VARIABLE, number)
+        await session.set_variable(dialplan.CALLBACK, number)
         await session.stream_file(self._prompt(language, "callback-thanks"))
         await session.command("HANGUP")
         return number

@@ -17,22 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Protocol
 
+from cti import dialplan
 from ivr.fastagi import AgiSession
 from ivr.flow import Flow, Node, Survey
-from recordings.catalogue import ASTERISK_RECORDINGS_DIR, VOICEMAIL_FOLDER
 
-QUEUE_VARIABLE = "HOTLINE_QUEUE"
-IVR_PATH_VARIABLE = "HOTLINE_IVR_PATH"
-LANGUAGE_VARIABLE = "HOTLINE_LANGUAGE"
-ACCOUNT_VARIABLE = "HOTLINE_ACCOUNT"
-VERIFIED_VARIABLE = "HOTLINE_VERIFIED"
-VOICEMAIL_VARIABLE = "HOTLINE_VOICEMAIL"
-TRANSFER_VARIABLE = "HOTLINE_TRANSFER"
-SURVEY_VARIABLE = "HOTLINE_SURVEY"
 ACCOUNT_MAX_DIGITS = 12
 SURVEY_SCORES = frozenset("12345")
 #: Where voicemail is recorded, as Asterisk sees it (<recordings>/voicemail/<uniqueid>.wav).
-VOICEMAIL_DIR = ASTERISK_RECORDINGS_DIR / VOICEMAIL_FOLDER
+VOICEMAIL_DIR = dialplan.RECORDINGS_DIR / dialplan.VOICEMAIL_FOLDER
 
 
 class CustomerDirectory(Protocol):
@@ -106,7 +98,7 @@ class FlowEngine:
                 break
             node = self.flow.nodes[name]
             name = await self._step(session, run, node)
-            await session.set_variable(IVR_PATH_VARIABLE, run.path)
+            await session.set_variable(dialplan.IVR_PATH, run.path)
         return run
 
     async def _step(self, session: AgiSession, run: FlowRun, node: Node) -> str | None:
@@ -132,7 +124,7 @@ class FlowEngine:
                     self.prompt(run, node.prompt), int(node.timeout_s * 1000), 1
                 )
                 run.language = node.choices.get(digits, run.language)
-                await session.set_variable(LANGUAGE_VARIABLE, run.language)
+                await session.set_variable(dialplan.LANGUAGE, run.language)
                 run.steps.append(f"lang={run.language}")
                 return node.next
             case "set":
@@ -148,8 +140,8 @@ class FlowEngine:
             case "lookup":
                 account = await self.directory.account_for_phone(session.caller_number)
                 if account:
-                    run.variables[ACCOUNT_VARIABLE] = account
-                    await session.set_variable(ACCOUNT_VARIABLE, account)
+                    run.variables[dialplan.ACCOUNT] = account
+                    await session.set_variable(dialplan.ACCOUNT, account)
                 run.steps.append("lookup=found" if account else "lookup=none")
                 return node.found if account else node.not_found
             case "verify":
@@ -158,7 +150,7 @@ class FlowEngine:
                 assert node.queue is not None
                 run.queue = node.queue
                 run.steps.append(f"queue={node.queue}")
-                await session.set_variable(QUEUE_VARIABLE, node.queue)
+                await session.set_variable(dialplan.QUEUE, node.queue)
                 return None
             case "hangup":
                 if node.prompt:
@@ -175,7 +167,7 @@ class FlowEngine:
                     await session.stream_file(self.prompt(run, node.prompt))
                 run.transfer = node.target
                 run.steps.append(f"transfer={node.target}")
-                await session.set_variable(TRANSFER_VARIABLE, node.target)
+                await session.set_variable(dialplan.TRANSFER, node.target)
                 return None
         raise AssertionError(f"unhandled node type {node.type}")  # load validates types
 
@@ -191,8 +183,8 @@ class FlowEngine:
         path = self.voicemail_dir / name
         run.voicemail = f"{path}.wav"
         run.steps.append("voicemail")
-        await session.set_variable(IVR_PATH_VARIABLE, run.path)
-        await session.set_variable(VOICEMAIL_VARIABLE, run.voicemail)
+        await session.set_variable(dialplan.IVR_PATH, run.path)
+        await session.set_variable(dialplan.VOICEMAIL, run.voicemail)
         await session.record_file(str(path), max_s=node.max_s, silence_s=node.silence_s)
         if node.thanks_prompt:
             await session.stream_file(self.prompt(run, node.thanks_prompt))
@@ -202,7 +194,7 @@ class FlowEngine:
         """Account number (unless the lookup found it) and PIN, limited attempts."""
         assert node.prompt is not None and node.pin_prompt is not None
         timeout_ms = int(node.timeout_s * 1000)
-        known = run.variables.get(ACCOUNT_VARIABLE, "")
+        known = run.variables.get(dialplan.ACCOUNT, "")
         for attempt in range(node.attempts):
             # after a failure the "try again" prompt leads the next attempt
             retry = node.invalid_prompt if attempt and node.invalid_prompt else None
@@ -217,12 +209,12 @@ class FlowEngine:
             )
             if await self.directory.check_pin(account, pin):
                 run.steps.append("verify=ok")
-                await session.set_variable(VERIFIED_VARIABLE, "1")
+                await session.set_variable(dialplan.VERIFIED, "1")
                 return node.next
             run.steps.append("verify=wrong")
-            await session.set_variable(IVR_PATH_VARIABLE, run.path)
+            await session.set_variable(dialplan.IVR_PATH, run.path)
         run.steps.append("verify=failed")
-        await session.set_variable(VERIFIED_VARIABLE, "0")
+        await session.set_variable(dialplan.VERIFIED, "0")
         return node.on_fail
 
     async def _menu(self, session: AgiSession, run: FlowRun, node: Node) -> str | None:
@@ -238,7 +230,7 @@ class FlowEngine:
             run.steps.append(
                 f"{node.name}=timeout" if timed_out or not digits else f"{node.name}=invalid"
             )
-            await session.set_variable(IVR_PATH_VARIABLE, run.path)
+            await session.set_variable(dialplan.IVR_PATH, run.path)
             prompt = node.invalid_prompt or node.prompt if digits else node.prompt
         return node.on_fail
 
@@ -271,7 +263,7 @@ class SurveyRunner:
         survey = self.survey
         if survey is None or not survey.enabled:
             return SurveyResult(None, 0)
-        chosen = await session.get_variable(LANGUAGE_VARIABLE)
+        chosen = await session.get_variable(dialplan.LANGUAGE)
         language = chosen if chosen in self.languages else self.default_language
 
         def prompt(name: str) -> str:
@@ -281,7 +273,7 @@ class SurveyRunner:
         for tries in range(1, survey.attempts + 1):
             digits, _ = await session.get_data(prompt(name), int(survey.timeout_s * 1000), 1)
             if digits in SURVEY_SCORES:
-                await session.set_variable(SURVEY_VARIABLE, digits)
+                await session.set_variable(dialplan.SURVEY, digits)
                 if survey.thanks_prompt:
                     await session.stream_file(prompt(survey.thanks_prompt))
                 return SurveyResult(int(digits), tries)

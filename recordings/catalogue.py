@@ -15,9 +15,10 @@ import wave
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-ASTERISK_RECORDINGS_DIR = PurePosixPath("/var/spool/asterisk/monitor/hotline")
-#: Sub-folder of the recordings directory with the IVR's voicemail messages.
-VOICEMAIL_FOLDER = "voicemail"
+from cti.dialplan import RECORDINGS_DIR as ASTERISK_RECORDINGS_DIR
+from cti.dialplan import VOICEMAIL_FOLDER
+
+__all__ = ["ASTERISK_RECORDINGS_DIR", "VOICEMAIL_FOLDER", "RecordingPathError", "host_path"]
 
 
 class RecordingPathError(ValueError):

@@ -1,1 +1,1 @@
-pytest_plugins = ("tests.support.pbx_fixture",)
+pytest_plugins = ("tests.support.pbx_fixture", "tests.browser.fixtures")

@@ -9,7 +9,8 @@ call), decodes each TCP chunk separately (splitting UTF-8 caller names) and
 dispatches events as unordered tasks. This module replaces exactly those
 parts:
 
-* frames are cut on ``\\r\\n\\r\\n`` from bytes and only then decoded;
+* frames are cut on ``\\r\\n\\r\\n`` from bytes and only then decoded
+  (``framing``); events the consumer does not use can be skipped undecoded;
 * events go, in order, into one ``asyncio.Queue`` consumed by one task;
 * every action has a timeout that also forgets it; nothing is ever replayed;
 * a failed login raises ``AmiAuthError``; reconnects back off exponentially;
@@ -22,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -30,10 +31,18 @@ from panoramisk import actions
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
+from cti.ami.framing import (
+    MAX_FRAME_BYTES,
+    FrameBuffer,
+    MalformedFrame,
+    event_name,
+    parse_message,
+)
+
 log = logging.getLogger(__name__)
 
-FRAME_END = b"\r\n\r\n"
-MAX_FRAME_BYTES = 1 << 20
+#: the client itself waits for it after each login
+BOOT_EVENT = "FullyBooted"
 
 
 class AmiError(RuntimeError):
@@ -71,43 +80,51 @@ class FramedAmiProtocol(AMIProtocol):  # type: ignore[misc]
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        self.buffer = bytearray()
+        self.frames = FrameBuffer(MAX_FRAME_BYTES)
+        self.banner = b""
         self.banner_seen = False
 
     def data_received(self, data: bytes) -> None:
-        self.buffer += data
         if not self.banner_seen:
-            end = self.buffer.find(b"\r\n")
+            data = self.banner + data
+            end = data.find(b"\r\n")
             if end < 0:
+                self.banner = data
+                if len(data) > MAX_FRAME_BYTES:
+                    self._give_up()
                 return
-            self.version = self.buffer[:end].decode("utf-8", "replace")
-            del self.buffer[: end + 2]
-            self.banner_seen = True
-        while True:
-            end = self.buffer.find(FRAME_END)
-            if end < 0:
-                if len(self.buffer) > MAX_FRAME_BYTES:
-                    log.error(
-                        "AMI frame larger than %d bytes: dropping connection", MAX_FRAME_BYTES
-                    )
-                    self.transport.abort()
-                return
-            raw = bytes(self.buffer[:end])
-            del self.buffer[: end + len(FRAME_END)]
-            text = raw.decode("utf-8", "replace").strip()
-            if not text:
-                continue
+            self.version = data[:end].decode("utf-8", "replace")
+            self.banner, self.banner_seen = b"", True
+            data = data[end + 2 :]
+        client = self.client
+        wanted = client.wanted
+        for frame in self.frames.feed(data):
+            # an event nobody uses is dropped undecoded, unless an action is
+            # pending (its list events must reach it, whatever their name)
+            if wanted is not None and not self.responses:
+                name = event_name(frame)
+                if name is not None and name not in wanted:
+                    client.skipped += 1
+                    continue
             try:
-                message = Message.from_line(text)
-            except Exception:  # a malformed frame must not kill the connection
-                log.warning("malformed AMI frame ignored: %r", text[:200])
+                message = parse_message(frame)
+            except MalformedFrame as exc:  # a malformed frame must not kill the connection
+                log.warning("%s: ignored", exc)
                 continue
-            if message is None:
-                log.warning("AMI frame without Event/Response ignored: %r", text[:200])
-                continue
-            self.handle_message(message)
+            if message is not None:
+                self.handle_message(message)
+        if self.frames.overflowed:
+            self._give_up()
+
+    def _give_up(self) -> None:
+        log.error("AMI frame larger than %d bytes: dropping connection", MAX_FRAME_BYTES)
+        self.transport.abort()
 
     def handle_message(self, message: Message) -> None:
+        if not self.responses:  # no action waits: an event, or a late reply
+            if "event" in message:
+                self.client.event_received(message)
+            return
         pending = self.responses.get(message.id)
         if pending is None and message.action_id:
             pending = self.responses.get(message.action_id)
@@ -157,7 +174,10 @@ class AmiClient:
         reconnect_max: float = 10.0,
         connect_timeout: float = 5.0,
         boot_timeout: float = 60.0,
+        events: Iterable[str] | None = None,
     ) -> None:
+        """``events``: the names of the events the consumer uses (None: all);
+        others are skipped before they are decoded and counted in ``skipped``."""
         self.host, self.port = host, port
         self.username, self.secret = username, secret
         self.action_timeout = action_timeout
@@ -165,6 +185,10 @@ class AmiClient:
         self.reconnect_max = reconnect_max
         self.connect_timeout = connect_timeout
         self.boot_timeout = boot_timeout
+        self.wanted: frozenset[bytes] | None = (
+            None if events is None else frozenset(n.encode() for n in {*events, BOOT_EVENT})
+        )
+        self.skipped = 0
         self._booted = asyncio.Event()
         self.events: asyncio.Queue[AmiQueueItem] = asyncio.Queue()
         self.logged_in = asyncio.Event()
@@ -277,7 +301,7 @@ class AmiClient:
             self.events.put_nowait(Disconnected(self.generation, str(exc or "closed")))
 
     def event_received(self, message: Message) -> None:
-        if message.get("Event") == "FullyBooted":
+        if message.get("Event") == BOOT_EVENT:
             self._booted.set()
         self.events.put_nowait(message)
 

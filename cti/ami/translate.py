@@ -9,33 +9,36 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from cti import dialplan
 from cti.domain import events as ev
+from cti.domain.model import CallbackState
 
-IVR_PATH_VARIABLE = "HOTLINE_IVR_PATH"
-RECORDING_VARIABLE = "HOTLINE_RECORDING"
-VERIFIED_VARIABLE = "HOTLINE_VERIFIED"
-# Routing by the CTI (see asterisk-conf/extensions.conf, [hotline-wait]):
-#   HOTLINE_ROUTING       "queue|language|urgency|product", set when the caller
-#                         starts waiting for our router
-#   HOTLINE_ROUTING_MODE  "queue" when the dialplan hands the call to app_queue
-#   HOTLINE_TALK_ENDED    agent id, set when the agent hung up first
-ROUTING_VARIABLE = "HOTLINE_ROUTING"
-ROUTING_MODE_VARIABLE = "HOTLINE_ROUTING_MODE"
-TALK_ENDED_VARIABLE = "HOTLINE_TALK_ENDED"
-OFFER_CONTEXT = "hotline-offer"
-#   HOTLINE_CALLBACK        number the waiting caller asked to be called back on
-#   HOTLINE_CALLBACK_STATE  "call id|agent id|state" on the agent's leg of a call-back
-CALLBACK_VARIABLE = "HOTLINE_CALLBACK"
-CALLBACK_STATE_VARIABLE = "HOTLINE_CALLBACK_STATE"
-CALLBACK_CHANNEL_PREFIX = "hotline-callback~"
-CALLBACK_CUSTOMER_CONTEXT = "hotline-callback-customer"
-SURVEY_VARIABLE = "HOTLINE_SURVEY"
-SURVEY_STARTED_VARIABLE = "HOTLINE_SURVEY_STARTED"
-VOICEMAIL_VARIABLE = "HOTLINE_VOICEMAIL"
-TRANSFER_VARIABLE = "HOTLINE_TRANSFER"
 SURVEY_SCORES = frozenset({"1", "2", "3", "4", "5"})
 
 Fields = Mapping[str, str]
+
+#: every event ``translate`` reads; the AMI client may skip all others undecoded
+USED_EVENTS = frozenset(
+    {
+        "Newchannel",
+        "VarSet",
+        "DialBegin",
+        "DialEnd",
+        "OriginateResponse",
+        "QueueCallerJoin",
+        "AgentCalled",
+        "AgentRingNoAnswer",
+        "AgentDump",
+        "AgentConnect",
+        "QueueCallerAbandon",
+        "AgentComplete",
+        "Hangup",
+        "QueueMemberAdded",
+        "QueueMemberStatus",
+        "QueueMemberPause",
+        "QueueMemberRemoved",
+    }
+)
 
 
 def _is_caller_channel(e: Fields) -> bool:
@@ -57,6 +60,8 @@ def _member_agent(e: Fields) -> str:
 def translate(e: Fields, now: float, inbound_contexts: frozenset[str]) -> list[ev.DomainEvent]:
     """Translate one AMI event; unknown or irrelevant events give ``[]``."""
     name = e.get("Event", "")
+    if name not in USED_EVENTS:
+        return []
     at = event_time(e, now)
     call_id = e.get("Linkedid", "")
     match name:
@@ -73,35 +78,35 @@ def translate(e: Fields, now: float, inbound_contexts: frozenset[str]) -> list[e
                 ]
         case "VarSet" if _is_caller_channel(e):
             variable = e.get("Variable", "")
-            if variable == IVR_PATH_VARIABLE:
+            if variable == dialplan.IVR_PATH:
                 return [ev.IvrPathUpdated(call_id, e.get("Value", ""))]
-            if variable == VERIFIED_VARIABLE:
+            if variable == dialplan.VERIFIED:
                 return [ev.IdentityChecked(call_id, e.get("Value", "") == "1")]
-            if variable == SURVEY_STARTED_VARIABLE and e.get("Value"):
+            if variable == dialplan.SURVEY_STARTED and e.get("Value"):
                 return [ev.SurveyStarted(call_id, at)]
-            if variable == SURVEY_VARIABLE and e.get("Value", "") in SURVEY_SCORES:
+            if variable == dialplan.SURVEY and e.get("Value", "") in SURVEY_SCORES:
                 return [ev.SurveyAnswered(call_id, int(e.get("Value", "")))]
-            if variable == VOICEMAIL_VARIABLE and e.get("Value"):
+            if variable == dialplan.VOICEMAIL and e.get("Value"):
                 return [ev.VoicemailRecorded(call_id, e.get("Value", ""))]
-            if variable == TRANSFER_VARIABLE and e.get("Value"):
+            if variable == dialplan.TRANSFER and e.get("Value"):
                 return [ev.IvrTransferred(call_id, e.get("Value", ""))]
-            if variable == RECORDING_VARIABLE and e.get("Value"):
+            if variable == dialplan.RECORDING and e.get("Value"):
                 return [ev.RecordingStarted(call_id, e.get("Value", ""))]
-            if variable == CALLBACK_VARIABLE and e.get("Value"):
+            if variable == dialplan.CALLBACK and e.get("Value"):
                 return [ev.CallbackRequested(call_id, e.get("Value", ""), at)]
-            if variable == CALLBACK_STATE_VARIABLE:
+            if variable == dialplan.CALLBACK_STATE:
                 parts = e.get("Value", "").split("|")
                 if len(parts) == 3 and all(parts):
-                    return [ev.CallbackProgress(parts[0], parts[1], parts[2], at)]
-            if variable == ROUTING_VARIABLE and e.get("Value"):
+                    return [_callback_progress(parts[0], parts[1], parts[2], at)]
+            if variable == dialplan.ROUTING and e.get("Value"):
                 return [waiting_event(call_id, e.get("Value", ""), at)]
-            if variable == ROUTING_MODE_VARIABLE and e.get("Value") == "queue":
+            if variable == dialplan.ROUTING_MODE and e.get("Value") == "queue":
                 return [ev.RoutingFallback(call_id, at)]
-            if variable == TALK_ENDED_VARIABLE and e.get("Value"):
+            if variable == dialplan.TALK_ENDED and e.get("Value"):
                 return [ev.AgentCallCompleted(call_id, e.get("Value", ""), at)]
-        case "DialBegin" if _is_caller_channel(e) and e.get("Context") == OFFER_CONTEXT:
+        case "DialBegin" if _is_caller_channel(e) and e.get("Context") == dialplan.OFFER_CONTEXT:
             return [ev.OfferRinging(call_id, channel_interface(e.get("DestChannel", "")), at)]
-        case "DialEnd" if _is_caller_channel(e) and e.get("Context") == OFFER_CONTEXT:
+        case "DialEnd" if _is_caller_channel(e) and e.get("Context") == dialplan.OFFER_CONTEXT:
             interface = channel_interface(e.get("DestChannel", ""))
             status = e.get("DialStatus", "")
             if status == "ANSWER":
@@ -112,9 +117,13 @@ def translate(e: Fields, now: float, inbound_contexts: frozenset[str]) -> list[e
             leg = callback_leg(e.get("Uniqueid", ""))
             if leg is not None:
                 first, agent, of = leg
-                state = "agent-failed" if first == "agent" else "customer-failed"
+                state = (
+                    CallbackState.AGENT_FAILED
+                    if first == "agent"
+                    else CallbackState.CUSTOMER_FAILED
+                )
                 return [ev.CallbackProgress(of, agent, state, at)]
-        case "DialBegin" | "DialEnd" if e.get("Context") == CALLBACK_CUSTOMER_CONTEXT:
+        case "DialBegin" | "DialEnd" if e.get("Context") == dialplan.CALLBACK_CUSTOMER_CONTEXT:
             # customer first: the customer is on the line, the agent rung
             leg = callback_leg(e.get("Uniqueid", ""))
             if leg is None:
@@ -122,11 +131,13 @@ def translate(e: Fields, now: float, inbound_contexts: frozenset[str]) -> list[e
             _, agent, of = leg
             status = e.get("DialStatus", "")
             if name == "DialBegin":
-                state = "agent-ringing"
+                state = CallbackState.AGENT_RINGING
             elif status == "ANSWER":
-                state = "agent-answered"
+                state = CallbackState.AGENT_ANSWERED
+            elif status == "CANCEL":
+                state = CallbackState.CUSTOMER_LEFT
             else:
-                state = "customer-left" if status == "CANCEL" else "agent-failed"
+                state = CallbackState.AGENT_FAILED
             return [ev.CallbackProgress(of, agent, state, at)]
         case "QueueCallerJoin":
             return [ev.CallQueued(call_id, e.get("Queue", ""), _int(e.get("Position")), at)]
@@ -156,6 +167,17 @@ def translate(e: Fields, now: float, inbound_contexts: frozenset[str]) -> list[e
     return []
 
 
+#: what the dialplan reports in HOTLINE_CALLBACK_STATE besides the end's DIALSTATUS
+_REPORTED_STATES = {CallbackState.AGENT_ANSWERED.value, CallbackState.CUSTOMER_ANSWERED.value}
+
+
+def _callback_progress(call_id: str, agent_id: str, state: str, at: float) -> ev.CallbackProgress:
+    """``HOTLINE_CALLBACK_STATE``: a progress state, or the DIALSTATUS at the end."""
+    if state in _REPORTED_STATES:
+        return ev.CallbackProgress(call_id, agent_id, CallbackState(state), at)
+    return ev.CallbackProgress(call_id, agent_id, CallbackState.ENDED, at, state)
+
+
 def waiting_event(call_id: str, value: str, at: float, tier: str = "") -> ev.CallWaiting:
     """``HOTLINE_ROUTING`` ("queue|language|urgency|product") as a CallWaiting event."""
     parts = (value.split("|") + ["", "", "", ""])[:4]
@@ -169,14 +191,14 @@ def callback_channel_id(call_id: str, agent_id: str, first: str = "agent", attem
     """Uniqueid given to the first leg of a call-back (read back by ``translate``);
     ``first`` is the leg dialled first: ``agent`` or ``customer``. ``attempt``
     keeps the ids of successive tries apart (Asterisk wants them unique)."""
-    return f"{CALLBACK_CHANNEL_PREFIX}{first}~{attempt}~{agent_id}~{call_id}"
+    return f"{dialplan.CALLBACK_CHANNEL_PREFIX}{first}~{attempt}~{agent_id}~{call_id}"
 
 
 def callback_leg(uniqueid: str) -> tuple[str, str, str] | None:
     """(first leg, agent id, call id) of a call-back channel id, else None."""
-    if not uniqueid.startswith(CALLBACK_CHANNEL_PREFIX):
+    if not uniqueid.startswith(dialplan.CALLBACK_CHANNEL_PREFIX):
         return None
-    parts = uniqueid[len(CALLBACK_CHANNEL_PREFIX) :].split("~", 3)
+    parts = uniqueid[len(dialplan.CALLBACK_CHANNEL_PREFIX) :].split("~", 3)
     if len(parts) != 4 or parts[0] not in ("agent", "customer") or not all(parts):
         return None
     return parts[0], parts[2], parts[3]

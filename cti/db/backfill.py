@@ -15,22 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from cti import dialplan
 from cti.ami.translate import callback_leg
 from cti.domain.model import CallDetailRecord, Disposition
 
 log = logging.getLogger(__name__)
 
-HOTLINE_CONTEXTS = frozenset(
-    {
-        "hotline",
-        "from-pstn",
-        "hotline-wait",
-        "hotline-offer",
-        "hotline-after",
-        "hotline-survey",
-        "hotline-transfer",
-    }
-)
+HOTLINE_CONTEXTS = dialplan.CDR_CONTEXTS
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,7 +75,9 @@ class CallRecord(Base):
     queue: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
     agent_id: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
     entered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    queued_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), default=None, index=True
+    )
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     ended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     wait_s: Mapped[float] = mapped_column(Float, default=0.0)
@@ -93,6 +95,8 @@ class CallRecord(Base):
     voicemail_path: Mapped[str | None] = mapped_column(String(512), default=None)
     # queue call-back: "answered", or "failed:<last dial status>" (None: no call-back)
     callback_outcome: Mapped[str | None] = mapped_column(String(64), default=None)
+    # post-call survey, optional second question: 0-10 "would you recommend us" (NPS)
+    nps_score: Mapped[int | None] = mapped_column(Integer, default=None)
 
 
 class PendingCallbackRecord(Base):
@@ -192,6 +196,55 @@ class CallTag(Base):
     source: Mapped[str] = mapped_column(String(16), default="rule")  # rule | manual
     created_by: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AgentStateRecord(Base):
+    """The agent state log: one row per state change (``cti.kpi.facts.StateChange``).
+
+    The state holds from ``at`` (epoch seconds) until the agent's next row.
+    ``call_id``: the call rung or talked on, or the one a wrap-up follows.
+    """
+
+    __tablename__ = "agent_state_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    agent_id: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(64), default="")
+    call_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class AlarmRecord(Base):
+    """A supervisor alarm (rule of the wallboard file) raised, and when it cleared."""
+
+    __tablename__ = "alarms"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    rule: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    queue: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16))
+    value: Mapped[float] = mapped_column(Float)
+    threshold: Mapped[float] = mapped_column(Float)
+    raised_at: Mapped[float] = mapped_column(Float, index=True)
+    cleared_at: Mapped[float | None] = mapped_column(Float, default=None)
+    cleared_value: Mapped[float | None] = mapped_column(Float, default=None)
+
+
+class AuditEntry(Base):
+    """Who did what to what, when: supervisors' actions (listen, whisper,
+    barge), later logins and admin changes. Appended, never updated."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target: Mapped[str] = mapped_column(String(128), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class RecordingPause(Base):

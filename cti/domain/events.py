@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cti.domain.model import CallbackState
+
 
 @dataclass(frozen=True, slots=True)
 class CallStarted:
@@ -203,13 +205,15 @@ class CallbackRequested:
 
 @dataclass(frozen=True, slots=True)
 class CallbackProgress:
-    """A call-back we placed: ``agent-answered``, ``agent-failed``, or the dial
-    status of the customer leg when it ended (ANSWER, NOANSWER, BUSY...)."""
+    """How a call-back we placed goes; when the customer's leg ended
+    (``CallbackState.ENDED``), ``dial_status`` is its Asterisk DIALSTATUS
+    (ANSWER, NOANSWER, BUSY...)."""
 
     call_id: str
     agent_id: str
-    state: str
+    state: CallbackState
     at: float
+    dial_status: str = ""
 
 
 DomainEvent = (

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from cti.routing.model import CallAttributes
+
 
 class CallState(StrEnum):
     IVR = "ivr"
@@ -30,6 +32,25 @@ class AgentState(StrEnum):
     RINGING = "ringing"
     TALKING = "talking"
     WRAP_UP = "wrap_up"
+
+
+class CallbackOrder(StrEnum):
+    """Which leg of a queue call-back is dialled first."""
+
+    AGENT_FIRST = "agent-first"
+    CUSTOMER_FIRST = "customer-first"
+
+
+class CallbackState(StrEnum):
+    """How a call-back try goes (``HOTLINE_CALLBACK_STATE``, Originate and Dial events)."""
+
+    AGENT_RINGING = "agent-ringing"  # customer first: the agent's phone rings now
+    AGENT_ANSWERED = "agent-answered"
+    AGENT_FAILED = "agent-failed"  # the agent's phone did not answer (or could not ring)
+    CUSTOMER_ANSWERED = "customer-answered"  # customer first: the customer is on the line
+    CUSTOMER_FAILED = "customer-failed"  # customer first: the customer was not reached
+    CUSTOMER_LEFT = "customer-left"  # customer first: hung up while the agent rang
+    ENDED = "ended"  # the customer's leg ended: its dial status tells how
 
 
 @dataclass(slots=True)
@@ -60,7 +81,7 @@ class Call:
     awaiting_callback: bool = False
     callback_attempts: int = 0
     callback_outcome: str | None = None  # answered | failed:<last dial status>
-    routing_attributes: object | None = None  # what the router was given, for retries
+    routing_attributes: CallAttributes | None = None  # what the router was given, for retries
 
     def snapshot(self, now: float) -> CallSnapshot:
         return CallSnapshot(
@@ -162,7 +183,6 @@ class QueueMember:
 @dataclass(slots=True)
 class Queue:
     name: str
-    waiting: list[str] = field(default_factory=list)  # call ids, head first
     members: dict[str, QueueMember] = field(default_factory=dict)  # by agent id
 
 

@@ -50,9 +50,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from cti import dialplan
 from cti.config import Settings
+from cti.dialplan import VOICEMAIL_FOLDER
 from ivr.prompts import PROMPTS_ROOT, PromptError, render_prompts
-from recordings.catalogue import VOICEMAIL_FOLDER
 
 __all__ = [
     "CHROOT_RECORDINGS_DIR",
@@ -76,7 +77,7 @@ PACKAGES: tuple[str, ...] = ("asterisk", "asterisk-core-sounds-en-gsm")
 #: Asterisk major versions the configuration in asterisk-conf/ is written for.
 SUPPORTED_MAJORS: tuple[int, ...] = (22,)
 #: Where recordings live inside the chroot; bind-mounted from settings.recordings_dir.
-CHROOT_RECORDINGS_DIR = PurePosixPath("/var/spool/asterisk/monitor/hotline")
+CHROOT_RECORDINGS_DIR = dialplan.RECORDINGS_DIR
 
 _MARKER = ".hotline-rootfs.json"
 _MARKER_FORMAT = 1
@@ -445,7 +446,7 @@ def log_dir(settings: Settings) -> Path:
 
 def cdr_file(settings: Settings) -> Path:
     """Asterisk's own CDR backup (cdr_custom JSON lines) as seen from the host."""
-    return log_dir(settings) / "cdr-custom" / "hotline-cdr.json"
+    return settings.provisioned_asterisk_cdr_file
 
 
 def _rotate_logs(logs: Path) -> None:
@@ -607,13 +608,19 @@ def _generated_files(settings: Settings) -> dict[str, str]:
             f"{header}rtpstart = {settings.rtp_start}\nrtpend = {settings.rtp_end}\n"
         ),
         "extensions_globals.conf": (
-            f"{header}HOTLINE_AGI_HOST = {_host_for_uri(settings.agi_host)}\n"
-            f"HOTLINE_AGI_PORT = {settings.agi_port}\n"
-            f"HOTLINE_REC_DIR = {CHROOT_RECORDINGS_DIR}\n"
-            f"HOTLINE_CTI_GRACE = {max(1, round(settings.cti_grace_s))}\n"
-            f"HOTLINE_ANNOUNCE_FIRST = {max(0, round(settings.announce_first_s))}\n"
-            f"HOTLINE_ANNOUNCE_EVERY = {max(0, round(settings.announce_every_s))}\n"
-            f"HOTLINE_TRUNK_HOST = {settings.trunk_host}\n"
+            header
+            + "".join(
+                f"{name} = {value}\n"
+                for name, value in (
+                    (dialplan.AGI_HOST, _host_for_uri(settings.agi_host)),
+                    (dialplan.AGI_PORT, settings.agi_port),
+                    (dialplan.REC_DIR, CHROOT_RECORDINGS_DIR),
+                    (dialplan.CTI_GRACE, max(1, round(settings.cti_grace_s))),
+                    (dialplan.ANNOUNCE_FIRST, max(0, round(settings.announce_first_s))),
+                    (dialplan.ANNOUNCE_EVERY, max(0, round(settings.announce_every_s))),
+                    (dialplan.TRUNK_HOST, settings.trunk_host),
+                )
+            )
         ),
     }
 

@@ -21,6 +21,7 @@ from cti.routing.model import (
 from cti.routing.router import (
     AgentStatus,
     CancelOffer,
+    CancelReason,
     Decision,
     FullScanRouter,
     Offer,
@@ -36,6 +37,7 @@ __all__ = [
     "AgentStatus",
     "CallAttributes",
     "CancelOffer",
+    "CancelReason",
     "Decision",
     "Dnf",
     "Fairness",

@@ -39,55 +39,33 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
+from cti.routing.decisions import (
+    CancelOffer,
+    CancelReason,
+    Decision,
+    Offer,
+    Overflowed,
+    PauseAgent,
+    Relaxed,
+)
 from cti.routing.model import CallAttributes, Dnf, Fairness, Route, RoutingPlan, SkillLevels
 
-# ------------------------------------------------------------------ decisions
-
-
-@dataclass(frozen=True, slots=True)
-class Offer:
-    """Ring ``agent_id`` with ``call_id``; report back with ``offer_answered``/``offer_failed``."""
-
-    call_id: str
-    agent_id: str
-    route: str
-    tier: int  # index of the best accepted requirement the agent meets (0 = first step)
-    ring_timeout_s: float
-    deadline: float  # RONA at this time unless answered
-
-
-@dataclass(frozen=True, slots=True)
-class CancelOffer:
-    """Stop ringing: ``reason`` is ``no-answer``, ``caller-left`` or ``agent-unavailable``."""
-
-    call_id: str
-    agent_id: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class PauseAgent:
-    agent_id: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Relaxed:
-    call_id: str
-    route: str
-    step: int
-    at: float
-
-
-@dataclass(frozen=True, slots=True)
-class Overflowed:
-    call_id: str
-    from_route: str
-    to_route: str
-    at: float
-
-
-Decision = Offer | CancelOffer | PauseAgent | Relaxed | Overflowed
+# decisions (cti/routing/decisions.py) are re-exported here
+__all__ = [
+    "AgentStatus",
+    "CallStatus",
+    "CancelOffer",
+    "CancelReason",
+    "Decision",
+    "FullScanRouter",
+    "Offer",
+    "Overflowed",
+    "PauseAgent",
+    "Relaxed",
+    "Router",
+    "UnknownAgent",
+    "WaitingCall",
+]
 
 
 class UnknownAgent(KeyError):
@@ -234,7 +212,7 @@ class Router:
         elif agent.status is AgentStatus.OFFERED:
             assert agent.call_id is not None
             call = self._calls[agent.call_id]
-            decisions.append(CancelOffer(call.call_id, agent_id, "agent-unavailable"))
+            decisions.append(CancelOffer(call.call_id, agent_id, CancelReason.AGENT_UNAVAILABLE))
             self._close_segment(agent, now)
             agent.status, agent.call_id = AgentStatus.NOT_READY, None
             decisions += self._requeue_at_head(call, now)
@@ -277,7 +255,7 @@ class Router:
             return []
         assert call.agent_id is not None
         agent = self._agents[call.agent_id]
-        decisions: list[Decision] = [CancelOffer(call_id, agent.agent_id, "caller-left")]
+        decisions: list[Decision] = [CancelOffer(call_id, agent.agent_id, CancelReason.CALLER_LEFT)]
         # not the agent's fault: back to ready, keeping its place in line
         self._close_segment(agent, now)
         agent.call_id = None
@@ -341,6 +319,11 @@ class Router:
     @property
     def ready_count(self) -> int:
         return sum(1 for a in self._agents.values() if a.status is AgentStatus.READY)
+
+    def offered_to(self, call_id: str) -> str | None:
+        """The agent ringing with our offer of ``call_id``, if any."""
+        call = self._calls.get(call_id)
+        return call.agent_id if call is not None and call.status is CallStatus.OFFERED else None
 
     def agent_status(self, agent_id: str) -> AgentStatus:
         return self._agent(agent_id).status
@@ -452,7 +435,7 @@ class Router:
         assert call.agent_id is not None
         agent = self._agents[call.agent_id]
         decisions: list[Decision] = [
-            CancelOffer(call.call_id, agent.agent_id, "no-answer"),
+            CancelOffer(call.call_id, agent.agent_id, CancelReason.NO_ANSWER),
             PauseAgent(agent.agent_id, self.plan.rona_reason),
         ]
         self._close_segment(agent, now)

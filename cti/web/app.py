@@ -19,17 +19,23 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from cti.auth import Session, SessionStore, verify_password
+from cti.domain.call_control import CallActionRefused, RefusalCode
 from cti.domain.callcenter import AgentCommandRefused
-from cti.service import CallActionRefused, Hotline, call_json
+from cti.service.facade import DeskFacade
+from cti.service.qa import QaFacade
+from cti.service.supervision import SupervisorFacade
 from cti.web.hub import PROTOCOL_VERSION, Hub, Subscriber
+from cti.web.wallboard import register_wallboard
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 COOKIE = "hotline_session"
-HOTLINE = web.AppKey("hotline", Hotline)
+DESK = web.AppKey("desk", DeskFacade)
 SESSIONS = web.AppKey("sessions", SessionStore)
 HUB = web.AppKey("hub", Hub)
+SUPERVISION = web.AppKey("supervision", SupervisorFacade)  # supervisor pages
+QA = web.AppKey("qa", QaFacade)  # the QA page
 ALLOWED_ORIGINS = web.AppKey("allowed_origins", frozenset[str])
 ISSUED = web.AppKey("issued", dict[str, float])  # token -> expiry, to tell "expired" apart
 SESSION = web.RequestKey("session", Session)
@@ -39,6 +45,17 @@ WS_SESSION_EXPIRED = 4401
 WS_LOGGED_OUT = 4403
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+#: HTTP status of each refused call action
+REFUSAL_STATUS = {
+    RefusalCode.NO_SUCH_CALL: 404,
+    RefusalCode.NOT_YOUR_CALL: 403,
+    RefusalCode.UNKNOWN_TARGET: 400,
+    RefusalCode.TARGET_UNAVAILABLE: 409,
+    RefusalCode.BAD_REQUEST: 400,
+    RefusalCode.TRANSFERRED: 409,
+    RefusalCode.PBX_ERROR: 502,
+    RefusalCode.NO_RECORDING: 409,
+}
 
 
 def error(status: int, code: str, message: str) -> web.HTTPException:
@@ -54,6 +71,10 @@ def error(status: int, code: str, message: str) -> web.HTTPException:
     return cls(text=body, content_type="application/json")
 
 
+def refused(exc: CallActionRefused) -> web.HTTPException:
+    return error(REFUSAL_STATUS[exc.code], exc.code.value, exc.message)
+
+
 def _token(request: web.Request) -> str | None:
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
@@ -65,7 +86,7 @@ def current_session(request: web.Request) -> Session:
     token = _token(request)
     if not token:
         raise error(401, "unauthenticated", "log in first: no session")
-    now = request.app[HOTLINE].clock()
+    now = request.app[DESK].now()
     session = request.app[SESSIONS].get(token, now)
     if session is None:
         expired_at = request.app[ISSUED].get(token)
@@ -115,25 +136,33 @@ async def login(request: web.Request) -> web.Response:
     username, password = body.get("username"), body.get("password")
     if not isinstance(username, str) or not isinstance(password, str):
         raise error(400, "bad_request", "username and password are required strings")
-    hotline = request.app[HOTLINE]
-    user = await hotline.repository.user(username)
+    desk = request.app[DESK]
+    user = await desk.user(username)
     if user is None or not verify_password(password, user.password_hash):
         raise error(401, "bad_credentials", "wrong username or password")
-    if user.role == "agent" and user.username not in hotline.core.agents:
+    # a page for some roles only (``"roles": [...]``) refuses the others here,
+    # before a session is opened or an agent joins its queues
+    roles = body.get("roles")
+    if roles is not None:
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            raise error(400, "bad_request", "roles must be a list of role names")
+        if user.role not in roles:
+            raise error(403, "forbidden", f"role {user.role!r} may not use this page")
+    if user.role == "agent" and not desk.is_agent(user.username):
         raise error(409, "refused", f"agent {user.username} is not set up on this server")
-    session = request.app[SESSIONS].open(user.username, user.role, hotline.clock())
-    _remember_session(request.app, session, hotline.clock())
+    session = request.app[SESSIONS].open(user.username, user.role, desk.now())
+    _remember_session(request.app, session, desk.now())
     data: dict[str, Any] = {
         "token": session.token,
         "username": user.username,
         "name": user.display_name or user.username,
         "role": user.role,
-        "expires_in_s": round(session.expires_at - hotline.clock()),
-        "config": desk_config(hotline),
+        "expires_in_s": round(session.expires_at - desk.now()),
+        "config": desk_config(desk),
     }
     if user.role == "agent":
         try:
-            data["agent"] = hotline.agent_view(hotline.agent_command("login", user.username))
+            data["agent"] = desk.login(user.username)
         except AgentCommandRefused as exc:
             raise error(409, "refused", exc.message) from exc
     response = web.json_response(data)
@@ -142,7 +171,7 @@ async def login(request: web.Request) -> web.Response:
         session.token,
         httponly=True,
         samesite="Strict",
-        max_age=int(hotline.settings.session_ttl_s),
+        max_age=int(desk.settings.session_ttl_s),
     )
     return response
 
@@ -151,11 +180,11 @@ async def login(request: web.Request) -> web.Response:
 async def logout(request: web.Request) -> web.Response:
     """End the session; an agent not on a call also leaves the queues."""
     session = request[SESSION]
-    hotline = request.app[HOTLINE]
+    desk = request.app[DESK]
     data: dict[str, Any] = {"ok": True}
-    if session.username in hotline.core.agents:
+    if desk.is_agent(session.username):
         with contextlib.suppress(AgentCommandRefused):
-            data["agent"] = hotline.agent_view(hotline.agent_command("logout", session.username))
+            data["agent"] = desk.logout(session.username)
     request.app[SESSIONS].close(session.token)
     await request.app[HUB].close_session(session.token, WS_LOGGED_OUT, "logged out")
     response = web.json_response(data)
@@ -166,44 +195,39 @@ async def logout(request: web.Request) -> web.Response:
 @require("agent", "qa", "supervisor", "admin")
 async def me(request: web.Request) -> web.Response:
     session = request[SESSION]
-    hotline = request.app[HOTLINE]
+    desk = request.app[DESK]
     data: dict[str, Any] = {
         "username": session.username,
-        "name": hotline.agent_names.get(session.username, session.username),
+        "name": desk.name_of(session.username),
         "role": session.role,
-        "expires_in_s": round(session.expires_at - hotline.clock()),
-        "config": desk_config(hotline),
+        "expires_in_s": round(session.expires_at - desk.now()),
+        "config": desk_config(desk),
     }
-    agent = hotline.core.agents.get(session.username)
+    agent = desk.agent_view(session.username)
     if agent is not None:
-        data["agent"] = hotline.agent_view(agent.snapshot())
+        data["agent"] = agent
     return web.json_response(data)
 
 
-def desk_config(hotline: Hotline) -> dict[str, Any]:
+def desk_config(desk: DeskFacade) -> dict[str, Any]:
     """What the agent page offers: reason and disposition codes, transfer queues."""
-    settings = hotline.settings
+    settings = desk.settings
     return {
         "protocol": PROTOCOL_VERSION,
         "pause_reasons": list(settings.pause_reasons),
         "disposition_codes": list(settings.disposition_codes),
-        "queues": sorted(hotline.core.queues),
+        "queues": desk.queues(),
     }
 
 
 @require("agent", "supervisor", "admin")
 async def directory(request: web.Request) -> web.Response:
     """Transfer targets: queues and agents with their state."""
-    hotline = request.app[HOTLINE]
-    agents = [
-        {
-            "agent_id": a.agent_id,
-            "name": hotline.agent_names.get(a.agent_id, a.agent_id),
-            "state": a.state.value,
-        }
-        for a in sorted(hotline.core.agent_snapshots(), key=lambda a: a.agent_id)
-    ]
-    return web.json_response({"queues": sorted(hotline.core.queues), "agents": agents})
+    desk = request.app[DESK]
+    return web.json_response({"queues": desk.queues(), "agents": desk.directory()})
+
+
+AGENT_STATES = ("ready", "paused", "logged_out", "logged_in")
 
 
 @require("agent")
@@ -211,20 +235,27 @@ async def agent_state(request: web.Request) -> web.Response:
     session = request[SESSION]
     body = await _json_body(request)
     state = body.get("state")
-    commands = {"ready": "ready", "paused": "pause", "logged_out": "logout", "logged_in": "login"}
-    if state not in commands:
-        raise error(400, "bad_request", f"state must be one of {sorted(commands)}")
-    hotline = request.app[HOTLINE]
+    if state not in AGENT_STATES:
+        raise error(400, "bad_request", f"state must be one of {sorted(AGENT_STATES)}")
+    desk = request.app[DESK]
     reason = body.get("reason", "")
     if state == "paused":
-        reasons = hotline.settings.pause_reasons
+        reasons = desk.settings.pause_reasons
         if reason not in reasons:
             raise error(400, "unknown_reason", f"pause reason must be one of {reasons}")
+    agent_id = session.username
     try:
-        snapshot = hotline.agent_command(commands[state], session.username, reason=reason)
+        if state == "ready":
+            view = desk.ready(agent_id)
+        elif state == "paused":
+            view = desk.pause(agent_id, reason)
+        elif state == "logged_out":
+            view = desk.logout(agent_id)
+        else:
+            view = desk.login(agent_id)
     except AgentCommandRefused as exc:
         raise error(409, "refused", exc.message) from exc
-    return web.json_response({"agent": hotline.agent_view(snapshot)})
+    return web.json_response({"agent": view})
 
 
 @require("agent")
@@ -237,19 +268,19 @@ async def call_disposition(request: web.Request) -> web.Response:
     """
     session = request[SESSION]
     body = await _json_body(request)
-    hotline = request.app[HOTLINE]
+    desk = request.app[DESK]
     code, notes = body.get("disposition"), body.get("notes", "")
-    codes = hotline.settings.disposition_codes
+    codes = desk.settings.disposition_codes
     if not isinstance(code, str) or code not in codes:
         raise error(400, "unknown_disposition", f"disposition must be one of {codes}")
     if not isinstance(notes, str) or len(notes) > 4000:
         raise error(400, "bad_request", "notes must be a string of at most 4000 characters")
     call_id = request.match_info["call_id"]
     try:
-        stored = await hotline.save_disposition(session.username, call_id, code, notes)
+        stored = await desk.disposition(session.username, call_id, code, notes)
     except CallActionRefused as exc:
-        raise error(exc.status, exc.code, exc.message) from exc
-    return web.json_response({"ok": True, "call_id": call_id, "stored": stored})
+        raise refused(exc) from exc
+    return web.json_response({"ok": True, "call_id": call_id, "stored": stored.value})
 
 
 @require("agent")
@@ -257,9 +288,9 @@ async def call_hangup(request: web.Request) -> web.Response:
     await _json_body(request)  # JSON only: no plain form can post here cross-site
     call_id = request.match_info["call_id"]
     try:
-        await request.app[HOTLINE].hangup_call(request[SESSION].username, call_id)
+        await request.app[DESK].hangup(request[SESSION].username, call_id)
     except CallActionRefused as exc:
-        raise error(exc.status, exc.code, exc.message) from exc
+        raise refused(exc) from exc
     return web.json_response({"ok": True, "call_id": call_id})
 
 
@@ -273,22 +304,20 @@ async def call_transfer(request: web.Request) -> web.Response:
     kind, target = targets[0]
     call_id = request.match_info["call_id"]
     try:
-        await request.app[HOTLINE].transfer_call(request[SESSION].username, call_id, kind, target)
+        await request.app[DESK].transfer(request[SESSION].username, call_id, kind, target)
     except CallActionRefused as exc:
-        raise error(exc.status, exc.code, exc.message) from exc
+        raise refused(exc) from exc
     return web.json_response({"ok": True, "call_id": call_id, kind: target})
 
 
 @require("supervisor", "admin")
 async def list_agents(request: web.Request) -> web.Response:
-    hotline = request.app[HOTLINE]
-    return web.json_response([hotline.agent_view(a) for a in hotline.core.agent_snapshots()])
+    return web.json_response(request.app[DESK].agents_view())
 
 
 @require("supervisor", "admin")
 async def list_calls(request: web.Request) -> web.Response:
-    hotline = request.app[HOTLINE]
-    return web.json_response([call_json(c) for c in hotline.core.call_snapshots(hotline.clock())])
+    return web.json_response(request.app[DESK].calls_view())
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
@@ -298,16 +327,16 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         raise error(403, "bad_origin", f"origin {origin!r} is not allowed")
     ws = web.WebSocketResponse(heartbeat=20, max_msg_size=MAX_WS_MESSAGE)
     await ws.prepare(request)
-    hub, hotline = request.app[HUB], request.app[HOTLINE]
+    hub, desk = request.app[HUB], request.app[DESK]
     sub = hub.attach(ws, session.username, session.role, session.token)
     expiring = asyncio.Event()
-    expiry = asyncio.create_task(_close_at_expiry(hub, sub, hotline, session, expiring))
+    expiry = asyncio.create_task(_close_at_expiry(hub, sub, desk, session, expiring))
     try:
-        hub.send(sub, "hello", _resync_payload(hotline, session))
+        hub.send(sub, "hello", _resync_payload(desk, session))
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
                 continue
-            reply = _ws_command(hotline, session, msg.data)
+            reply = _ws_command(desk, session, msg.data)
             hub.send(sub, reply[0], reply[1])
     finally:
         if not expiring.is_set():
@@ -320,36 +349,33 @@ async def websocket(request: web.Request) -> web.StreamResponse:
 
 
 async def _close_at_expiry(
-    hub: Hub, sub: Subscriber, hotline: Hotline, session: Session, expiring: asyncio.Event
+    hub: Hub, sub: Subscriber, desk: DeskFacade, session: Session, expiring: asyncio.Event
 ) -> None:
     """A socket lives no longer than its session: tell the page, then close."""
-    await asyncio.sleep(max(0.0, session.expires_at - hotline.clock()))
+    await asyncio.sleep(max(0.0, session.expires_at - desk.now()))
     expiring.set()
     message = "your session has expired: log in again"
     hub.send(sub, "error", {"error": "session_expired", "message": message})
     await hub.close(sub, WS_SESSION_EXPIRED, "session expired")
 
 
-def _resync_payload(hotline: Hotline, session: Session) -> dict[str, Any]:
+def _resync_payload(desk: DeskFacade, session: Session) -> dict[str, Any]:
     """Everything the page shows, so a reconnect after a drop loses nothing."""
     data: dict[str, Any] = {
         "username": session.username,
         "role": session.role,
-        "expires_in_s": round(session.expires_at - hotline.clock()),
-        "config": desk_config(hotline),
-        "call": None,
-        "wrap_call": hotline.wrap_call(session.username),
+        "expires_in_s": round(session.expires_at - desk.now()),
+        "config": desk_config(desk),
+        "call": desk.current_pop(session.username),
+        "wrap_call": desk.wrap_call(session.username),
     }
-    agent = hotline.core.agents.get(session.username)
+    agent = desk.agent_view(session.username)
     if agent is not None:
-        data["agent"] = hotline.agent_view(agent.snapshot())
-        if agent.call_id and agent.call_id in hotline.core.calls:
-            call = hotline.core.calls[agent.call_id].snapshot(hotline.clock())
-            data["call"] = hotline.pop_json(call)[0]
+        data["agent"] = agent
     return data
 
 
-def _ws_command(hotline: Hotline, session: Session, raw: str) -> tuple[str, dict[str, Any]]:
+def _ws_command(desk: DeskFacade, session: Session, raw: str) -> tuple[str, dict[str, Any]]:
     """Commands a client may send: ping, resync. Anything else is refused."""
     try:
         msg = json.loads(raw)
@@ -361,7 +387,7 @@ def _ws_command(hotline: Hotline, session: Session, raw: str) -> tuple[str, dict
     if kind == "ping":
         return "pong", {}
     if kind == "resync":
-        return "hello", _resync_payload(hotline, session)
+        return "hello", _resync_payload(desk, session)
     return "error", {"error": "unknown_type", "message": f"unknown message type {kind[:40]!r}"}
 
 
@@ -394,12 +420,16 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
     return response
 
 
-def build_app(hotline: Hotline, sessions: SessionStore) -> web.Application:
+def build_app(
+    desk: DeskFacade, sessions: SessionStore, supervision: SupervisorFacade, qa: QaFacade
+) -> web.Application:
     app = web.Application(middlewares=[security_headers], client_max_size=64 * 1024)
-    app[HOTLINE] = hotline
+    app[DESK] = desk
+    app[SUPERVISION] = supervision
+    app[QA] = qa
     app[SESSIONS] = sessions
-    app[HUB] = hotline.hub
-    app[ALLOWED_ORIGINS] = frozenset(hotline.settings.web_allowed_origins)
+    app[HUB] = desk.hub
+    app[ALLOWED_ORIGINS] = frozenset(desk.settings.web_allowed_origins)
     app[ISSUED] = {}
     app.router.add_get("/", root)
     app.router.add_get("/agent", agent_page)
@@ -415,16 +445,16 @@ def build_app(hotline: Hotline, sessions: SessionStore) -> web.Application:
     app.router.add_get("/api/agents", list_agents)
     app.router.add_get("/api/calls", list_calls)
     app.router.add_get("/ws", websocket)
-    from cti.web.qa import add_qa_routes  # noqa: PLC0415 - qa.py imports this module
+    register_wallboard(app)  # the wallboard, alarms, reports
+    # feature routes: each module registers its own (imported here: they import this one)
+    from cti.web import audit, staffing, supervisor
+    from cti.web import qa as qa_routes
 
-    add_qa_routes(app)
+    for feature in (audit, staffing, supervisor, qa_routes):
+        feature.setup(app)
 
     async def close_sockets(_: web.Application) -> None:
-        await hotline.hub.close_all()
-
-    async def close_service(_: web.Application) -> None:
-        await hotline.close()
+        await desk.hub.close_all()
 
     app.on_shutdown.append(close_sockets)
-    app.on_cleanup.append(close_service)
     return app

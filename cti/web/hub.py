@@ -44,6 +44,8 @@ class Hub:
         self.queue_depth = queue_depth
         self._by_user: dict[str, set[Subscriber]] = defaultdict(set)
         self._supervisors: set[Subscriber] = set()
+        # closings of sockets that stopped reading: owned here, awaited by close_all
+        self._closing: set[asyncio.Task[None]] = set()
 
     def attach(
         self, ws: web.WebSocketResponse, username: str, role: str, session: str = ""
@@ -90,10 +92,22 @@ class Hub:
             self._supervisors.discard(sub)
             if sub.writer is not None:
                 sub.writer.cancel()
-            task = asyncio.create_task(sub.ws.close(code=1013, message=b"too slow"))
-            _closing.add(task)
-            task.add_done_callback(_closing.discard)
+            task = asyncio.create_task(self._close_slow(sub), name=f"ws-close-{sub.username}")
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
             return False
+
+    @property
+    def supervisor_count(self) -> int:
+        """Sockets of supervisors and admins (who get the wallboard)."""
+        return len(self._supervisors)
+
+    @staticmethod
+    async def _close_slow(sub: Subscriber) -> None:
+        try:
+            await sub.ws.close(code=1013, message=b"too slow")
+        except Exception:
+            log.exception("closing the WebSocket of %s failed", sub.username)
 
     def sockets_of(self, username: str) -> list[Subscriber]:
         return list(self._by_user.get(username, ()))
@@ -126,6 +140,5 @@ class Hub:
             for sub in list(subs):
                 await sub.ws.close(code=1001, message=b"server shutdown")
                 await self.detach(sub)
-
-
-_closing: set[asyncio.Task[bool]] = set()
+        if self._closing:
+            await asyncio.gather(*list(self._closing), return_exceptions=True)

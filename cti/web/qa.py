@@ -29,25 +29,14 @@ from typing import Any
 from aiohttp import web
 
 from cti.db.models import CallRecord, QaScore
-from cti.qa.recording_pause import RecordingPauses
-from cti.qa.scorecard import (
-    DEFAULT_SCORECARD,
-    Scorecard,
-    ScoreRejected,
-    load_scorecard,
-    score_call,
-)
-from cti.qa.store import CallDetail, CallFilter, QaStore, ts
-from cti.service import CallActionRefused
-from cti.web.app import HOTLINE, SESSION, STATIC, _json_body, error, require
+from cti.domain.call_control import CallActionRefused
+from cti.qa.scorecard import ScoreRejected, score_call
+from cti.qa.store import CallDetail, CallFilter, ts
+from cti.web.app import DESK, QA, SESSION, STATIC, _json_body, error, refused, require
 from recordings.catalogue import VOICEMAIL_FOLDER
 from recordings.transcribe.sources import PARTY_SUFFIXES, party_file
 
 QA_ROLES = ("qa", "supervisor", "admin")
-STORE = web.AppKey("qa_store", QaStore)
-PAUSES = web.AppKey("recording_pauses", RecordingPauses)
-SCORECARD = web.AppKey("scorecard", Scorecard)
-RECORDINGS = web.AppKey("recordings_dir", Path)
 
 #: A recording name: one plain file name, or one inside the voicemail folder.
 _NAME = re.compile(r"(?:voicemail/)?[A-Za-z0-9][A-Za-z0-9._~-]{0,127}\.wav")
@@ -63,9 +52,11 @@ async def recording_pause(request: web.Request) -> web.Response:
         raise error(400, "bad_request", 'send {"paused": true} or {"paused": false}')
     call_id = request.match_info["call_id"]
     try:
-        state = await request.app[PAUSES].set_paused(request[SESSION].username, call_id, paused)
+        state = await request.app[DESK].set_recording_paused(
+            request[SESSION].username, call_id, paused
+        )
     except CallActionRefused as exc:
-        raise error(exc.status, exc.code, exc.message) from exc
+        raise refused(exc) from exc
     return web.json_response({"ok": True, "call_id": call_id, "paused": state})
 
 
@@ -74,9 +65,9 @@ async def recording_state(request: web.Request) -> web.Response:
     """Whether the call's recording is paused (the agent page asks after a reload)."""
     call_id = request.match_info["call_id"]
     try:
-        paused = request.app[PAUSES].is_paused(request[SESSION].username, call_id)
+        paused = request.app[DESK].recording_paused(request[SESSION].username, call_id)
     except CallActionRefused as exc:
-        raise error(exc.status, exc.code, exc.message) from exc
+        raise refused(exc) from exc
     return web.json_response({"call_id": call_id, "paused": paused})
 
 
@@ -87,7 +78,7 @@ async def qa_page(request: web.Request) -> web.FileResponse:
 
 @require(*QA_ROLES)
 async def scorecard(request: web.Request) -> web.Response:
-    return web.json_response(request.app[SCORECARD].model_dump())
+    return web.json_response(request.app[QA].scorecard.model_dump())
 
 
 def _when(value: str, name: str, end: bool) -> datetime:
@@ -179,7 +170,7 @@ def cdr_json(cdr: CallRecord) -> dict[str, Any]:
 
 @require(*QA_ROLES)
 async def search_calls(request: web.Request) -> web.Response:
-    store = request.app[STORE]
+    store = request.app[QA].store
     rows = await store.search(call_filter(request.query))
     ids = [r.call_id for r in rows]
     averages = await store.agent_averages({r.agent_id for r in rows if r.agent_id})
@@ -301,11 +292,11 @@ def score_json(score: QaScore) -> dict[str, Any]:
 @require(*QA_ROLES)
 async def call_detail(request: web.Request) -> web.Response:
     call_id = request.match_info["call_id"]
-    detail = await request.app[STORE].detail(call_id)
+    qa = request.app[QA]
+    detail = await qa.store.detail(call_id)
     if detail is None:
         raise error(404, "no_such_call", f"no call {call_id[:64]!r}")
-    now = request.app[HOTLINE].clock()
-    return web.json_response(detail_json(request.app[RECORDINGS], detail, now))
+    return web.json_response(detail_json(qa.recordings_dir, detail, qa.now()))
 
 
 def resolve_recording(recordings: Path, name: str) -> Path:
@@ -334,7 +325,7 @@ async def recording_file(request: web.Request) -> web.FileResponse:
     raw = request.raw_path.split("?", 1)[0].removeprefix("/api/qa/recordings/")
     if "%" in raw:
         raise error(400, "bad_path", "encoded characters are not allowed in recording names")
-    path = resolve_recording(request.app[RECORDINGS], request.match_info["name"])
+    path = resolve_recording(request.app[QA].recordings_dir, request.match_info["name"])
     response = web.FileResponse(path, headers={"Cache-Control": "private, no-store"})
     response.content_type = "audio/wav"
     return response
@@ -347,21 +338,21 @@ async def save_score(request: web.Request) -> web.Response:
     comments = body.get("comments", "")
     if not isinstance(comments, str) or len(comments) > 4000:
         raise error(400, "bad_request", "comments must be a string of at most 4000 characters")
-    card = request.app[SCORECARD]
+    qa = request.app[QA]
+    card = qa.scorecard
     try:
         score = score_call(card, body.get("answers"))
     except ScoreRejected as exc:
         raise error(400, "bad_score", str(exc)) from exc
-    store = request.app[STORE]
-    detail = await store.detail(call_id)
+    detail = await qa.store.detail(call_id)
     if detail is None:
         raise error(404, "no_such_call", f"no call {call_id[:64]!r}")
-    row = await store.save_score(
+    row = await qa.store.save_score(
         QaScore(
             call_id=call_id,
             agent_id=detail.cdr.agent_id,
             scorer=request[SESSION].username,
-            scored_at=ts(request.app[HOTLINE].clock()),
+            scored_at=ts(qa.now()),
             scorecard=f"{card.name}@{card.version}",
             total=score.total,
             critical_failed=score.critical_failed,
@@ -381,22 +372,15 @@ async def mark_training(request: web.Request) -> web.Response:
         raise error(400, "bad_request", 'send {"training": true} or {"training": false}')
     if not isinstance(note, str) or len(note) > 1000:
         raise error(400, "bad_request", "note must be a string of at most 1000 characters")
-    store = request.app[STORE]
-    if await store.detail(call_id) is None:
+    qa = request.app[QA]
+    if await qa.store.detail(call_id) is None:
         raise error(404, "no_such_call", f"no call {call_id[:64]!r}")
-    now = request.app[HOTLINE].clock()
-    await store.set_training(call_id, request[SESSION].username, now, note, on)
+    await qa.store.set_training(call_id, request[SESSION].username, qa.now(), note, on)
     return web.json_response({"ok": True, "call_id": call_id, "training": on})
 
 
-def add_qa_routes(app: web.Application) -> None:
+def setup(app: web.Application) -> None:
     """Register the QA page, its API and the agent's recording pause on ``app``."""
-    hotline = app[HOTLINE]
-    store = QaStore(hotline.repository.engine)
-    app[STORE] = store
-    app[PAUSES] = RecordingPauses(hotline, store)
-    app[SCORECARD] = load_scorecard(hotline.settings.qa_scorecard_file or DEFAULT_SCORECARD)
-    app[RECORDINGS] = hotline.settings.recordings_dir
     app.router.add_post("/api/calls/{call_id}/recording", recording_pause)
     app.router.add_get("/api/calls/{call_id}/recording", recording_state)
     app.router.add_get("/qa", qa_page)

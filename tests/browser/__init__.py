@@ -1,1 +1,1 @@
-"""Headless Chromium for browser tests (playwright-core driven over stdin/stdout)."""
+"""Helpers of the browser tests: headless Chromium pages and a logged-in page fixture."""

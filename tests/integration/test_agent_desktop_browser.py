@@ -21,12 +21,15 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from playwright.async_api import Browser
 
 from cti.config import Settings
 from cti.db.repository import Repository, make_engine
+from cti.demo import DEMO_PIN
 from cti.domain.model import AgentState, CallDetailRecord, Disposition
 from cti.server import Running, running_hotline
-from tests.browser.page import ARTIFACTS, BrowserPage
+from tests.browser.fixtures import LoggedInPage
+from tests.browser.page import ARTIFACTS, new_page
 from tests.support.pbx_fixture import free_tcp_port
 from tests.support.sipp import AgentPhone, agent_port, start_call
 from tests.support.waiting import wait_until
@@ -134,12 +137,12 @@ async def watch_agent_states(
 
 
 async def test_agent_page_pops_the_customer_and_saves_the_disposition(
-    desk: Desk, demo_password: str
+    desk: Desk, demo_password: str, browser: Browser
 ) -> None:
     running = desk.running
     base = running.web_url
     core = running.hotline.core
-    async with BrowserPage() as page:
+    async with new_page(browser) as page:
         await page.goto(f"{base}/agent")
         # the language switch: every label follows
         await page.wait_text("#login-submit", "Log in")
@@ -270,3 +273,59 @@ async def test_agent_page_pops_the_customer_and_saves_the_disposition(
     assert cdr.customer_id is not None
     for name in ("agent-desktop-pop.png", "agent-desktop-talking.png", "agent-desktop-saved.png"):
         assert (ARTIFACTS / name).stat().st_size > 10_000
+
+
+async def test_a_caller_who_passed_the_pin_check_pops_verified(
+    desk: Desk, demo_password: str, browser: Browser
+) -> None:
+    running = desk.running
+    core = running.hotline.core
+    caller = "15550100001"  # Alice Johnson, a demo customer with the demo PIN
+    async with new_page(browser) as page:
+        await page.goto(f"{running.web_url}/agent")
+        await page.wait_text("#login-submit", "Log in")
+        await page.fill("#username", "1001")
+        await page.fill("#password", demo_password)
+        await page.click("#login-submit")
+        await page.wait_text("#state", "Paused")
+        await page.click("#btn-ready")
+        await page.wait_text("#state", "Ready")
+        async with AgentPhone(port=agent_port(1001), answer_after_s=2.0) as phone:
+            # English, menu 3 (account): the caller is found by number and keys the PIN
+            call = await start_call(
+                running.settings.sip_port,
+                caller_number=caller,
+                dtmf="13" + DEMO_PIN,
+                dtmf_gap_s=1.0,
+                talk_s=8,
+            )
+            async with call:
+                await page.wait_text("#pop-name", "Alice Johnson", timeout=60)
+                await phone.wait_ringing(timeout=30)
+                assert await page.text("#pop-verified") == "verified"
+                call_id = core.agents["1001"].call_id
+                assert call_id is not None
+                assert "verify=ok" in core.calls[call_id].ivr_path
+                await page.screenshot("agent-desktop-verified.png")
+                result = await call.wait(60)
+                assert result.answered, result.describe()
+        assert await page.page_errors() == []
+    await wait_until(lambda: call_id not in core.calls, within=15, what="the call to end")
+    await running.hotline.drain()
+    cdr = await running.hotline.repository.cdr(call_id)
+    assert cdr is not None and cdr.verified
+
+
+async def test_an_agent_logged_in_over_the_api_opens_the_desk_without_the_login_form(
+    hotline: Running, logged_in_page: LoggedInPage
+) -> None:
+    page = await logged_in_page(hotline.web_url, "agent")
+    await page.wait_text("#conn", "online")
+    await page.wait_text("#state", "Paused")
+    assert await page.text("#who") == "1001 · Li Na"
+    assert not await page.visible("#login-submit")
+    # the agent desk is for agents: a supervisor's session is turned away on the page
+    supervisor = await logged_in_page(hotline.web_url, "supervisor")
+    await supervisor.wait_text("#login-error", "You may not do this.")
+    assert not await supervisor.visible("#desk-view")
+    assert await page.page_errors() == [] and await supervisor.page_errors() == []

@@ -67,8 +67,8 @@ async def first_call(running: Running, handle: CallHandle) -> str:
 
 async def agent_ready(running: Running, agent: str, queue: str) -> None:
     hotline = running.hotline
-    hotline.agent_command("login", agent)
-    hotline.agent_command("ready", agent)
+    hotline.desk.login(agent)
+    hotline.desk.ready(agent)
     members = hotline.core.queues[queue].members
     await wait_until(
         lambda: agent in members and not members[agent].paused,

@@ -26,12 +26,12 @@ from cti.config import Settings
 from cti.pbx import runtime
 from tests.support.pbx_fixture import (
     SELFTEST_CALLER,
-    TEST_SITE_FILES,
     AmiLoginError,
     AmiMessage,
     Pbx,
     RawAmi,
     clear_queue,
+    site_files,
 )
 from tests.support.sipp import AgentPhone, agent_port, place_call, start_call
 
@@ -434,7 +434,7 @@ async def test_asterisk_can_call_the_hotline_itself(pbx: Pbx) -> None:
 def test_start_replaces_a_running_instance_from_its_pid_file(pbx: Pbx) -> None:
     old = pbx.status()
     assert old.running and old.pid
-    new = runtime.start(pbx.settings, extra_files=TEST_SITE_FILES)
+    new = runtime.start(pbx.settings, extra_files=site_files(pbx.settings))
     assert new.running and new.pid and new.pid != old.pid
     assert not Path(f"/proc/{old.pid}").exists()
     saved = json.loads((pbx.settings.asterisk_run_dir / "asterisk.pid").read_text())

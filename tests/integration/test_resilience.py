@@ -64,10 +64,10 @@ async def test_asterisk_restart_cti_reconnects_and_resyncs(
 ) -> None:
     running = hotline
     service, core = running.hotline, running.hotline.core
-    service.agent_command("login", "1001")
-    service.agent_command("ready", "1001")
-    service.agent_command("login", "1003")
-    service.agent_command("pause", "1003", reason="lunch")
+    service.desk.login("1001")
+    service.desk.ready("1001")
+    service.desk.login("1003")
+    service.desk.pause("1003", "lunch")
     await wait_until(
         lambda: core_members(core) == wanted_members(core),
         within=10,
@@ -152,8 +152,8 @@ async def test_cti_restart_loses_no_cdr(hotline_settings) -> None:
     """A call that ends while the CTI is down still gets its CDR."""
     async with running_hotline(hotline_settings) as running:
         core = running.hotline.core
-        running.hotline.agent_command("login", "1001")
-        running.hotline.agent_command("ready", "1001")
+        running.hotline.desk.login("1001")
+        running.hotline.desk.ready("1001")
         await wait_until(
             lambda: ("billing", "1001", False) in core_members(core),
             within=10,

@@ -91,8 +91,8 @@ async def hang_up_all(running: Running) -> None:
 
 def go_ready(running: Running, *agents: str) -> None:
     for agent_id in agents:
-        running.hotline.agent_command("login", agent_id)
-        running.hotline.agent_command("ready", agent_id)
+        running.hotline.desk.login(agent_id)
+        running.hotline.desk.ready(agent_id)
 
 
 def call_of(running: Running, number: str) -> str | None:
@@ -127,7 +127,7 @@ async def caller(settings: Settings, number: str, dtmf: str, talk_s: float = 4) 
 async def test_vip_call_arriving_second_is_answered_first(hotline_settings, tmp_path) -> None:
     async with routing_hotline(hotline_settings, tmp_path, {"1001": EN_BILLING}) as running:
         core = running.hotline.core
-        running.hotline.agent_command("login", "1001")  # logged in, paused: nobody free
+        running.hotline.desk.login("1001")  # logged in, paused: nobody free
         async with AgentPhone(agent_port(1001), answer_after_s=0.3) as phone:
             normal = await caller(hotline_settings, BOB, "11", talk_s=12)
             await wait_until(
@@ -139,7 +139,7 @@ async def test_vip_call_arriving_second_is_answered_first(hotline_settings, tmp_
             )
             vip_id, normal_id = call_of(running, ZHANG), call_of(running, BOB)
             assert waiting_ids(running) == [vip_id, normal_id]  # the router's order
-            running.hotline.agent_command("ready", "1001")
+            running.hotline.desk.ready("1001")
             await wait_until(
                 lambda: core.agents["1001"].state is AgentState.TALKING,
                 within=20,
@@ -253,7 +253,7 @@ async def channel_variable(running: Running, channel: str, name: str) -> str:
 async def test_waiting_callers_hear_their_place_in_line(hotline_settings, tmp_path) -> None:
     settings = hotline_settings.model_copy(update={"announce_first_s": 2, "announce_every_s": 60})
     async with routing_hotline(settings, tmp_path, {"1001": EN_BILLING}) as running:
-        running.hotline.agent_command("login", "1001")  # paused: everybody waits
+        running.hotline.desk.login("1001")  # paused: everybody waits
         first = await caller(settings, BOB, "11", talk_s=30)
         await wait_until(lambda: len(waiting_ids(running)) == 1, within=30, what="first call")
         second = await caller(settings, ZHANG, "11", talk_s=30)
@@ -277,7 +277,7 @@ async def test_waiting_callers_hear_their_place_in_line(hotline_settings, tmp_pa
         assert estimate is not None and estimate.wait_s > 0
         # an agent comes: the caller is taken out of the wait (announcement or not)
         async with AgentPhone(agent_port(1001), answer_after_s=0.3) as phone:
-            running.hotline.agent_command("ready", "1001")
+            running.hotline.desk.ready("1001")
             await phone.wait_answered(1, timeout=20)
             await answered_by(running, call_of(running, ZHANG), "1001")
         await hang_up_all(running)
@@ -346,13 +346,13 @@ async def test_callback_keeps_the_place_and_rings_the_caller_back_once(
     customer_port = int(settings.trunk_host.rsplit(":", 1)[1])  # the trunk's far end
     async with routing_hotline(settings, tmp_path, {"1001": EN_BILLING}) as running:
         core = running.hotline.core
-        running.hotline.agent_command("login", "1001")  # paused: everybody waits
+        running.hotline.desk.login("1001")  # paused: everybody waits
         callback_id, behind = await ask_for_callback(running, settings)
         async with (
             AgentPhone(agent_port(1001), answer_after_s=0.3) as agent,
             AgentPhone(customer_port, answer_after_s=0.5, hangup_after_s=3) as customer,
         ):
-            running.hotline.agent_command("ready", "1001")
+            running.hotline.desk.ready("1001")
             await customer.wait_completed(1, timeout=30)
             await wait_until(
                 lambda: callback_id not in core.calls, within=15, what="the call-back to end"
@@ -392,13 +392,13 @@ async def test_customer_first_callback_unanswered_frees_the_agent_and_tries_agai
     customer_port = int(settings.trunk_host.rsplit(":", 1)[1])
     async with routing_hotline(settings, tmp_path, {"1001": EN_BILLING}) as running:
         core = running.hotline.core
-        running.hotline.agent_command("login", "1001")
+        running.hotline.desk.login("1001")
         callback_id, behind = await ask_for_callback(running, settings)
         async with (
             AgentPhone(agent_port(1001), answer_after_s=0.3) as agent,
             AgentPhone(customer_port, answer=False) as customer,
         ):
-            running.hotline.agent_command("ready", "1001")
+            running.hotline.desk.ready("1001")
             await customer.wait_ringing(1, timeout=20)
             # no answer: not the agent's fault; the agent takes the next caller
             # while the call-back keeps the head of the line
@@ -432,7 +432,7 @@ async def test_callback_promised_before_a_cti_restart_is_made_once_after_it(
     configured = await routing_settings(settings, tmp_path, {"1001": EN_BILLING})
     customer_port = int(settings.trunk_host.rsplit(":", 1)[1])
     async with running_hotline(configured) as running:
-        running.hotline.agent_command("login", "1001")  # paused: nobody is served
+        running.hotline.desk.login("1001")  # paused: nobody is served
         callback_id, behind = await ask_for_callback(running, settings)
         core = running.hotline.core
         queued_at = core.calls[callback_id].queued_at

@@ -44,6 +44,8 @@ from cti.pbx import runtime
 from tests.support import sipp
 
 __all__ = [
+    "LOOPTEST_CALLER",
+    "LOOP_PHONES",
     "SELFTEST_CALLER",
     "AmiError",
     "AmiLoginError",
@@ -71,6 +73,76 @@ rtp_symmetric = yes
 send_connected_line = no
 """,
 }
+
+#: From user of the far ends of loopback legs (they land in ``hotline-looptest``).
+LOOPTEST_CALLER = "looptest"
+#: Loopback phones: an endpoint whose contact is the test Asterisk itself. A
+#: call to ``PJSIP/<name>`` comes back in as LOOPTEST_CALLER to the extension
+#: ``<name>`` of ``[hotline-looptest]``, which answers, plays a tone and records
+#: what it hears, so a test can measure what the phone's user heard.
+LOOP_PHONES = ("loopagent", "loopsuper")
+
+
+def site_files(settings: Settings) -> dict[str, str]:
+    """TEST_SITE_FILES plus the loopback phones (their contact is this Asterisk's port)."""
+    phones = "".join(
+        f"""
+[{name}]
+type = endpoint
+transport = transport-udp
+context = hotline-looptest
+disallow = all
+allow = alaw
+direct_media = no
+rtp_symmetric = yes
+send_connected_line = no
+from_user = {LOOPTEST_CALLER}
+aors = {name}
+
+[{name}]
+type = aor
+contact = sip:{name}@{settings.sip_host}:{settings.sip_port}
+"""
+        for name in LOOP_PHONES
+    )
+    looptest = f"""
+; Test-only: far ends of loopback legs (From user "{LOOPTEST_CALLER}").
+[{LOOPTEST_CALLER}]
+type = endpoint
+transport = transport-udp
+context = hotline-looptest
+disallow = all
+allow = alaw
+direct_media = no
+rtp_symmetric = yes
+send_connected_line = no
+"""
+    dialplan = """; Test-only dialplan: loopback legs. Each plays a tone (Hz) and records what
+; it hears (MixMonitor's receive feed) into looptest-<tone>-<uniqueid>.wav in the
+; recordings directory, until hung up (a supervisor's leg after 6 s).
+[hotline-looptest]
+exten => loopagent,1,Answer()
+ same => n,Set(TONE=620)
+ same => n,Set(LIMIT=600)
+ same => n,Goto(heard,1)
+exten => loopsuper,1,Answer()
+ same => n,Set(TONE=1020)
+ same => n,Set(LIMIT=6)
+ same => n,Goto(heard,1)
+; the caller: an originated call to the hotline runs this once answered
+exten => loopcaller,1,Set(TONE=440)
+ same => n,Set(LIMIT=600)
+ same => n,Goto(heard,1)
+exten => heard,1,Set(HEARD=${HOTLINE_REC_DIR}/looptest-${TONE}-${UNIQUEID})
+ same => n,MixMonitor(${HEARD}-both.wav,r(${HEARD}.wav))
+ same => n,Playtones(${TONE})
+ same => n,Wait(${LIMIT})
+ same => n,Hangup()
+"""
+    return {
+        "pjsip_site.conf": TEST_SITE_FILES["pjsip_site.conf"] + looptest + phones,
+        "extensions_site.conf": dialplan,
+    }
 
 
 def free_tcp_port(host: str = "127.0.0.1") -> int:
@@ -140,7 +212,7 @@ def pbx_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 @pytest.fixture(scope="session")
 def pbx(pbx_settings: Settings) -> Iterator[Pbx]:
     try:
-        runtime.start(pbx_settings, extra_files=TEST_SITE_FILES)
+        runtime.start(pbx_settings, extra_files=site_files(pbx_settings))
     except runtime.PbxError as exc:
         pytest.fail(f"the test Asterisk could not be built/started:\n{exc}", pytrace=False)
     try:

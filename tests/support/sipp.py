@@ -23,20 +23,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import random
 import re
 import shutil
 import signal
 import socket
-import struct
 import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cache
 from pathlib import Path
 from types import TracebackType
 from typing import Self
+
+from cti import sipp as scenarios
+from cti.sipp import AUDIO_PCAP, NUMBER, caller_args, caller_scenario, pcap_duration_ms
+from cti.sipp import free_media_port as _free_media_port
+from cti.sipp import free_udp_port as free_udp_port
+from cti.sipp import udp_free as _udp_free
 
 __all__ = [
     "AUDIO_PCAP",
@@ -54,12 +57,7 @@ __all__ = [
 ]
 
 SCENARIO_DIR = Path(__file__).with_name("sipp")
-#: G.711 A-law RTP capture shipped with sip-tester (about 6 s of speech-like audio).
-AUDIO_PCAP = Path("/usr/share/sip-tester/g711a.pcap")
 _SIPP = "sipp"
-# Media ports for sipp (outside Asterisk's RTP range 20000-29999 and the
-# agent SIP ports 51001-51010).
-_MEDIA_PORTS = range(40000, 49990, 4)
 _POLL_S = 0.02
 _SIPP_STOP_GRACE_S = 3.0
 
@@ -101,86 +99,13 @@ def agent_port(agent: int | str) -> int:
 # --------------------------------------------------------------------------- rendering
 
 
-_PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
-
-
-def _fill(text: str, values: Mapping[str, object]) -> str:
-    def replace(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in values:
-            raise KeyError(f"no value for {{{{{name}}}}} in sipp scenario")
-        return str(values[name])
-
-    return _PLACEHOLDER.sub(replace, text)
-
-
 def render_scenario(
     name: str,
     values: Mapping[str, object],
     blocks: Mapping[str, Sequence[Mapping[str, object]]] | None = None,
 ) -> str:
-    """Render ``sipp/<name>``: repeat BEGIN/END blocks, fill ``{{...}}``."""
-    text = (SCENARIO_DIR / name).read_text(encoding="utf-8")
-    for block, items in (blocks or {}).items():
-        pattern = re.compile(
-            rf"[ \t]*<!-- BEGIN {block} -->\n(.*?)[ \t]*<!-- END {block} -->\n", re.S
-        )
-        match = pattern.search(text)
-        if match is None:
-            raise KeyError(f"no block {block!r} in {name}")
-        body = "".join(_fill(match.group(1), {**values, **item}) for item in items)
-        text = text[: match.start()] + body + text[match.end() :]
-    return _fill(text, values)
-
-
-@cache
-def pcap_duration_ms(path: Path = AUDIO_PCAP) -> int:
-    """Duration of the RTP in a pcap file (first to last packet + 20 ms)."""
-    data = path.read_bytes()
-    magic = data[:4]
-    endian = "<" if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
-    nanos = magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
-    offset: int = 24
-    first: float | None = None
-    last = 0.0
-    while offset + 16 <= len(data):
-        sec, frac, caplen, _ = struct.unpack(endian + "IIII", data[offset : offset + 16])
-        stamp = float(sec) + float(frac) / (1e9 if nanos else 1e6)
-        first = stamp if first is None else first
-        last = stamp
-        offset += 16 + int(caplen)
-    if first is None:
-        raise SippError(f"{path} holds no packets")
-    return round((last - first) * 1000) + 20
-
-
-# --------------------------------------------------------------------------- ports
-
-
-def _udp_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def free_udp_port(host: str = "127.0.0.1") -> int:
-    """A UDP port free right now (for a sipp UAC's SIP socket)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind((host, 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
-def _free_media_port(host: str) -> int:
-    candidates = list(_MEDIA_PORTS)
-    random.shuffle(candidates)
-    for port in candidates:
-        if all(_udp_free(host, p) for p in range(port, port + 4)):
-            return port
-    raise SippError("no free UDP port block for sipp media")
+    """Render ``sipp/<name>`` (the agent phone, the caller load; the caller is cti.sipp's)."""
+    return scenarios.render_scenario(SCENARIO_DIR / name, values, blocks)
 
 
 def _udp_bound(host: str, port: int) -> bool:
@@ -628,48 +553,23 @@ async def start_call(
     """
     if not _DTMF.match(dtmf) or not _DTMF.match(late_dtmf):
         raise ValueError(f"invalid DTMF digits {dtmf!r} / {late_dtmf!r}")
-    if caller_name is not None and any(c in caller_name for c in '"\r\n\\'):
-        raise ValueError("caller_name may not contain quotes, backslashes or newlines")
-    chunk = pcap_duration_ms(audio)
-    if talk_s is None:
-        chunks = [86_400_000]
-    else:
-        remaining = max(1, round(talk_s * 1000))
-        chunks = []
-        while remaining > 0:
-            chunks.append(min(chunk, remaining))
-            remaining -= chunks[-1]
-    gap_ms = max(1, round(dtmf_gap_s * 1000))
-    late_ms = max(1, round(late_dtmf_delay_s * 1000))
     # the pause after each digit: the gap, the late delay after the last early
-    # digit, nothing after the very last one
-    late_gap_ms = gap_ms if late_dtmf_gap_s is None else max(1, round(late_dtmf_gap_s * 1000))
-    gaps = [gap_ms] * len(dtmf) + [late_gap_ms] * len(late_dtmf)
+    # digit (the very last one's is ignored: the talk follows)
+    late_gap_s = dtmf_gap_s if late_dtmf_gap_s is None else late_dtmf_gap_s
+    pauses = [dtmf_gap_s] * len(dtmf) + [late_gap_s] * len(late_dtmf)
     if dtmf and late_dtmf:
-        gaps[len(dtmf) - 1] = late_ms
-    if gaps:
-        gaps[-1] = 1
+        pauses[len(dtmf) - 1] = late_dtmf_delay_s
     all_digits = dtmf + late_dtmf
-    digits = [
-        {"index": i, "digit": d, "cseq": 2 + i, "gap_ms": gaps[i]} for i, d in enumerate(all_digits)
-    ]
-    first_delay_ms = max(1, round(dtmf_delay_s * 1000)) if dtmf else late_ms if late_dtmf else 1
-    scenario = render_scenario(
-        "caller.xml",
-        {
-            "audio_pcap": audio,
-            "dtmf_delay_ms": first_delay_ms,
-            "bye_cseq": 2 + len(all_digits),
-            "dtmf_gap_ms": round(dtmf_gap_s * 1000),
-        },
-        {
-            "dtmf": digits,
-            "talk": [{"index": i, "chunk_ms": ms} for i, ms in enumerate(chunks)],
-        },
+    first_delay_s = dtmf_delay_s if dtmf else late_dtmf_delay_s if late_dtmf else 0.001
+    scenario = caller_scenario(
+        list(zip(all_digits, pauses, strict=True)),
+        first_delay_s=first_delay_s,
+        talk_s=talk_s,
+        audio=audio,
     )
     planned_s = (
         dtmf_delay_s
-        + len(all_digits) * (max(dtmf_gap_s, late_gap_ms / 1000) + 0.2)
+        + len(all_digits) * (max(dtmf_gap_s, late_gap_s) + 0.2)
         + (late_dtmf_delay_s if late_dtmf else 0.0)
         + (talk_s or 3600.0)
     )
@@ -678,34 +578,16 @@ async def start_call(
     sipp = _Sipp(
         f"caller{port}",
         scenario,
-        [
-            "-i",
-            local_host,
-            "-p",
-            str(port),
-            "-mi",
-            local_host,
-            "-mp",
-            str(_free_media_port(local_host)),
-            "-m",
-            "1",
-            "-l",
-            "1",
-            "-aa",
-            "-timeout",
-            f"{max(1, round(limit))}s",
-            "-timeout_error",
-            "-key",
-            "caller_number",
-            caller_number,
-            "-key",
-            "caller_display",
-            f'"{caller_name}" ' if caller_name else "",
-            "-key",
-            "exten",
-            exten,
-            f"{sip_host}:{sip_port}",
-        ],
+        caller_args(
+            sip_host=sip_host,
+            sip_port=sip_port,
+            caller_number=caller_number,
+            caller_name=caller_name,
+            exten=exten,
+            local_host=local_host,
+            local_port=port,
+            timeout_s=limit,
+        ),
     )
     await sipp.spawn()
     return CallHandle(sipp, limit + 10.0)
@@ -753,7 +635,7 @@ async def place_call(
 
 # --------------------------------------------------------------------------- many callers
 
-_NUMBER = re.compile(r"[0-9A-Za-z+*_.-]+")
+_NUMBER = NUMBER
 
 
 @dataclass(frozen=True, slots=True)

@@ -142,3 +142,70 @@ async def test_no_resync_before_asterisk_is_fully_booted() -> None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+async def test_events_the_consumer_does_not_use_are_skipped_and_counted() -> None:
+    async with FakeAmi() as ami:
+        client = AmiClient("127.0.0.1", ami.port, "cti", ami.secret, events={"Hangup"})
+        task = asyncio.create_task(client.run(first_connect_retries=2))
+        try:
+            async with asyncio.timeout(5):
+                assert (await client.events.get())["Event"] == "FullyBooted"  # type: ignore[index]
+                assert isinstance(await client.events.get(), Connected)
+            ami.send_raw(frame(Event="Newexten", Linkedid="1"))
+            ami.send_raw(frame(Event="Hangup", Linkedid="1"))
+            ami.send_raw(frame(Event="RTCPSent", Linkedid="1"))
+            ami.send_raw(frame(Event="Hangup", Linkedid="2"))
+            first, second = await next_event(client), await next_event(client)
+            assert [first["Linkedid"], second["Linkedid"]] == ["1", "2"]  # type: ignore[index]
+            assert client.skipped == 2
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def test_a_pending_list_action_gets_its_events_whatever_their_name() -> None:
+    async with FakeAmi() as ami:
+
+        def status(action: dict[str, str]) -> list[bytes]:
+            aid = action["ActionID"]
+            return [
+                frame(Response="Success", ActionID=aid, EventList="start", Message="follows"),
+                frame(Event="CoreShowChannel", ActionID=aid, Channel="PJSIP/a-1"),
+                frame(Event="CoreShowChannelsComplete", ActionID=aid, EventList="Complete"),
+            ]
+
+        ami.handlers["CoreShowChannels"] = status
+        client = AmiClient("127.0.0.1", ami.port, "cti", ami.secret, events={"Hangup"})
+        task = asyncio.create_task(client.run(first_connect_retries=2))
+        try:
+            await wait_until(client.logged_in.is_set, within=5, what="the login")
+            channels = await client.list_action({"Action": "CoreShowChannels"})
+            assert [c["Channel"] for c in channels] == ["PJSIP/a-1"]
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def test_a_malformed_frame_is_reported_and_the_frames_around_it_arrive(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with FakeAmi() as ami, connected(ami) as client:
+        data = (
+            frame(Event="VarSet", Value="before")
+            + b"Garbage without a colon\r\nMore: garbage\r\n\r\n"
+            + frame(Event="VarSet", Value="张伟 after")
+        )
+        cut = data.index("伟".encode()) + 2  # the last read ends inside a character
+        ami.send_raw(data[:cut])
+        for writer in ami.writers:
+            await writer.drain()
+        await asyncio.sleep(0.05)
+        ami.send_raw(data[cut:])
+        first, second = await next_event(client), await next_event(client)
+        assert first["Value"] == "before"  # type: ignore[index]
+        assert second["Value"] == "张伟 after"  # type: ignore[index]
+        assert "AMI frame without Event or Response" in caplog.text
+        assert "Garbage without a colon" in caplog.text

@@ -13,6 +13,7 @@ from cti.domain.callcenter import (
     PbxMember,
     PbxSnapshot,
 )
+from cti.domain.core_state import CoreState
 from cti.domain.model import AgentState, CallState, Disposition
 
 
@@ -80,7 +81,7 @@ def test_queued_call_pops_screen_and_writes_one_cdr() -> None:
     assert cdr.recording_path == "/rec/c1.wav"
     assert cc.agents["1001"].state is AgentState.READY
     assert cc.calls == {}
-    assert cc.queues["billing"].waiting == []
+    assert cc.waiting_in("billing") == []
 
 
 def test_wrap_up_pauses_member_until_timer() -> None:
@@ -172,7 +173,7 @@ def test_reconcile_closes_vanished_calls_and_adopts_live_ones() -> None:
     (lost,) = of(fx.StoreCdr, effects)
     assert (lost.cdr.call_id, lost.cdr.disposition) == ("gone", Disposition.LOST)
     assert set(cc.calls) == {"live", "talk"}
-    assert cc.queues["general"].waiting == ["live"]
+    assert cc.waiting_in("general") == ["live"]
     assert cc.agents["1001"].state is AgentState.TALKING
     assert of(fx.AddQueueMember, effects) == []
 
@@ -231,3 +232,14 @@ def test_survey_started_without_an_answer_changes_nothing() -> None:
     cc.apply(ev.SurveyStarted("n", 5.0))
     (store,) = of(fx.StoreCdr, cc.apply(ev.CallEnded("n", 9.0, "")))
     assert store.cdr.talk_s == 0.0 and store.cdr.disposition is Disposition.IVR_ONLY
+
+
+def test_every_part_the_aggregate_is_made_of_is_there() -> None:
+    """The parts call each other through methods declared on CoreState; each is defined."""
+    declared = {
+        name: member
+        for name, member in vars(CoreState).items()
+        if callable(member) and member.__code__.co_names == ("NotImplementedError",)
+    }
+    assert {"_call_ended", "_place_callback", "_routing_effects"} <= set(declared)
+    assert [name for name, stub in declared.items() if getattr(CallCenter, name) is stub] == []

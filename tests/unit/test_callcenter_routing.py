@@ -9,7 +9,7 @@ import pytest
 from cti.domain import effects as fx
 from cti.domain import events as ev
 from cti.domain.callcenter import CallCenter, routing_attributes
-from cti.domain.model import AgentState, Disposition, PendingCallback
+from cti.domain.model import AgentState, CallbackState, Disposition, PendingCallback
 from cti.routing import CallAttributes, Route, Router, RoutingPlan, Step
 from cti.routing.model import PriorityPolicy, Requirement
 
@@ -236,9 +236,9 @@ def test_answered_callback_writes_one_answered_cdr_and_frees_the_agent() -> None
     waiting_callback(core)
     arrive(core, "later", 40.0)
     core.ready("1001", 50.0)
-    core.apply(ev.CallbackProgress("cb", "1001", "agent-answered", 52.0))
+    core.apply(ev.CallbackProgress("cb", "1001", CallbackState.AGENT_ANSWERED, 52.0))
     assert core.agents["1001"].state is AgentState.TALKING
-    effects = core.apply(ev.CallbackProgress("cb", "1001", "ANSWER", 120.0))
+    effects = core.apply(ev.CallbackProgress("cb", "1001", CallbackState.ENDED, 120.0, "ANSWER"))
     cdr = next(e.cdr for e in effects if isinstance(e, fx.StoreCdr))
     assert (cdr.disposition, cdr.callback_outcome, cdr.agent_id) == (
         Disposition.ANSWERED,
@@ -252,12 +252,12 @@ def test_unanswered_customer_is_tried_again_then_given_up() -> None:
     core = center(a1001=EN)
     waiting_callback(core)
     core.ready("1001", 50.0)
-    core.apply(ev.CallbackProgress("cb", "1001", "agent-answered", 52.0))
-    effects = core.apply(ev.CallbackProgress("cb", "1001", "NOANSWER", 82.0))
+    core.apply(ev.CallbackProgress("cb", "1001", CallbackState.AGENT_ANSWERED, 52.0))
+    effects = core.apply(ev.CallbackProgress("cb", "1001", CallbackState.ENDED, 82.0, "NOANSWER"))
     # the agent is free again and the call-back comes back to it (second attempt)
     assert [e.call_id for e in effects if isinstance(e, fx.PlaceCallback)] == ["cb"]
-    core.apply(ev.CallbackProgress("cb", "1001", "agent-answered", 84.0))
-    effects = core.apply(ev.CallbackProgress("cb", "1001", "BUSY", 90.0))
+    core.apply(ev.CallbackProgress("cb", "1001", CallbackState.AGENT_ANSWERED, 84.0))
+    effects = core.apply(ev.CallbackProgress("cb", "1001", CallbackState.ENDED, 90.0, "BUSY"))
     cdr = next(e.cdr for e in effects if isinstance(e, fx.StoreCdr))
     assert (cdr.disposition, cdr.callback_outcome) == (Disposition.ABANDONED, "failed:busy")
     assert "cb" not in core.calls
@@ -268,13 +268,13 @@ def test_agent_not_answering_a_callback_is_paused_and_the_next_one_rung() -> Non
     waiting_callback(core)
     core.ready("1001", 50.0)
     core.ready("1002", 51.0)
-    effects = core.apply(ev.CallbackProgress("cb", "1001", "agent-failed", 53.0))
+    effects = core.apply(ev.CallbackProgress("cb", "1001", CallbackState.AGENT_FAILED, 53.0))
     assert [(e.call_id, e.agent_id) for e in effects if isinstance(e, fx.PlaceCallback)] == [
         ("cb", "1002")
     ]
     assert core.agents["1001"].pause_reason == "rona"
     # a late answer on the first leg is not the offer any more: ignored
-    assert core.apply(ev.CallbackProgress("cb", "1001", "agent-answered", 54.0)) == []
+    assert core.apply(ev.CallbackProgress("cb", "1001", CallbackState.AGENT_ANSWERED, 54.0)) == []
 
 
 def test_resync_keeps_callbacks_that_asterisk_no_longer_has() -> None:
@@ -307,12 +307,12 @@ def test_customer_first_callback_rings_the_agent_only_once_the_customer_answered
     assert not any(isinstance(e, fx.PublishScreenPop) for e in effects)  # nobody rings yet
     # the customer rings longer than the agent's ring timeout: no RONA meanwhile
     assert not any(isinstance(e, fx.PauseQueueMember) for e in core.routing_timer(50.0 + RING_S))
-    core.apply(ev.CallbackProgress("cb", "1001", "customer-answered", 60.0))
-    ringing = core.apply(ev.CallbackProgress("cb", "1001", "agent-ringing", 60.1))
+    core.apply(ev.CallbackProgress("cb", "1001", CallbackState.CUSTOMER_ANSWERED, 60.0))
+    ringing = core.apply(ev.CallbackProgress("cb", "1001", CallbackState.AGENT_RINGING, 60.1))
     assert any(isinstance(e, fx.PublishScreenPop) and e.agent_id == "1001" for e in ringing)
-    core.apply(ev.CallbackProgress("cb", "1001", "agent-answered", 61.0))
+    core.apply(ev.CallbackProgress("cb", "1001", CallbackState.AGENT_ANSWERED, 61.0))
     assert core.agents["1001"].state is AgentState.TALKING
-    effects = core.apply(ev.CallbackProgress("cb", "1001", "ANSWER", 120.0))
+    effects = core.apply(ev.CallbackProgress("cb", "1001", CallbackState.ENDED, 120.0, "ANSWER"))
     cdr = next(e.cdr for e in effects if isinstance(e, fx.StoreCdr))
     assert (cdr.callback_outcome, cdr.agent_id) == ("answered", "1001")
 
@@ -324,7 +324,7 @@ def test_customer_not_answering_a_customer_first_callback_is_not_the_agents_faul
     waiting_callback(core)
     arrive(core, "later", 40.0)
     core.ready("1001", 50.0)
-    effects = core.apply(ev.CallbackProgress("cb", "1001", "customer-failed", 80.0))
+    effects = core.apply(ev.CallbackProgress("cb", "1001", CallbackState.CUSTOMER_FAILED, 80.0))
     assert offers(effects) == [("later", "1001")]  # the agent serves the next caller
     assert core.agents["1001"].pause_reason == ""
     # the call-back keeps the head of the line ("later" counts until it is answered)
@@ -367,8 +367,8 @@ def test_a_try_is_saved_as_under_way_before_it_is_placed_and_its_failure_after()
     kinds = [type(e) for e in effects if isinstance(e, fx.SaveCallback | fx.PlaceCallback)]
     assert kinds == [fx.SaveCallback, fx.PlaceCallback]  # marked first
     assert saved(effects)[0].in_flight
-    core.apply(ev.CallbackProgress("cb", "1001", "agent-answered", 52.0))
-    effects = core.apply(ev.CallbackProgress("cb", "1001", "NOANSWER", 82.0))
+    core.apply(ev.CallbackProgress("cb", "1001", CallbackState.AGENT_ANSWERED, 52.0))
+    effects = core.apply(ev.CallbackProgress("cb", "1001", CallbackState.ENDED, 82.0, "NOANSWER"))
     assert [(p.attempts, p.in_flight) for p in saved(effects)][:1] == [(1, False)]
 
 

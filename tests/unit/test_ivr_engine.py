@@ -10,14 +10,10 @@ from typing import Any
 
 import pytest
 
-from ivr.engine import (
-    SURVEY_VARIABLE,
-    TRANSFER_VARIABLE,
-    VOICEMAIL_DIR,
-    VOICEMAIL_VARIABLE,
-    FlowEngine,
-    SurveyRunner,
-)
+from cti.dialplan import SURVEY as SURVEY_VARIABLE
+from cti.dialplan import TRANSFER as TRANSFER_VARIABLE
+from cti.dialplan import VOICEMAIL as VOICEMAIL_VARIABLE
+from ivr.engine import VOICEMAIL_DIR, FlowEngine, SurveyRunner
 from ivr.fastagi import AgiError, AgiHangup, AgiResult, AgiSession
 from ivr.flow import parse_flow
 

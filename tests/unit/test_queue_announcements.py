@@ -6,11 +6,12 @@ from pathlib import PurePosixPath
 
 import pytest
 
+from cti.dialplan import QUEUE_POSITION as POSITION_VARIABLE
 from cti.domain import events as ev
 from cti.domain.callcenter import CallCenter, QueueEstimate, estimated_wait
 from cti.routing import Route, Router, RoutingPlan, Step
 from cti.routing.model import Requirement
-from ivr.announce import POSITION_VARIABLE, Announcer, announcement_prompts
+from ivr.announce import Announcer, announcement_prompts
 from tests.unit.test_ivr_engine import ScriptedAgi
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from cti.ami.translate import callback_channel_id, translate
 from cti.domain import events as ev
+from cti.domain.model import CallbackState
 
 INBOUND = frozenset({"from-pstn"})
 
@@ -121,16 +122,19 @@ def test_callback_request_progress_and_first_leg_failures() -> None:
     leg = {"Uniqueid": agent_leg, "Linkedid": agent_leg}
     state = {**leg, "Event": "VarSet", "Variable": "HOTLINE_CALLBACK_STATE"}
     assert translate({**state, "Value": "1.5|1001|agent-answered"}, 2.0, INBOUND) == [
-        ev.CallbackProgress("1.5", "1001", "agent-answered", 2.0)
+        ev.CallbackProgress("1.5", "1001", CallbackState.AGENT_ANSWERED, 2.0)
+    ]
+    assert translate({**state, "Value": "1.5|1001|NOANSWER"}, 2.5, INBOUND) == [
+        ev.CallbackProgress("1.5", "1001", CallbackState.ENDED, 2.5, "NOANSWER")
     ]
     assert translate({**state, "Value": "garbage"}, 2.0, INBOUND) == []
     failed = {**leg, "Event": "OriginateResponse", "Response": "Failure", "Reason": "3"}
     assert translate(failed, 3.0, INBOUND) == [
-        ev.CallbackProgress("1.5", "1001", "agent-failed", 3.0)
+        ev.CallbackProgress("1.5", "1001", CallbackState.AGENT_FAILED, 3.0)
     ]
     customer = {**failed, "Uniqueid": callback_channel_id("1.5", "1001", "customer")}
     assert translate(customer, 3.0, INBOUND) == [
-        ev.CallbackProgress("1.5", "1001", "customer-failed", 3.0)
+        ev.CallbackProgress("1.5", "1001", CallbackState.CUSTOMER_FAILED, 3.0)
     ]
     other = {**failed, "Uniqueid": "1700.9"}  # somebody else's originate
     assert translate(other, 3.0, INBOUND) == []
@@ -149,3 +153,24 @@ def test_customer_first_callback_dial_of_the_agent() -> None:
         assert translate({**dial, "Event": event, "DialStatus": status}, 4.0, INBOUND) == [
             ev.CallbackProgress("1.5", "1002", state, 4.0)
         ]
+
+
+def test_every_event_translate_matches_is_in_its_used_events() -> None:
+    """The AMI client skips events outside ``USED_EVENTS`` undecoded: a name
+    matched by ``translate`` but missing there would never arrive."""
+    import ast
+    import inspect
+
+    from cti.ami import translate as module
+
+    matched: set[str] = set()
+    for node in ast.walk(ast.parse(inspect.getsource(module.translate))):
+        if isinstance(node, ast.MatchValue) and isinstance(node.value, ast.Constant):
+            matched.add(node.value.value)
+    assert matched == module.USED_EVENTS
+
+
+def test_events_outside_the_used_ones_give_nothing() -> None:
+    for name in ("Newexten", "BridgeEnter", "RTCPSent", "FullyBooted", ""):
+        e = {"Event": name, "Uniqueid": "1", "Linkedid": "1", "Context": "from-pstn"}
+        assert translate(e, 0, INBOUND) == []

@@ -120,20 +120,22 @@ async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
     ami = StubAmi()
     hotline = Hotline(settings, repository, ami, Hub(), clock=lambda: now[0])  # type: ignore[arg-type]
     await hotline.load_agents()
-    workers = [
-        asyncio.create_task(hotline.run_cdr_writer()),
-        asyncio.create_task(hotline.run_ami_actions()),
-    ]
-    client = TestClient(TestServer(build_app(hotline, SessionStore(settings.session_ttl_s))))
+    service = asyncio.create_task(hotline.run(follow_ami=False))
+    await hotline.started.wait()
+    client = TestClient(
+        TestServer(
+            build_app(
+                hotline.desk, SessionStore(settings.session_ttl_s), hotline.supervision, hotline.qa
+            )
+        )
+    )
     await client.start_server()
     try:
         yield Desk(hotline, ami, client, now)
     finally:
         await client.close()
-        await hotline.drain()
-        for worker in workers:
-            worker.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
+        hotline.stop()
+        await service
         await engine.dispose()
 
 
@@ -472,7 +474,7 @@ async def test_screen_pop_carries_customer_history_and_followups(desk: Desk) -> 
     desk.now[0] += 600
     desk.play(ev.CallStarted("c1", "PJSIP/trunk-c1", "15550100001", "", desk.now[0]))
     await wait_until(
-        lambda: all(t.done() for t in desk.hotline._context.values()),
+        lambda: desk.hotline.desktop.lookups_done(),
         within=5,
         what="the lookups started when the call arrived",
     )
@@ -503,6 +505,51 @@ async def test_screen_pop_carries_customer_history_and_followups(desk: Desk) -> 
     desk.play(ev.CallEnded("c1", desk.now[0] + 5, "Normal"))
     ended = await next_of_type(ws, "call.ended")
     assert ended == {"call_id": "c1", "agent_id": None, "answered": False}
+    await ws.close()
+
+
+async def test_a_caller_who_passed_the_pin_check_pops_verified_and_its_cdr_says_so(
+    desk: Desk,
+) -> None:
+    token = await desk.login("1001")
+    await desk.post("/api/agent/state", token, {"state": "ready"})
+    ws = await desk.client.ws_connect("/ws", headers={"Authorization": f"Bearer {token}"})
+    await next_of_type(ws, "hello")
+    t = desk.now[0]
+    desk.play(
+        ev.CallStarted("v1", "PJSIP/trunk-v1", "15550100001", "", t),
+        ev.IdentityChecked("v1", True),
+        ev.CallQueued("v1", "billing", 1, t + 1),
+        ev.AgentRang("v1", "1001", "billing", t + 2),
+    )
+    pop = await next_of_type(ws, "screen.pop")
+    assert (pop["call_id"], pop["verified"]) == ("v1", True)
+    # the page's resync shows it the same way
+    await ws.send_json({"type": "resync"})
+    hello = await next_of_type(ws, "hello")
+    assert hello["call"]["verified"] is True
+    desk.answer("v1", "1001")
+    desk.hang_up("v1", "1001")
+    await desk.hotline.drain()
+    row = await desk.hotline.repository.cdr("v1")
+    assert row is not None and row.verified is True
+    await ws.close()
+
+
+async def test_a_caller_who_failed_the_pin_check_pops_not_verified(desk: Desk) -> None:
+    token = await desk.login("1001")
+    await desk.post("/api/agent/state", token, {"state": "ready"})
+    ws = await desk.client.ws_connect("/ws", headers={"Authorization": f"Bearer {token}"})
+    await next_of_type(ws, "hello")
+    t = desk.now[0]
+    desk.play(
+        ev.CallStarted("v2", "PJSIP/trunk-v2", "15550100001", "", t),
+        ev.IdentityChecked("v2", False),
+        ev.CallQueued("v2", "billing", 1, t + 1),
+        ev.AgentRang("v2", "1001", "billing", t + 2),
+    )
+    pop = await next_of_type(ws, "screen.pop")
+    assert (pop["call_id"], pop["verified"]) == ("v2", False)
     await ws.close()
 
 
@@ -558,7 +605,7 @@ class SlowCrm:
 async def test_slow_or_failing_crm_never_holds_the_pop_back(desk: Desk, fails: bool) -> None:
     crm = SlowCrm()
     crm.fail = fails
-    desk.hotline.crm = crm
+    desk.hotline.desktop.crm = crm
     token = await desk.login("1001")
     await desk.post("/api/agent/state", token, {"state": "ready"})
     ws = await desk.client.ws_connect("/ws", headers={"Authorization": f"Bearer {token}"})
@@ -588,9 +635,9 @@ async def test_slow_or_failing_crm_never_holds_the_pop_back(desk: Desk, fails: b
 
 async def test_crm_lookup_times_out_and_the_pop_is_marked(desk: Desk) -> None:
     crm = SlowCrm()  # never released
-    desk.hotline.crm = crm
-    desk.hotline.settings = desk.hotline.settings.model_copy(update={"crm_timeout_s": 0.2})
-    result = await desk.hotline._crm("15550100001")
+    desk.hotline.desktop.crm = crm
+    desk.hotline.desktop.settings = desk.hotline.settings.model_copy(update={"crm_timeout_s": 0.2})
+    result = await desk.hotline.desktop.crm_record("15550100001")
     assert result["status"] == "error"
     assert "did not answer within 0.2 s" in result["message"]
 

@@ -26,6 +26,7 @@ const I18N = {
     "btn.rec_pause": "Pause recording", "btn.rec_resume": "Resume recording",
     "rec.paused": "Recording paused (card details): resume when done.",
     "desk.idle": "No call. Incoming calls pop up here.",
+    "today.figures": "My day: {answered} answered · handle time {aht} · occupancy {occupancy}",
     "pop.ringing": "Incoming call", "pop.talking": "On a call with", "pop.ended": "Call ended:",
     "pop.customer": "Customer", "pop.tier": "Tier", "pop.identity": "Identity",
     "pop.ivr": "IVR path", "pop.queue": "Queue", "pop.waited": "Waited", "pop.crm": "CRM",
@@ -62,6 +63,7 @@ const I18N = {
     "err.target_unavailable": "That agent is not ready.",
     "err.unknown_target": "Unknown transfer target.",
     "err.pbx_error": "The phone system refused the request.",
+    "err.no_recording": "This call has no recording to pause or resume.",
     "err.refused": "Not possible in your current state.",
     "err.unknown_disposition": "Choose a result.", "err.unknown_reason": "Choose a pause reason.",
     "err.network": "Network error: the server cannot be reached.",
@@ -85,6 +87,7 @@ const I18N = {
     "btn.ready": "就绪", "btn.pause": "暂停", "btn.logout": "退出登录", "btn.hangup": "挂断",
     "btn.transfer": "转接", "btn.save": "保存处理结果",
     "desk.idle": "当前没有通话。来电将在此弹屏。",
+    "today.figures": "今日：接听 {answered} 通 · 平均处理时长 {aht} · 占用率 {occupancy}",
     "pop.ringing": "来电", "pop.talking": "正在通话：", "pop.ended": "通话已结束：",
     "pop.customer": "客户", "pop.tier": "等级", "pop.identity": "身份",
     "pop.ivr": "语音导航路径", "pop.queue": "队列", "pop.waited": "等待时长", "pop.crm": "CRM",
@@ -122,6 +125,7 @@ const I18N = {
     "err.target_unavailable": "该坐席未就绪。",
     "err.unknown_target": "转接目标不存在。",
     "err.pbx_error": "电话系统拒绝了该请求。",
+    "err.no_recording": "该通话没有可暂停或恢复的录音。",
     "err.refused": "当前状态下无法执行。",
     "err.unknown_disposition": "请选择处理结果。", "err.unknown_reason": "请选择暂停原因。",
     "err.network": "网络错误：无法连接服务器。",
@@ -213,6 +217,7 @@ function applyLanguage() {
   renderAgent();
   renderPop();
   renderDispo();
+  renderMyDay();
 }
 
 function fillSelect(select, options) {
@@ -436,7 +441,7 @@ function handle(msg) {
     case "hello": onHello(d); break;
     case "agent.state": if (desk.me && d.agent_id === desk.me.username) onAgent(d); break;
     case "screen.pop": onPop(d); break;
-    case "call.ended": onCallEnded(d); break;
+    case "call.ended": onCallEnded(d); loadMyDay(); break;
     case "error":
       if (d.error === "session_expired") showLogin({ code: "session_expired" });
       else notice(errorText({ code: d.error, message: d.message }));
@@ -486,6 +491,27 @@ function disconnect() {
   if (socket) socket.close(1000);
 }
 
+// ------------------------------------------------------------------ my day
+// The agent's own figures of today (GET /api/wallboard/me), after each call.
+let myDay = null;
+async function loadMyDay() {
+  if (!desk.me) return;
+  try { myDay = await api("/api/wallboard/me"); } catch (err) { myDay = null; }
+  renderMyDay();
+}
+function renderMyDay() {
+  const el = $("my-today");
+  el.hidden = !myDay;
+  if (!myDay) return;
+  const c = myDay.calls, occ = myDay.time.occupancy;
+  el.textContent = t("today.figures", {
+    answered: c.answered,
+    aht: c.aht_s === null ? "-" : Math.round(c.aht_s) + " s",
+    occupancy: occ === null ? "-" : Math.round(occ * 100) + "%",
+  });
+}
+setInterval(loadMyDay, 60000);
+
 // ------------------------------------------------------------------ views
 function enterDesk(data) {
   if (data.role !== "agent") {
@@ -501,6 +527,7 @@ function enterDesk(data) {
   applyLanguage();
   onAgent(data.agent);
   connect();
+  loadMyDay();
 }
 
 function showLogin(err) {

@@ -1,0 +1,84 @@
+"""The calls of a period with the flags that depend on other calls.
+
+First-call resolution and repeat complaints look forward: a call is
+*repeated* when the same number reaches the same queue again within
+``fcr.days`` after it; a complaint *repeats* when the same number complains
+again (any queue) within ``complaints.days``. Time is the moment the call
+reached the queue. Live and report both keep their calls here.
+"""
+
+from __future__ import annotations
+
+from cti.kpi.facts import CallFact
+from cti.kpi.figures import Counters, contribution, is_complaint
+from cti.kpi.options import KpiOptions
+
+DAY_S = 86400.0
+
+
+class CallBook:
+    def __init__(self, options: KpiOptions) -> None:
+        self.options = options
+        self.facts: dict[str, CallFact] = {}
+        self.wrap_ms: dict[str, int] = {}
+        self._by_number: dict[str, list[str]] = {}
+        self._repeated: set[str] = set()
+        self._repeat_complaint: set[str] = set()
+
+    def put(self, fact: CallFact) -> set[str]:
+        """Add or replace a call; returns the calls whose contribution may have changed."""
+        old = self.facts.get(fact.call_id)
+        self.facts[fact.call_id] = fact
+        if old is not None and old.caller_number != fact.caller_number:
+            self._unindex(old)
+        if not fact.caller_number:
+            return {fact.call_id}
+        ids = self._by_number.setdefault(fact.caller_number, [])
+        if fact.call_id not in ids:
+            ids.append(fact.call_id)
+        return self._relate(fact.caller_number) | {fact.call_id}
+
+    def add_wrap(self, call_id: str, wrap_ms: int) -> bool:
+        """Wrap-up time after a call; False when the call is not in the book."""
+        if call_id not in self.facts:
+            return False
+        self.wrap_ms[call_id] = self.wrap_ms.get(call_id, 0) + wrap_ms
+        return True
+
+    def contribution(self, call_id: str) -> Counters:
+        return contribution(
+            self.facts[call_id],
+            self.options,
+            repeated=call_id in self._repeated,
+            repeat_complaint=call_id in self._repeat_complaint,
+            wrap_ms=self.wrap_ms.get(call_id, 0),
+        )
+
+    def _unindex(self, fact: CallFact) -> None:
+        ids = self._by_number.get(fact.caller_number, [])
+        if fact.call_id in ids:
+            ids.remove(fact.call_id)
+        self._repeated.discard(fact.call_id)
+        self._repeat_complaint.discard(fact.call_id)
+
+    def _relate(self, number: str) -> set[str]:
+        """Recompute the flags of one number's calls (a handful per period)."""
+        calls = sorted((self.facts[i] for i in self._by_number[number]), key=lambda f: f.queued_at)
+        fcr_s = self.options.fcr.days * DAY_S
+        complaint_s = self.options.complaints.days * DAY_S
+        for i, a in enumerate(calls):
+            repeated = repeat_complaint = False
+            complaint = is_complaint(a, self.options)
+            for b in calls[i + 1 :]:
+                gap = b.queued_at - a.queued_at
+                if gap <= 0:
+                    continue
+                if b.queue == a.queue and gap <= fcr_s:
+                    repeated = True
+                if complaint and gap <= complaint_s and is_complaint(b, self.options):
+                    repeat_complaint = True
+            (self._repeated.add if repeated else self._repeated.discard)(a.call_id)
+            (self._repeat_complaint.add if repeat_complaint else self._repeat_complaint.discard)(
+                a.call_id
+            )
+        return {f.call_id for f in calls}

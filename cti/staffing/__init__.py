@@ -1,0 +1,1 @@
+"""Staffing: agents needed per interval from a forecast (Erlang C and Erlang A)."""

@@ -1,0 +1,213 @@
+"""Storage of the wallboard: the agent state log, alarms, and the facts reports read."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from cti.db.models import AgentStateRecord, AlarmRecord, CallRecord
+from cti.kpi.alarms import Alarm
+from cti.kpi.facts import CallFact, StateChange, ms
+
+
+def _epoch(value: datetime | None) -> float | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:  # SQLite gives naive datetimes back; they are UTC
+        value = value.replace(tzinfo=UTC)
+    return value.timestamp()
+
+
+def _dt(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+def fact_of_row(row: Any) -> CallFact | None:
+    """The KPI fact of a stored CDR (as ``cti.kpi.facts.fact_of_cdr`` of the live one);
+    ``row`` has the columns of ``FACT_COLUMNS`` (an ORM row or a plain result row)."""
+    queued_at = _epoch(row.queued_at)
+    if row.queue is None or queued_at is None:
+        return None
+    answered = row.answered_at is not None
+    return CallFact(
+        call_id=row.call_id,
+        queue=row.queue,
+        caller_number=row.caller_number,
+        agent_id=row.agent_id if answered else None,
+        queued_at=queued_at,
+        answered=answered,
+        abandoned=not answered and row.disposition == "abandoned",
+        final=True,
+        wait_ms=ms(row.wait_s),
+        talk_ms=ms(row.talk_s) if answered else 0,
+        survey_score=row.survey_score,
+        nps_score=row.nps_score,
+        disposition=row.agent_disposition,
+    )
+
+
+#: the CDR columns a KPI fact is made of (read without building ORM objects)
+FACT_COLUMNS = (
+    CallRecord.call_id,
+    CallRecord.queue,
+    CallRecord.caller_number,
+    CallRecord.agent_id,
+    CallRecord.queued_at,
+    CallRecord.answered_at,
+    CallRecord.disposition,
+    CallRecord.wait_s,
+    CallRecord.talk_s,
+    CallRecord.survey_score,
+    CallRecord.nps_score,
+    CallRecord.agent_disposition,
+)
+
+
+def _change(row: AgentStateRecord) -> StateChange:
+    return StateChange(row.agent_id, row.state, row.reason, row.call_id, row.at)
+
+
+class WallboardStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    # ------------------------------------------------------------ writes
+    async def write(self, changes: Iterable[StateChange], alarms: Iterable[Alarm]) -> None:
+        """State changes and alarm changes, in one transaction."""
+        async with self.sessions.begin() as session:
+            session.add_all(
+                AgentStateRecord(
+                    agent_id=c.agent_id,
+                    state=c.state,
+                    reason=c.reason[:64],
+                    call_id=c.call_id,
+                    at=c.at,
+                )
+                for c in changes
+            )
+            for alarm in alarms:
+                if alarm.cleared_at is None:
+                    session.add(
+                        AlarmRecord(
+                            rule=alarm.rule,
+                            kind=alarm.kind,
+                            queue=alarm.queue,
+                            severity=alarm.severity,
+                            value=alarm.value,
+                            threshold=alarm.threshold,
+                            raised_at=alarm.raised_at,
+                        )
+                    )
+                    await session.flush()
+                else:
+                    await session.execute(
+                        update(AlarmRecord)
+                        .where(
+                            AlarmRecord.rule == alarm.rule,
+                            AlarmRecord.queue == alarm.queue,
+                            AlarmRecord.raised_at == alarm.raised_at,
+                        )
+                        .values(cleared_at=alarm.cleared_at, cleared_value=alarm.value)
+                    )
+
+    # ------------------------------------------------------------ reads
+    async def facts(self, start: float, end: float) -> list[CallFact]:
+        """Calls that reached a queue in [start, end)."""
+        in_period = (CallRecord.queued_at >= _dt(start), CallRecord.queued_at < _dt(end))
+        async with self.sessions() as session:
+            rows = await session.execute(select(*FACT_COLUMNS).where(*in_period))
+            return [f for f in (fact_of_row(r) for r in rows) if f is not None]
+
+    async def later_facts(self, start: float, end: float, horizon: float) -> list[CallFact]:
+        """Calls in [end, horizon) from the numbers that called in [start, end): the
+        ones that can make a call of the period a repeat (FCR, repeat complaints)."""
+        numbers = (
+            select(CallRecord.caller_number)
+            .where(CallRecord.queued_at >= _dt(start), CallRecord.queued_at < _dt(end))
+            .where(CallRecord.caller_number != "")
+            .scalar_subquery()
+        )
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(*FACT_COLUMNS).where(
+                    CallRecord.queued_at >= _dt(end),
+                    CallRecord.queued_at < _dt(horizon),
+                    CallRecord.caller_number.in_(numbers),
+                )
+            )
+            return [f for f in (fact_of_row(r) for r in rows) if f is not None]
+
+    async def changes(self, start: float, until: float) -> list[StateChange]:
+        """State log rows in [start, until), in time order."""
+        log = AgentStateRecord
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(log.agent_id, log.state, log.reason, log.call_id, log.at)
+                .where(log.at >= start, log.at < until)
+                .order_by(log.at, log.id)
+            )
+            return [StateChange(*row) for row in rows]
+
+    async def wrap_ms(self, start: float, until: float) -> dict[str, int]:
+        """Wrap-up time per call from the log rows in [start, until): each wrap-up
+        closed by the agent's next row (as ``cti.kpi.figures.wrap_ms_by_call``)."""
+        log = AgentStateRecord
+        stints = (
+            select(
+                log.state,
+                log.call_id,
+                log.at,
+                func.lead(log.at)
+                .over(partition_by=log.agent_id, order_by=(log.at, log.id))
+                .label("next_at"),
+            )
+            .where(log.at >= start, log.at < until)
+            .subquery()
+        )
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(stints.c.call_id, stints.c.at, stints.c.next_at).where(
+                    stints.c.state == "wrap_up",
+                    stints.c.call_id.is_not(None),
+                    stints.c.next_at.is_not(None),
+                )
+            )
+            result: dict[str, int] = {}
+            for call_id, at, next_at in rows:
+                result[call_id] = result.get(call_id, 0) + max(0, ms(next_at) - ms(at))
+            return result
+
+    async def states_at(self, start: float) -> dict[str, StateChange]:
+        """Each agent's last state change before ``start`` (the state in force then)."""
+        last = (
+            select(AgentStateRecord.agent_id, func.max(AgentStateRecord.id).label("id"))
+            .where(AgentStateRecord.at < start)
+            .group_by(AgentStateRecord.agent_id)
+            .subquery()
+        )
+        async with self.sessions() as session:
+            rows = await session.scalars(
+                select(AgentStateRecord).join(
+                    last,
+                    and_(
+                        AgentStateRecord.agent_id == last.c.agent_id,
+                        AgentStateRecord.id == last.c.id,
+                    ),
+                )
+            )
+            return {r.agent_id: _change(r) for r in rows}
+
+    async def alarms(self, since: float, limit: int = 200) -> list[AlarmRecord]:
+        """Alarms raised since ``since`` or still active, newest first."""
+        async with self.sessions() as session:
+            rows = await session.scalars(
+                select(AlarmRecord)
+                .where((AlarmRecord.raised_at >= since) | AlarmRecord.cleared_at.is_(None))
+                .order_by(AlarmRecord.raised_at.desc())
+                .limit(limit)
+            )
+            return list(rows)
