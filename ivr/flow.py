@@ -157,7 +157,7 @@ def load_flow(path: Path, prompts: Iterable[str] | None = None) -> Flow:
     """Load and validate a flow file; ``prompts`` are the prompt names that exist."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise FlowError(f"{path}: cannot read the flow: {exc}") from exc
     return parse_flow(raw, str(path), prompts)
 
@@ -167,13 +167,13 @@ def parse_flow(raw: Any, source: str, prompts: Iterable[str] | None = None) -> F
         raise FlowError(f"{source}: a flow is a mapping with 'start' and 'nodes'")
     unknown = set(raw) - {"flow", "start", "language", "nodes", "survey"}
     if unknown:
-        raise FlowError(f"{source}: unknown top-level key {sorted(unknown)[0]!r}")
+        raise FlowError(f"{source}: unknown top-level key {sorted(unknown, key=str)[0]!r}")
     nodes_raw = raw.get("nodes")
     if not isinstance(nodes_raw, dict) or not nodes_raw:
         raise FlowError(f"{source}: 'nodes' must be a non-empty mapping")
     nodes = {str(name): _node(source, str(name), spec) for name, spec in nodes_raw.items()}
     start = raw.get("start")
-    if start not in nodes:
+    if not isinstance(start, str) or start not in nodes:
         raise FlowError(f"{source}: start node {start!r} is not defined")
     flow = Flow(
         str(raw.get("flow", Path(source).stem)),
@@ -192,7 +192,7 @@ def _survey(source: str, spec: Any) -> Survey:
         raise FlowError(f"{where}: the survey is a mapping with at least 'prompt'")
     extra = set(spec) - _SURVEY_KEYS
     if extra:
-        raise FlowError(f"{where}: key {sorted(extra)[0]!r} does not belong to the survey")
+        raise FlowError(f"{where}: key {sorted(extra, key=str)[0]!r} does not belong to the survey")
     fields: dict[str, Any] = dict(spec)
     if not fields.get("prompt"):
         raise FlowError(f"{where}: the survey needs 'prompt'")
@@ -214,18 +214,30 @@ def _survey(source: str, spec: Any) -> Survey:
         raise FlowError(f"{where}: {exc}") from exc
 
 
+#: node fields that name a node, a prompt, a variable or a queue
+_TEXT_FIELDS = frozenset(
+    {"next", "prompt", "invalid_prompt", "on_fail", "variable", "queue", "open", "closed"}
+    | {"found", "not_found", "pin_prompt", "thanks_prompt"}
+)
+
+
 def _node(source: str, name: str, spec: Any) -> Node:
     where = f"{source}: node {name!r}"
     if not isinstance(spec, dict) or "type" not in spec:
         raise FlowError(f"{where}: a node is a mapping with a 'type'")
     kind = spec["type"]
-    if kind not in _KEYS:
+    if not isinstance(kind, str) or kind not in _KEYS:
         raise FlowError(f"{where}: unknown type {kind!r} (one of {', '.join(sorted(_KEYS))})")
     extra = set(spec) - _KEYS[kind] - {"type"}
     if extra:
-        raise FlowError(f"{where}: key {sorted(extra)[0]!r} does not belong to a {kind} node")
+        raise FlowError(
+            f"{where}: key {sorted(extra, key=str)[0]!r} does not belong to a {kind} node"
+        )
     try:
         fields: dict[str, Any] = {k: v for k, v in spec.items() if k != "type"}
+        for key in _TEXT_FIELDS & set(fields):
+            if fields[key] is not None and not isinstance(fields[key], str):
+                raise FlowError(f"{where}: {key} must be text, got {fields[key]!r}")
         if "choices" in fields:
             choices = {str(k): str(v) for k, v in dict(fields["choices"]).items()}
             bad = [k for k in choices if len(k) != 1 or k not in DIGITS]

@@ -101,8 +101,9 @@ def parse_message(frame: bytes) -> Message | None:
 
     Invalid UTF-8 is replaced, not dropped. Raises ``MalformedFrame`` for a
     frame with neither ``Event`` nor ``Response``."""
-    text = frame.decode("utf-8", "replace").strip()
-    if not text:
+    # only line breaks are trimmed: a last header "Value: " keeps its empty value
+    text = frame.decode("utf-8", "replace").strip("\r\n")
+    if not text.strip():
         return None
     if text.startswith(_BODY_RESPONSES):
         return _panoramisk(text)

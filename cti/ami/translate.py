@@ -7,6 +7,7 @@ Queue members are named by the agent id (``MemberName`` in QueueAdd).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from cti import dialplan
@@ -46,11 +47,15 @@ def _is_caller_channel(e: Fields) -> bool:
 
 
 def event_time(e: Fields, now: float) -> float:
-    """AMI's ``Timestamp`` header (timestampevents=yes) or the adapter's clock."""
+    """AMI's ``Timestamp`` header (timestampevents=yes) or the adapter's clock.
+
+    A timestamp that is not a finite number ("nan", "inf", "1e400") is ignored.
+    """
     try:
-        return float(e["Timestamp"])
+        at = float(e["Timestamp"])
     except (KeyError, ValueError):
         return now
+    return at if math.isfinite(at) else now
 
 
 def _member_agent(e: Fields) -> str:
