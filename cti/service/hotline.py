@@ -107,14 +107,15 @@ class Hotline:
         # QA: the agent's recording pause, the QA page's store and scorecard
         qa_store = QaStore(repository.engine)
         self.recording_pauses = RecordingPauses(self.core, self.actions, qa_store, clock)
+        self.desk = DeskFacade(self)
+        self.supervision = SupervisorFacade(self)  # supervisors: monitor, staffing, audit
         self.qa = QaFacade(
             qa_store,
             load_scorecard(settings.qa_scorecard_file or DEFAULT_SCORECARD),
             settings.recordings_dir,
             clock,
+            self.supervision.audit,  # listens, downloads, transcript views
         )
-        self.desk = DeskFacade(self)
-        self.supervision = SupervisorFacade(self)  # supervisors: monitor, staffing, audit
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._routing_timer: asyncio.TimerHandle | None = None
         self._stop = asyncio.Event()

@@ -15,7 +15,9 @@ Routes (all need a session; roles per route):
 - ``POST /api/qa/calls/{call_id}/scores``: ``{"answers": {...}, "comments": ""}``.
 - ``POST /api/qa/calls/{call_id}/training``: ``{"training": bool, "note": ""}``.
 
-QA, supervisors and admins may use the QA routes; agents get 403.
+QA, supervisors and admins may use the QA routes; agents get 403. Each
+transcript view, listen and download, and each refusal, is written to the
+audit log first (docs/qa.md, "Access audit").
 """
 
 from __future__ import annotations
@@ -32,7 +34,19 @@ from cti.db.models import CallRecord, QaScore
 from cti.domain.call_control import CallActionRefused
 from cti.qa.scorecard import ScoreRejected, score_call
 from cti.qa.store import CallDetail, CallFilter, ts
-from cti.web.app import DESK, QA, SESSION, STATIC, _json_body, error, refused, require
+from cti.service.qa import DOWNLOAD, REFUSED, TRANSCRIPT_VIEW
+from cti.web.app import (
+    DESK,
+    QA,
+    SESSION,
+    STATIC,
+    Handler,
+    _json_body,
+    current_session,
+    error,
+    refused,
+    require,
+)
 from recordings.catalogue import VOICEMAIL_FOLDER
 from recordings.transcribe.sources import PARTY_SUFFIXES, party_file
 
@@ -41,6 +55,27 @@ QA_ROLES = ("qa", "supervisor", "admin")
 #: A recording name: one plain file name, or one inside the voicemail folder.
 _NAME = re.compile(r"(?:voicemail/)?[A-Za-z0-9][A-Za-z0-9._~-]{0,127}\.wav")
 _MAX_LIMIT = 200
+
+
+def qa_access(handler: Handler) -> Handler:
+    """QA roles only; a refusal (an agent trying) is written to the audit log."""
+
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        session = current_session(request)
+        if session.role not in QA_ROLES:
+            await request.app[QA].audit_access(
+                session.username,
+                session.role,
+                REFUSED,
+                request.path[:128],
+                request.remote,
+                {"method": request.method},
+            )
+            raise error(403, "forbidden", f"role {session.role!r} may not do this")
+        request[SESSION] = session
+        return await handler(request)
+
+    return guarded
 
 
 # ------------------------------------------------------------------ agent
@@ -76,7 +111,7 @@ async def qa_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "qa.html")
 
 
-@require(*QA_ROLES)
+@qa_access
 async def scorecard(request: web.Request) -> web.Response:
     return web.json_response(request.app[QA].scorecard.model_dump())
 
@@ -168,7 +203,7 @@ def cdr_json(cdr: CallRecord) -> dict[str, Any]:
     }
 
 
-@require(*QA_ROLES)
+@qa_access
 async def search_calls(request: web.Request) -> web.Response:
     store = request.app[QA].store
     rows = await store.search(call_filter(request.query))
@@ -289,13 +324,22 @@ def score_json(score: QaScore) -> dict[str, Any]:
     }
 
 
-@require(*QA_ROLES)
+@qa_access
 async def call_detail(request: web.Request) -> web.Response:
     call_id = request.match_info["call_id"]
     qa = request.app[QA]
     detail = await qa.store.detail(call_id)
     if detail is None:
         raise error(404, "no_such_call", f"no call {call_id[:64]!r}")
+    session = request[SESSION]
+    await qa.audit_access(
+        session.username,
+        session.role,
+        TRANSCRIPT_VIEW,
+        call_id,
+        request.remote,
+        {"transcript": bool(detail.transcript)},
+    )
     return web.json_response(detail_json(qa.recordings_dir, detail, qa.now()))
 
 
@@ -319,19 +363,28 @@ def resolve_recording(recordings: Path, name: str) -> Path:
     return path
 
 
-@require(*QA_ROLES)
+@qa_access
 async def recording_file(request: web.Request) -> web.FileResponse:
     # the raw path: aiohttp decodes %2F into "/" in match_info, which must not pass
     raw = request.raw_path.split("?", 1)[0].removeprefix("/api/qa/recordings/")
     if "%" in raw:
         raise error(400, "bad_path", "encoded characters are not allowed in recording names")
-    path = resolve_recording(request.app[QA].recordings_dir, request.match_info["name"])
+    qa = request.app[QA]
+    name = request.match_info["name"]
+    path = resolve_recording(qa.recordings_dir, name)
+    # written before a byte is sent: a player's Range requests are one listen,
+    # a request for the whole file is a download
+    session = request[SESSION]
+    if "Range" in request.headers:
+        await qa.audit_listen(session.username, session.role, name, request.remote)
+    else:
+        await qa.audit_access(session.username, session.role, DOWNLOAD, name, request.remote)
     response = web.FileResponse(path, headers={"Cache-Control": "private, no-store"})
     response.content_type = "audio/wav"
     return response
 
 
-@require(*QA_ROLES)
+@qa_access
 async def save_score(request: web.Request) -> web.Response:
     body = await _json_body(request)
     call_id = request.match_info["call_id"]
@@ -363,7 +416,7 @@ async def save_score(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "score": score_json(row)})
 
 
-@require(*QA_ROLES)
+@qa_access
 async def mark_training(request: web.Request) -> web.Response:
     body = await _json_body(request)
     call_id = request.match_info["call_id"]

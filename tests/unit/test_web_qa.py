@@ -500,3 +500,58 @@ async def test_two_pause_requests_at_once_are_one_span(desk: Desk) -> None:
     qa = await desk.login("qa")
     _, detail = await desk.get("/api/qa/calls/c9", qa)
     assert len(detail["recording_pauses"]) == 1
+
+
+# ------------------------------------------------------------------ audit
+async def audit_entries(d: Desk, action: str) -> list[dict[str, Any]]:
+    supervisor = await d.login("supervisor")
+    status, body = await d.get(f"/api/audit?action={action}", supervisor)
+    assert status == 200, body
+    return list(reversed(body["entries"]))  # oldest first
+
+
+async def test_every_transcript_view_listen_and_download_is_in_the_audit_log(desk: Desk) -> None:
+    folder = desk.hotline.settings.recordings_dir
+    write_wav(folder / "c1.wav", seconds=2)
+    await add_cdr(desk, "c1", recording_path=str(folder / "c1.wav"))
+    await add_transcript(desk, "c1", [{"party": "caller", "start": 0.5, "text": "hello"}])
+    token = await desk.login("qa")
+    status, _ = await desk.get("/api/qa/calls/c1", token)
+    assert status == 200
+    (view,) = await audit_entries(desk, "qa.transcript_view")
+    assert (view["username"], view["role"], view["target"]) == ("qa", "qa", "c1")
+    assert view["detail"] == {"from": "127.0.0.1", "transcript": True}
+    assert view["at"] == "2027-01-15T08:00:00+00:00"  # the service's clock
+    # a player's ranges are one listen; another playback later is another
+    url = "/api/qa/recordings/c1.wav"
+    for first in (0, 1000, 3000):
+        status, _, _ = await get_raw(desk, url, token, Range=f"bytes={first}-")
+        assert status == 206
+    desk.advance(601)
+    status, _, _ = await get_raw(desk, url, token, Range="bytes=0-")
+    listens = await audit_entries(desk, "qa.listen")
+    assert [(e["username"], e["target"], e["detail"]["from"]) for e in listens] == [
+        ("qa", "c1.wav", "127.0.0.1")
+    ] * 2
+    status, _, _ = await get_raw(desk, url, token)  # the whole file: a download
+    assert status == 200
+    (download,) = await audit_entries(desk, "qa.download")
+    assert (download["username"], download["target"]) == ("qa", "c1.wav")
+
+
+async def test_an_agent_refused_the_qa_side_is_in_the_audit_log(desk: Desk) -> None:
+    write_wav(desk.hotline.settings.recordings_dir / "c1.wav")
+    await add_cdr(desk, "c1")
+    agent = await desk.login("1001")
+    status, body = await desk.get("/api/qa/calls/c1", agent)
+    assert (status, body["error"]) == (403, "forbidden")
+    status, _, _ = await get_raw(desk, "/api/qa/recordings/c1.wav", agent)
+    assert status == 403
+    refused = await audit_entries(desk, "qa.refused")
+    assert [(e["username"], e["role"], e["target"], e["detail"]) for e in refused] == [
+        ("1001", "agent", "/api/qa/calls/c1", {"from": "127.0.0.1", "method": "GET"}),
+        ("1001", "agent", "/api/qa/recordings/c1.wav", {"from": "127.0.0.1", "method": "GET"}),
+    ]
+    # nothing the agent asked for was served, and no access was logged as done
+    assert await audit_entries(desk, "qa.transcript_view") == []
+    assert await audit_entries(desk, "qa.download") == []
