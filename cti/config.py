@@ -150,6 +150,9 @@ class Settings(BaseSettings):
     transcription_workers: int = 2
     transcription_lease_s: float = 120.0
     tag_rules_file: Path | None = None  # default: recordings/transcribe/tag_rules.yaml
+    # how often the CTI looks for red-flag tags the transcription workers stored
+    # (each is pushed to supervisors' pages and the alarm webhook at once)
+    escalation_poll_s: float = Field(default=3.0, gt=0)
 
     # Asterisk provisioning (Debian sid root filesystem run under chroot).
     asterisk_conf_dir: Path = PROJECT_ROOT / "asterisk-conf"

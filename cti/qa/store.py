@@ -71,6 +71,25 @@ class QaStore:
         self.engine = engine
         self.sessions = async_sessionmaker(engine, expire_on_commit=False)
 
+    # ------------------------------------------------------- red-flag tags
+    async def last_tag_id(self) -> int:
+        async with self.sessions() as session:
+            return int(await session.scalar(select(func.max(CallTag.id))) or 0)
+
+    async def tags_after(
+        self, last_id: int, limit: int = 500
+    ) -> list[tuple[CallTag, CallRecord | None]]:
+        """Tags stored after ``last_id``, oldest first, each with its call's CDR."""
+        query = (
+            select(CallTag, CallRecord)
+            .outerjoin(CallRecord, CallRecord.call_id == CallTag.call_id)
+            .where(CallTag.id > last_id)
+            .order_by(CallTag.id)
+            .limit(limit)
+        )
+        async with self.sessions() as session:
+            return [(row[0], row[1]) for row in await session.execute(query)]
+
     # ------------------------------------------------------- recording pauses
     async def pause_started(self, call_id: str, agent_id: str, at: float) -> int:
         async with self.sessions.begin() as session:

@@ -24,6 +24,7 @@ from cti.db.repository import Repository
 from cti.domain import effects as fx
 from cti.domain import events as ev
 from cti.domain.callcenter import CallCenter, QueueEstimate
+from cti.qa.escalation import Escalations
 from cti.qa.recording_pause import RecordingPauses
 from cti.qa.scorecard import DEFAULT_SCORECARD, load_scorecard
 from cti.qa.store import QaStore
@@ -116,6 +117,10 @@ class Hotline:
             clock,
             self.supervision.audit,  # listens, downloads, transcript views
         )
+        # red-flag tags stored by the transcription workers -> supervisors, webhook
+        self.escalations = Escalations(
+            qa_store, hub, self.wallboard.webhook, settings.escalation_poll_s
+        )
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._routing_timer: asyncio.TimerHandle | None = None
         self._stop = asyncio.Event()
@@ -163,6 +168,8 @@ class Hotline:
                     ]
                     if self.router is not None:
                         follow.append(self.tasks.start(self.heartbeat.run(), "cti-heartbeat"))
+                await self.escalations.prime()  # tags stored so far were escalated before
+                follow.append(self.tasks.start(self.escalations.run(), "qa-escalations"))
                 worker = self.tasks.start(self.actions.run(), "ami-actions")
                 writer = self.tasks.start(self.records.run_writer(), "cdr-writer")
                 self.started.set()
