@@ -18,6 +18,7 @@ from cti.config import Settings, load_settings
 from cti.db.repository import Repository, create_schema, make_engine
 from cti.demo import DEMO_AGENTS, DEMO_SUPERVISOR_PHONE_PORT, seed_demo, write_demo_config
 from cti.kpi.options import KpiConfigError
+from cti.qa import cli as qa_cli
 from cti.staffing import cli as staffing_cli
 from ivr.flow import FlowError
 from recordings.transcribe import cli as transcribe_cli
@@ -60,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     pbx.add_argument("action", choices=["build", "start", "stop", "status"])
     transcribe_cli.register(sub)
     staffing_cli.register(sub)
+    qa_cli.register(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

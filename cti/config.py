@@ -136,6 +136,9 @@ class Settings(BaseSettings):
     recordings_dir: Path = Field(default_factory=lambda: _default_state_dir() / "recordings")
     # QA scorecard (weighted criteria); default: cti/qa/scorecard.yaml
     qa_scorecard_file: Path | None = None
+    # recordings and transcripts older than this many days are deleted by
+    # ``hotline retention`` unless the call is tagged "hold" (0: kept forever)
+    retention_days: int = Field(default=0, ge=0)
 
     # Transcription for QA (``hotline transcribe``, recordings.transcribe).
     # A call stored with a recording is queued for transcription_engine ("": off):
