@@ -114,6 +114,10 @@ class Settings(BaseSettings):
     crm_timeout_s: float = 1.5
     crm_bearer_token: SecretStr = SecretStr("")
 
+    # Operations metrics (GET /metrics, Prometheus): a scraper sends
+    # "Authorization: Bearer <this>"; an admin's session works too. Empty: admins only.
+    metrics_bearer_token: SecretStr = SecretStr("")
+
     # Wallboard, KPIs and alarms: KPI options and alarm rules (YAML, docs/kpi.md;
     # default cti/wallboard/wallboard.yaml), and an optional webhook that gets
     # every alarm raised or cleared as a JSON POST (a site's chat tool).

@@ -1,1 +1,5 @@
-pytest_plugins = ("tests.support.pbx_fixture", "tests.browser.fixtures")
+pytest_plugins = (
+    "tests.support.pbx_fixture",
+    "tests.support.databases",
+    "tests.browser.fixtures",
+)

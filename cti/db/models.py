@@ -3,11 +3,38 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Enum, Float, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Dialect, Enum, Float, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+# Asterisk's longest caller number is 79 bytes (AST_MAX_EXTENSION is 80)
+CALLER_NUMBER_LENGTH = 80
+CALLER_NAME_LENGTH = 128
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A moment, stored in UTC and given back timezone-aware on every backend.
+
+    PostgreSQL keeps the zone (``timestamptz``); SQLite keeps none: what it
+    gives back is naive UTC, and an aware value of another zone would be
+    written with its own wall clock. Both are made UTC here.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None or value.tzinfo is None:
+            return value  # naive: taken as UTC
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
 
 
 class Base(DeclarativeBase):
@@ -68,18 +95,16 @@ class CallRecord(Base):
     __tablename__ = "cdr"
 
     call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    caller_number: Mapped[str] = mapped_column(String(64), index=True)
-    caller_name: Mapped[str] = mapped_column(String(128), default="")
+    caller_number: Mapped[str] = mapped_column(String(CALLER_NUMBER_LENGTH), index=True)
+    caller_name: Mapped[str] = mapped_column(String(CALLER_NAME_LENGTH), default="")
     customer_id: Mapped[int | None] = mapped_column(Integer, default=None)
     ivr_path: Mapped[str] = mapped_column(String(512), default="")
     queue: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
     agent_id: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
-    entered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    queued_at: Mapped[datetime | None] = mapped_column(
-        DateTime(timezone=True), default=None, index=True
-    )
-    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
-    ended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    entered_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    queued_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None, index=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    ended_at: Mapped[datetime] = mapped_column(UtcDateTime())
     wait_s: Mapped[float] = mapped_column(Float, default=0.0)
     talk_s: Mapped[float] = mapped_column(Float, default=0.0)
     disposition: Mapped[str] = mapped_column(String(32))
@@ -107,8 +132,8 @@ class PendingCallbackRecord(Base):
     __tablename__ = "pending_callbacks"
 
     call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    caller_number: Mapped[str] = mapped_column(String(64))
-    caller_name: Mapped[str] = mapped_column(String(128), default="")
+    caller_number: Mapped[str] = mapped_column(String(CALLER_NUMBER_LENGTH))
+    caller_name: Mapped[str] = mapped_column(String(CALLER_NAME_LENGTH), default="")
     callback_number: Mapped[str] = mapped_column(String(32))
     ivr_path: Mapped[str] = mapped_column(String(512), default="")
     queue: Mapped[str] = mapped_column(String(64))
@@ -155,13 +180,13 @@ class TranscriptionJob(Base):
         index=True,
     )
     lease_owner: Mapped[str | None] = mapped_column(String(128), default=None)
-    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     audio_s: Mapped[float | None] = mapped_column(Float, default=None)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class Transcript(Base):
@@ -172,7 +197,7 @@ class Transcript(Base):
     call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     engine: Mapped[str] = mapped_column(String(32))
     language: Mapped[str] = mapped_column(String(8))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     duration_s: Mapped[float] = mapped_column(Float, default=0.0)
     # [{"party", "start", "end", "text", "words": [{"w", "start", "end", "conf"}],
     #   "sentiment"}, ...] in time order
@@ -195,7 +220,7 @@ class CallTag(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     source: Mapped[str] = mapped_column(String(16), default="rule")  # rule | manual
     created_by: Mapped[str | None] = mapped_column(String(64), default=None)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class AgentStateRecord(Base):
@@ -239,7 +264,7 @@ class AuditEntry(Base):
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     username: Mapped[str] = mapped_column(String(64), index=True)
     role: Mapped[str] = mapped_column(String(16))
     action: Mapped[str] = mapped_column(String(64), index=True)
@@ -259,8 +284,8 @@ class RecordingPause(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     call_id: Mapped[str] = mapped_column(String(64), index=True)
     agent_id: Mapped[str] = mapped_column(String(64))
-    paused_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    resumed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    paused_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    resumed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
 
 
 class QaScore(Base):
@@ -272,7 +297,7 @@ class QaScore(Base):
     call_id: Mapped[str] = mapped_column(String(64), index=True)
     agent_id: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
     scorer: Mapped[str] = mapped_column(String(64))
-    scored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    scored_at: Mapped[datetime] = mapped_column(UtcDateTime())
     scorecard: Mapped[str] = mapped_column(String(64))  # the scorecard's name
     total: Mapped[float] = mapped_column(Float)  # 0-100; 0 when a critical item failed
     critical_failed: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -287,5 +312,5 @@ class TrainingCall(Base):
 
     call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     marked_by: Mapped[str] = mapped_column(String(64))
-    marked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    marked_at: Mapped[datetime] = mapped_column(UtcDateTime())
     note: Mapped[str] = mapped_column(Text, default="")

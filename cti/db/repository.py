@@ -15,7 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 
 from cti.auth import verify_password
 from cti.db.migrate import upgrade_schema
-from cti.db.models import CallRecord, Customer, PendingCallbackRecord, User
+from cti.db.models import (
+    CALLER_NAME_LENGTH,
+    CallRecord,
+    Customer,
+    PendingCallbackRecord,
+    User,
+)
 from cti.domain.model import CallDetailRecord, PendingCallback
 from recordings.transcribe.enqueue import queue_transcriptions
 
@@ -23,6 +29,12 @@ log = logging.getLogger(__name__)
 
 
 _PENDING_FIELDS = tuple(f.name for f in dataclasses.fields(PendingCallback) if f.name != "call_id")
+
+
+def _name(value: str) -> str:
+    """A caller's display name cut to its column (the caller chooses it; PostgreSQL
+    refuses a longer value where SQLite would keep it)."""
+    return value[:CALLER_NAME_LENGTH]
 
 
 def _ts(epoch: float | None) -> datetime | None:
@@ -170,7 +182,7 @@ class Repository:
                     row = CallRecord(call_id=call_id)
                     session.add(row)
                 row.caller_number = cdr.caller_number
-                row.caller_name = cdr.caller_name
+                row.caller_name = _name(cdr.caller_name)
                 row.customer_id = customer_id
                 row.ivr_path = cdr.ivr_path
                 row.queue = cdr.queue
@@ -220,6 +232,7 @@ class Repository:
                     session.add(row)
                 for name in _PENDING_FIELDS:
                     setattr(row, name, getattr(callback, name))
+                row.caller_name = _name(callback.caller_name)
 
     async def pending_callbacks(self) -> list[PendingCallback]:
         """Every call-back still owed, oldest place in line first."""
@@ -260,7 +273,7 @@ class Repository:
                     CallRecord(
                         call_id=call_id,
                         caller_number=cdr.caller_number,
-                        caller_name=cdr.caller_name,
+                        caller_name=_name(cdr.caller_name),
                         ivr_path=cdr.ivr_path,
                         queue=cdr.queue,
                         agent_id=cdr.agent_id,

@@ -13,6 +13,7 @@ from cti.config import Settings
 from cti.db.models import User
 from cti.domain import effects as fx
 from cti.kpi.calendar import Calendar
+from cti.metrics import ServiceMetrics
 from cti.service.records import DispositionOutcome
 from cti.service.views import call_json
 from cti.web.hub import Hub
@@ -38,6 +39,11 @@ class DeskFacade:
 
     def now(self) -> float:
         return self._hotline.clock()
+
+    @property
+    def metrics(self) -> ServiceMetrics:
+        """The operations metrics (Prometheus)."""
+        return self._hotline.metrics
 
     # ------------------------------------------------------------ people
     async def user(self, username: str) -> User | None:

@@ -24,6 +24,7 @@ from cti.db.repository import Repository
 from cti.domain import effects as fx
 from cti.domain import events as ev
 from cti.domain.callcenter import CallCenter, QueueEstimate
+from cti.metrics import ServiceMetrics
 from cti.qa.escalation import Escalations
 from cti.qa.recording_pause import RecordingPauses
 from cti.qa.scorecard import DEFAULT_SCORECARD, load_scorecard
@@ -109,6 +110,7 @@ class Hotline:
         qa_store = QaStore(repository.engine)
         self.recording_pauses = RecordingPauses(self.core, self.actions, qa_store, clock)
         self.desk = DeskFacade(self)
+        self.metrics = ServiceMetrics(self, clock)  # Prometheus figures (cti.metrics)
         self.supervision = SupervisorFacade(self)  # supervisors: monitor, staffing, audit
         self.qa = QaFacade(
             qa_store,
@@ -224,6 +226,7 @@ class Hotline:
                         if isinstance(event, ev.CallWaiting):
                             event = self.desktop.with_tier(event)
                         self.carry_out(self.core.apply(event))
+                    self.metrics.lag.handled(item, now)
             except Exception:
                 log.exception("failed to handle AMI item %r", item)
 

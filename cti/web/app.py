@@ -25,6 +25,7 @@ from cti.service.facade import DeskFacade
 from cti.service.qa import QaFacade
 from cti.service.supervision import SupervisorFacade
 from cti.web.hub import PROTOCOL_VERSION, Hub, Subscriber
+from cti.web.metrics import add_metrics_route
 from cti.web.wallboard import register_wallboard
 
 log = logging.getLogger(__name__)
@@ -445,6 +446,7 @@ def build_app(
     app.router.add_get("/api/agents", list_agents)
     app.router.add_get("/api/calls", list_calls)
     app.router.add_get("/ws", websocket)
+    add_metrics_route(app, desk, sessions)  # GET /metrics (cti/web/metrics.py)
     register_wallboard(app)  # the wallboard, alarms, reports
     # feature routes: each module registers its own (imported here: they import this one)
     from cti.web import audit, staffing, supervisor

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any
 
 from aiohttp import web
@@ -66,6 +66,10 @@ class Hub:
             sub.writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await sub.writer
+
+    def clients_by_role(self) -> dict[str, int]:
+        """Open sockets by role (the operations metrics)."""
+        return dict(Counter(sub.role for subs in self._by_user.values() for sub in subs))
 
     @staticmethod
     def encode(kind: str, data: dict[str, Any]) -> str:

@@ -35,6 +35,11 @@ class StubAmi:
 
     generation = 1
 
+    def __init__(self) -> None:
+        # what the operations metrics read of the AMI client: never connected
+        self.logged_in = asyncio.Event()
+        self.events: asyncio.Queue[Any] = asyncio.Queue()
+
     async def action(self, fields: dict[str, Any], *, answer_within: float | None = None) -> Any:
         return {"Response": "Success"}
 

@@ -33,6 +33,9 @@ class StubAmi:
 
     def __init__(self) -> None:
         self.actions: list[dict[str, str]] = []
+        # what the operations metrics read of the AMI client: never connected
+        self.logged_in = asyncio.Event()
+        self.events: asyncio.Queue[Any] = asyncio.Queue()
 
     async def action(self, fields: dict[str, Any], **_: Any) -> Any:
         self.actions.append({k: str(v) for k, v in fields.items()})
@@ -89,8 +92,9 @@ async def wallboard_app(
     if rules is not None:
         wallboard_file = tmp_path / "wallboard.yaml"
         wallboard_file.write_text(rules)
+    # database_url in settings_kw: another database (the tests' PostgreSQL)
+    settings_kw.setdefault("database_url", f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}")
     settings = Settings(
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}",
         recordings_dir=tmp_path / "recordings",
         wallboard_file=wallboard_file,
         **settings_kw,

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
 from cti.db.backfill import callback_talks, calls_from, parse_lines
+from cti.db.repository import Repository, create_schema, make_engine
 from cti.domain.model import Disposition
 
 
@@ -89,3 +91,28 @@ def test_callback_talks_are_found_by_the_first_legs_id_and_userfield() -> None:
     agent, answered_at, ended_at = talks["5.5"]
     assert agent == "1001" and ended_at - answered_at == pytest.approx(25)
     assert callback_talks(parse_lines([talked_leg]), ["6.6"]) == {}
+
+
+async def test_calls_rebuilt_from_asterisks_file_are_stored_once_and_whole(db_url: str) -> None:
+    """On SQLite and PostgreSQL: the 79-byte caller number Asterisk allows, a
+    Chinese name, and the times as the same instants."""
+    number = "8" * 79
+    lines = [
+        line(src=number, clid=f'"张伟" <{number}>', dstchannel="PJSIP/agent1001-00000002"),
+        line(uniqueid="2.2", linkedid="2.2", lastapp="AGI", lastdata="agi://x/ivr"),
+    ]
+    calls = calls_from(parse_lines(lines))
+    engine = make_engine(db_url)
+    try:
+        await create_schema(engine)
+        repository = Repository(engine)
+        assert await repository.insert_missing_cdrs(calls) == 2
+        assert await repository.insert_missing_cdrs(calls) == 0  # already there
+        row = await repository.cdr("1.1")
+        assert row is not None and row.recovered
+        assert (row.caller_number, row.caller_name) == (number, "张伟")
+        assert (row.queue, row.agent_id, row.disposition) == ("billing", "1001", "answered")
+        entered = row.entered_at if row.entered_at.tzinfo else row.entered_at.replace(tzinfo=UTC)
+        assert entered == datetime(2026, 11, 25, 16, 0, tzinfo=UTC)
+    finally:
+        await engine.dispose()

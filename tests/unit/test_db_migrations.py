@@ -1,11 +1,11 @@
-"""Schema migrations (cti/db/migrations) on SQLite files: new databases, the
-first release's databases, and the migrations kept in step with the models."""
+"""Schema migrations (cti/db/migrations) on SQLite files and on PostgreSQL: new
+databases, the first release's databases, and the migrations kept in step with
+the models."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -92,9 +92,22 @@ NEW_COLUMNS = {
 }
 
 
+def first_release_ddl(dialect: str) -> str:
+    """What the first release's create_all left in a database of this dialect."""
+    if dialect == "sqlite":
+        return FIRST_RELEASE_SQLITE
+    return (
+        FIRST_RELEASE_SQLITE.replace("DATETIME", "TIMESTAMP WITH TIME ZONE")
+        .replace("id INTEGER NOT NULL", "id SERIAL NOT NULL")
+        .replace("FLOAT", "DOUBLE PRECISION")
+        .replace(".000000'", ".000000+00'")
+        .replace("'called back', 0, 1)", "'called back', false, true)")
+    )
+
+
 @pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}")
+async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(db_url)
     try:
         yield engine
     finally:
@@ -103,7 +116,7 @@ async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
 
 async def _first_release_database(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
-        for statement in FIRST_RELEASE_SQLITE.split(";"):
+        for statement in first_release_ddl(engine.dialect.name).split(";"):
             if statement.strip():
                 await conn.exec_driver_sql(statement)
 
@@ -225,8 +238,10 @@ async def test_prerelease_database_with_some_new_columns(engine: AsyncEngine) ->
         assert await conn.run_sync(_differences) == []
 
 
-async def test_concurrent_upgrades_of_separate_databases(tmp_path: Path) -> None:
-    engines = [make_engine(f"sqlite+aiosqlite:///{tmp_path / f'db{i}.db'}") for i in range(4)]
+async def test_concurrent_upgrades_of_separate_databases(
+    new_database_url: Callable[[], str],
+) -> None:
+    engines = [make_engine(new_database_url()) for _ in range(4)]
     try:
         await _first_release_database(engines[0])
         await asyncio.gather(*(create_schema(engine) for engine in engines))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
 
@@ -29,9 +28,9 @@ async def store(url: str) -> None:
 
 
 def test_staffing_command_prints_agents_needed_per_interval(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}"
+    url = db_url
     asyncio.run(store(url))
     monkeypatch.setenv("HOTLINE_DATABASE_URL", url)
     monkeypatch.setenv("HOTLINE_STAFFING_TIMEZONE", "UTC")

@@ -34,8 +34,8 @@ def result(call_id: str, text: str = "hello") -> TranscriptData:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[TranscriptionStore]:
-    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}")
+async def store(db_url: str) -> AsyncIterator[TranscriptionStore]:
+    engine = make_engine(db_url)
     await create_schema(engine)
     try:
         yield TranscriptionStore(engine, max_attempts=2)

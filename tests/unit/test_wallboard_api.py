@@ -37,11 +37,13 @@ Factory = Callable[..., Awaitable[Board]]
 
 
 @pytest.fixture
-async def board(tmp_path: Path) -> AsyncIterator[Factory]:
+async def board(tmp_path: Path, db_url: str) -> AsyncIterator[Factory]:
     async with contextlib.AsyncExitStack() as stack:
 
         async def make(rules: str | None = None, **settings_kw: Any) -> Board:
-            return await stack.enter_async_context(wallboard_app(tmp_path, rules, **settings_kw))
+            return await stack.enter_async_context(
+                wallboard_app(tmp_path, rules, database_url=db_url, **settings_kw)
+            )
 
         yield make
 
@@ -267,9 +269,9 @@ async def test_a_bad_wallboard_file_is_refused_naming_the_field(board: Factory) 
 
 
 async def test_after_a_restart_today_is_read_back_and_logged_in_agents_are_logged_out(
-    tmp_path: Path,
+    tmp_path: Path, db_url: str
 ) -> None:
-    async with wallboard_app(tmp_path) as first:
+    async with wallboard_app(tmp_path, database_url=db_url) as first:
         await first.ready("1001")
         first.play(
             ev.CallStarted("c1", "PJSIP/trunk-1", "15550100001", "", T0),
@@ -284,7 +286,7 @@ async def test_after_a_restart_today_is_read_back_and_logged_in_agents_are_logge
         await first.hotline.wallboard.writes.join()
     assert before["answered"] == 1 and before["asa_s"] == 3.0
     # the CTI restarted a minute later, on the same database
-    async with wallboard_app(tmp_path, start=T0 + 120) as second:
+    async with wallboard_app(tmp_path, start=T0 + 120, database_url=db_url) as second:
         wallboard = second.hotline.wallboard
         assert wallboard.live.queue_today("billing") == before
         await wallboard.writes.join()
@@ -348,19 +350,21 @@ async def test_dispositions_given_on_the_desk_during_and_after_a_call_reach_the_
 
 
 async def test_the_wallboard_runs_in_the_service_and_its_state_log_is_written_at_shutdown(
-    tmp_path: Path,
+    tmp_path: Path, db_url: str
 ) -> None:
     names = ("wallboard-writer", "wallboard-clock", "alarm-webhook")
 
     def running() -> set[str]:
         return {t.get_name() for t in asyncio.all_tasks()} & set(names)
 
-    async with wallboard_app(tmp_path, alarm_webhook_url="http://127.0.0.1:9/hook") as b:
+    async with wallboard_app(
+        tmp_path, alarm_webhook_url="http://127.0.0.1:9/hook", database_url=db_url
+    ) as b:
         assert running() == set(names)
         b.hotline.desk.login("1001")
         b.hotline.desk.ready("1001")  # the service stops at once: no wait for the writer
     assert running() == set()
-    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}")
+    engine = make_engine(db_url)
     try:
         changes = await WallboardStore(engine).changes(T0 - 3600, T0 + 3600)
     finally:

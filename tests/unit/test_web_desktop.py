@@ -42,6 +42,9 @@ class StubAmi:
     def __init__(self) -> None:
         self.actions: list[dict[str, str]] = []
         self.refuse: str | None = None
+        # what the operations metrics read of the AMI client: never connected
+        self.logged_in = asyncio.Event()
+        self.events: asyncio.Queue[Any] = asyncio.Queue()
 
     async def action(self, fields: dict[str, Any], *, answer_within: float | None = None) -> Any:
         self.actions.append({k: str(v) for k, v in fields.items()})
@@ -106,9 +109,9 @@ class Desk:
 
 
 @pytest.fixture
-async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
+async def desk(tmp_path: Path, db_url: str) -> AsyncIterator[Desk]:
     settings = Settings(
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}",
+        database_url=db_url,
         session_ttl_s=TTL,
         recordings_dir=tmp_path / "recordings",
     )
