@@ -69,7 +69,8 @@ async def main(rate: float, seconds: float, inline: bool) -> dict[str, Any]:
         await seed_demo(Repository(engine), DemoSecrets.generate("bench-password"))
         hotline = Hotline(settings, Repository(engine), NoAmi(), Hub())  # type: ignore[arg-type]
         await hotline.load_agents()
-        client = TestClient(TestServer(build_app(hotline, SessionStore(3600))))
+        app = build_app(hotline.desk, SessionStore(3600), hotline.supervision, hotline.qa)
+        client = TestClient(TestServer(app))
         await client.start_server()
         lags: list[float] = []
         statuses: collections.Counter[int] = collections.Counter()

@@ -186,7 +186,9 @@ async def wallboard_latency(tmp: Path, sockets: int, rate: float, seconds: float
     for agent in agents:
         hotline.desk.login(agent)
         hotline.desk.ready(agent)
-    runner = web.AppRunner(build_app(hotline.desk, SessionStore(3600), hotline.supervision))
+    runner = web.AppRunner(
+        build_app(hotline.desk, SessionStore(3600), hotline.supervision, hotline.qa)
+    )
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

@@ -25,6 +25,7 @@ from cti.demo import (
     write_demo_config,
 )
 from cti.kpi.options import KpiConfigError
+from cti.qa import cli as qa_cli
 from cti.staffing import cli as staffing_cli
 from ivr.flow import FlowError
 from recordings.transcribe import cli as transcribe_cli
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     pbx.add_argument("action", choices=["build", "start", "stop", "status"])
     transcribe_cli.register(sub)
     staffing_cli.register(sub)
+    qa_cli.register(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

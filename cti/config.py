@@ -189,6 +189,11 @@ class Settings(BaseSettings):
     cdr_queue_max: int = 100_000
     shutdown_drain_s: float = 10.0
     recordings_dir: Path = Field(default_factory=lambda: _default_state_dir() / "recordings")
+    # QA scorecard (weighted criteria); default: cti/qa/scorecard.yaml
+    qa_scorecard_file: Path | None = None
+    # recordings and transcripts older than this many days are deleted by
+    # ``hotline retention`` unless the call is tagged "hold" (0: kept forever)
+    retention_days: int = Field(default=0, ge=0)
 
     # Transcription for QA (``hotline transcribe``, recordings.transcribe).
     # A call stored with a recording is queued for transcription_engine ("": off):
@@ -203,6 +208,9 @@ class Settings(BaseSettings):
     transcription_workers: int = 2
     transcription_lease_s: float = 120.0
     tag_rules_file: Path | None = None  # default: recordings/transcribe/tag_rules.yaml
+    # how often the CTI looks for red-flag tags the transcription workers stored
+    # (each is pushed to supervisors' pages and the alarm webhook at once)
+    escalation_poll_s: float = Field(default=3.0, gt=0)
 
     # Asterisk provisioning (Debian sid root filesystem run under chroot).
     asterisk_conf_dir: Path = PROJECT_ROOT / "asterisk-conf"

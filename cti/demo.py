@@ -201,6 +201,15 @@ async def seed_demo(repository: Repository, demo: DemoSecrets) -> None:
             queues="",
         )
     )
+    users.append(
+        User(
+            username="qa",
+            display_name="QA reviewer",
+            password_hash=password_hash,
+            role="qa",
+            queues="",
+        )
+    )
     await repository.upsert_users(users)
     await repository.upsert_customers(
         Customer(

@@ -107,6 +107,10 @@ CTI_ALIVE = _var("HOTLINE_CTI_ALIVE", "hotline-cti-alive")
 RECORDINGS_DIR: Final = PurePosixPath("/var/spool/asterisk/monitor/hotline")
 #: Sub-folder of the recordings directory with the IVR's voicemail messages.
 VOICEMAIL_FOLDER: Final = "voicemail"
+#: Each party's own file beside a call's mixed recording ``<id>.wav``
+#: (MixMonitor r()/t() in [hotline] and the call-back contexts): ``<id>-caller.wav``
+#: what the caller says, ``<id>-agent.wav`` what the agent says.
+RECORDING_PARTY_SUFFIXES: Final = {"caller": "-caller", "agent": "-agent"}
 
 # --------------------------------------------------------------- [from-pstn]
 DNIS = _var("HOTLINE_DNIS", "from-pstn")

@@ -21,6 +21,8 @@ ACTIONS: dict[str, str | None] = {
     "Getvar": "call",
     "Hangup": "call",
     "Redirect": "call",
+    # registered system|call: call is enough (the agent's recording pause)
+    "MixMonitorMute": "call",
     "Originate": "originate",
     "QueueAdd": "agent",
     "QueueRemove": "agent",

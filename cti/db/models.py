@@ -308,3 +308,47 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64), index=True)
     target: Mapped[str] = mapped_column(String(128), default="")
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class RecordingPause(Base):
+    """A span of a call's recording paused by its agent (card details: PCI).
+
+    Both directions of the recording are silence from ``paused_at`` to
+    ``resumed_at`` (None: paused until the call ended). Written when the
+    agent pauses, so a span is kept even if the CTI stops before the CDR."""
+
+    __tablename__ = "recording_pauses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(String(64), index=True)
+    agent_id: Mapped[str] = mapped_column(String(64))
+    paused_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    resumed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+
+
+class QaScore(Base):
+    """A QA reviewer's score of one call against the scorecard."""
+
+    __tablename__ = "qa_scores"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(String(64), index=True)
+    agent_id: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    scorer: Mapped[str] = mapped_column(String(64))
+    scored_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    scorecard: Mapped[str] = mapped_column(String(64))  # the scorecard's name
+    total: Mapped[float] = mapped_column(Float)  # 0-100; 0 when a critical item failed
+    critical_failed: Mapped[bool] = mapped_column(Boolean, default=False)
+    answers: Mapped[str] = mapped_column(Text)  # JSON: criterion id -> points given
+    comments: Mapped[str] = mapped_column(Text, default="")
+
+
+class TrainingCall(Base):
+    """A call QA marked as training material."""
+
+    __tablename__ = "qa_training"
+
+    call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    marked_by: Mapped[str] = mapped_column(String(64))
+    marked_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    note: Mapped[str] = mapped_column(Text, default="")

@@ -25,6 +25,7 @@ class RefusalCode(StrEnum):
     BAD_REQUEST = "bad_request"
     TRANSFERRED = "transferred"
     PBX_ERROR = "pbx_error"
+    NO_RECORDING = "no_recording"
 
 
 class CallActionRefused(Exception):

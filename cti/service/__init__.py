@@ -15,12 +15,14 @@ One module per concern:
 - ``records``: the CDR writer, pending call-backs, dispositions
 - ``facade``: what the web may ask (one method per command)
 - ``supervision``: what the supervisor pages may ask (monitoring, staffing, audit)
+- ``qa``: what the QA page may ask (its store, scorecard, recordings)
 """
 
 from cti.domain.call_control import CallActionRefused
 from cti.service.crm import CrmError, CrmLookup, HttpCrm
 from cti.service.facade import DeskFacade
 from cti.service.hotline import QUEUES, Hotline
+from cti.service.qa import QaFacade
 from cti.service.supervision import SupervisorFacade
 from cti.service.views import call_json
 
@@ -32,6 +34,7 @@ __all__ = [
     "DeskFacade",
     "Hotline",
     "HttpCrm",
+    "QaFacade",
     "SupervisorFacade",
     "call_json",
 ]

@@ -87,6 +87,14 @@ class DeskFacade:
     ) -> DispositionOutcome:
         return await self._hotline.calls.save_disposition(agent_id, call_id, code, notes)
 
+    async def set_recording_paused(self, agent_id: str, call_id: str, paused: bool) -> bool:
+        """Pause or resume the recording of the agent's call (card details); the new state."""
+        return await self._hotline.recording_pauses.set_paused(agent_id, call_id, paused)
+
+    def recording_paused(self, agent_id: str, call_id: str) -> bool:
+        """Whether the recording of the agent's call is paused."""
+        return self._hotline.recording_pauses.is_paused(agent_id, call_id)
+
     # ------------------------------------------------------------ views
     def queues(self) -> list[str]:
         return sorted(self._core.queues)

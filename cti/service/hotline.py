@@ -26,6 +26,10 @@ from cti.domain import effects as fx
 from cti.domain import events as ev
 from cti.domain.callcenter import CallCenter, QueueEstimate
 from cti.metrics import ServiceMetrics
+from cti.qa.escalation import Escalations
+from cti.qa.recording_pause import RecordingPauses
+from cti.qa.scorecard import DEFAULT_SCORECARD, load_scorecard
+from cti.qa.store import QaStore
 from cti.routing import Router
 from cti.routing.config import load_routes
 from cti.service.call_control import CallActions
@@ -34,6 +38,7 @@ from cti.service.desktop import Desktop
 from cti.service.facade import DeskFacade
 from cti.service.heartbeat import Heartbeat
 from cti.service.pbx_actions import PbxActions
+from cti.service.qa import QaFacade
 from cti.service.records import Records
 from cti.service.resync import Resync
 from cti.service.supervision import SupervisorFacade
@@ -103,9 +108,23 @@ class Hotline:
             clock,
             on_disposition=self.wallboard.disposition,
         )
+        # QA: the agent's recording pause, the QA page's store and scorecard
+        qa_store = QaStore(repository.engine)
+        self.recording_pauses = RecordingPauses(self.core, self.actions, qa_store, clock)
         self.desk = DeskFacade(self)
         self.metrics = ServiceMetrics(self, clock)  # Prometheus figures (cti.metrics)
         self.supervision = SupervisorFacade(self)  # supervisors: monitor, staffing, audit
+        self.qa = QaFacade(
+            qa_store,
+            load_scorecard(settings.qa_scorecard_file or DEFAULT_SCORECARD),
+            settings.recordings_dir,
+            clock,
+            self.supervision.audit,  # listens, downloads, transcript views
+        )
+        # red-flag tags stored by the transcription workers -> supervisors, webhook
+        self.escalations = Escalations(
+            qa_store, hub, self.wallboard.webhook, settings.escalation_poll_s
+        )
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._routing_timer: asyncio.TimerHandle | None = None
         self._stop = asyncio.Event()
@@ -153,6 +172,8 @@ class Hotline:
                     ]
                     if self.router is not None:
                         follow.append(self.tasks.start(self.heartbeat.run(), "cti-heartbeat"))
+                await self.escalations.prime()  # tags stored so far were escalated before
+                follow.append(self.tasks.start(self.escalations.run(), "qa-escalations"))
                 worker = self.tasks.start(self.actions.run(), "ami-actions")
                 writer = self.tasks.start(self.records.run_writer(), "cdr-writer")
                 self.started.set()

@@ -1,7 +1,7 @@
 """Every write to Asterisk, through one ordered worker, with typed helpers.
 
 The core's membership and offer effects and every command (Setvar, Redirect,
-Originate, Hangup, QueueAdd/QueueRemove/QueuePause) are queued here and sent
+Originate, Hangup, QueueAdd/QueueRemove/QueuePause, MixMonitorMute) are queued here and sent
 one at a time in the order decided, so Asterisk never sees them reordered.
 A helper awaits its own reply (and raises ``AmiError``); the core's effects
 are fire-and-forget: a failure is logged and the next resync repairs it.
@@ -164,6 +164,17 @@ class PbxActions:
         await self._submit(
             lambda: self._queue_pause(interface, paused, reason), f"QueuePause {interface}"
         )
+
+    async def mixmonitor_mute(self, channel: str, muted: bool, direction: str = "both") -> None:
+        """Mute (``muted``) or unmute the MixMonitor recording ``channel``: the
+        muted span is silence in its files, which keep their timing."""
+        fields = {
+            "Action": "MixMonitorMute",
+            "Channel": channel,
+            "Direction": direction,
+            "State": "1" if muted else "0",
+        }
+        await self._submit(lambda: self._send(fields), f"MixMonitorMute {channel}")
 
     # ------------------------------------------------------------ reads
     async def channels(self) -> list[Message]:

@@ -22,6 +22,7 @@ from cti.auth import Session, SessionStore, TooManySessions
 from cti.domain.call_control import CallActionRefused, RefusalCode
 from cti.domain.callcenter import AgentCommandRefused
 from cti.service.facade import DeskFacade
+from cti.service.qa import QaFacade
 from cti.service.supervision import SupervisorFacade
 from cti.web.hub import PROTOCOL_VERSION, Hub, Subscriber, TooManySockets
 from cti.web.json_limits import JsonRefused, loads_limited
@@ -38,6 +39,7 @@ DESK = web.AppKey("desk", DeskFacade)
 SESSIONS = web.AppKey("sessions", SessionStore)
 HUB = web.AppKey("hub", Hub)
 SUPERVISION = web.AppKey("supervision", SupervisorFacade)  # supervisor pages
+QA = web.AppKey("qa", QaFacade)  # the QA page
 ALLOWED_ORIGINS = web.AppKey("allowed_origins", frozenset[str])
 ISSUED = web.AppKey("issued", dict[str, float])  # token -> expiry, to tell "expired" apart
 SESSION = web.RequestKey("session", Session)
@@ -56,6 +58,7 @@ REFUSAL_STATUS = {
     RefusalCode.BAD_REQUEST: 400,
     RefusalCode.TRANSFERRED: 409,
     RefusalCode.PBX_ERROR: 502,
+    RefusalCode.NO_RECORDING: 409,
 }
 
 
@@ -436,7 +439,7 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
 
 
 def build_app(
-    desk: DeskFacade, sessions: SessionStore, supervision: SupervisorFacade
+    desk: DeskFacade, sessions: SessionStore, supervision: SupervisorFacade, qa: QaFacade
 ) -> web.Application:
     app = web.Application(
         middlewares=[security_headers, request_guard(desk.settings, COOKIE)],
@@ -444,6 +447,7 @@ def build_app(
     )
     app[DESK] = desk
     app[SUPERVISION] = supervision
+    app[QA] = qa
     app[SESSIONS] = sessions
     app[HUB] = desk.hub
     app[ALLOWED_ORIGINS] = frozenset(desk.settings.web_allowed_origins)
@@ -467,8 +471,9 @@ def build_app(
     register_wallboard(app)  # the wallboard, alarms, reports
     # feature routes: each module registers its own (imported here: they import this one)
     from cti.web import audit, staffing, supervisor
+    from cti.web import qa as qa_routes
 
-    for feature in (audit, staffing, supervisor):
+    for feature in (audit, staffing, supervisor, qa_routes):
         feature.setup(app)
 
     async def close_sockets(_: web.Application) -> None:

@@ -13,9 +13,10 @@ from __future__ import annotations
 import wave
 from pathlib import Path
 
+from cti import dialplan
 from recordings.transcribe.types import AudioSource
 
-PARTY_SUFFIXES = {"caller": "-caller", "agent": "-agent"}
+PARTY_SUFFIXES = dialplan.RECORDING_PARTY_SUFFIXES
 
 
 def party_file(recording: Path, party: str) -> Path:

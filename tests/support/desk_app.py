@@ -110,7 +110,9 @@ async def _serving(settings: Settings, engine: Any) -> AsyncIterator[RunningDesk
     await hotline.load_agents()
     service = asyncio.create_task(hotline.run(follow_ami=False))
     await hotline.started.wait()
-    app = build_app(hotline.desk, SessionStore(settings.session_ttl_s), hotline.supervision)
+    app = build_app(
+        hotline.desk, SessionStore(settings.session_ttl_s), hotline.supervision, hotline.qa
+    )
     client = TestClient(TestServer(app, host="127.0.0.1"))
     await client.start_server()
     try:

@@ -125,7 +125,7 @@ async def wallboard_app(
                 service.cancel()
             await service
         client = TestClient(
-            TestServer(build_app(hotline.desk, SessionStore(3600), hotline.supervision))
+            TestServer(build_app(hotline.desk, SessionStore(3600), hotline.supervision, hotline.qa))
         )
         await client.start_server()
         try:

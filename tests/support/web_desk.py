@@ -70,7 +70,9 @@ async def running_desk(tmp_path: Path, **overrides: Any) -> AsyncIterator[Runnin
     service = asyncio.create_task(hotline.run(follow_ami=False))
     await hotline.started.wait()
     sessions = SessionStore(settings.session_ttl_s, settings.web_sessions_per_user)
-    client = TestClient(TestServer(build_app(hotline.desk, sessions, hotline.supervision)))
+    client = TestClient(
+        TestServer(build_app(hotline.desk, sessions, hotline.supervision, hotline.qa))
+    )
     await client.start_server()
     try:
         yield RunningDesk(client, hotline, hub)

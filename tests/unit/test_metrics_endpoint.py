@@ -113,7 +113,7 @@ async def service(tmp_path: Path) -> AsyncIterator[Service]:
     run = asyncio.create_task(hotline.run(follow_ami=False))
     await hotline.started.wait()
     try:
-        app = build_app(hotline.desk, SessionStore(3600), hotline.supervision)
+        app = build_app(hotline.desk, SessionStore(3600), hotline.supervision, hotline.qa)
         async with TestClient(TestServer(app)) as client:
             yield Service(hotline, ami, client, now)
     finally:

@@ -72,7 +72,9 @@ class Desk:
     def advance(self, seconds: float) -> None:
         self.now[0] += seconds
 
-    async def login(self, user: str, password: str = PASSWORD) -> str:
+    async def login(self, user: str, password: str | None = None) -> str:
+        if password is None:
+            password = SUPERVISOR_PASSWORD if user == "supervisor" else PASSWORD
         async with self.client.post(
             "/api/login", json={"username": user, "password": password}
         ) as r:
@@ -132,7 +134,9 @@ async def desk(tmp_path: Path, db_url: str) -> AsyncIterator[Desk]:
     await hotline.started.wait()
     client = TestClient(
         TestServer(
-            build_app(hotline.desk, SessionStore(settings.session_ttl_s), hotline.supervision)
+            build_app(
+                hotline.desk, SessionStore(settings.session_ttl_s), hotline.supervision, hotline.qa
+            )
         )
     )
     await client.start_server()

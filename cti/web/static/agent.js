@@ -23,6 +23,8 @@ const I18N = {
     "aria.pause_reason": "Pause reason",
     "btn.ready": "Ready", "btn.pause": "Pause", "btn.logout": "Log out", "btn.hangup": "Hang up",
     "btn.transfer": "Transfer", "btn.save": "Save disposition",
+    "btn.rec_pause": "Pause recording", "btn.rec_resume": "Resume recording",
+    "rec.paused": "Recording paused (card details): resume when done.",
     "desk.idle": "No call. Incoming calls pop up here.",
     "today.figures": "My day: {answered} answered · handle time {aht} · occupancy {occupancy}",
     "pop.ringing": "Incoming call", "pop.talking": "On a call with", "pop.ended": "Call ended:",
@@ -61,6 +63,7 @@ const I18N = {
     "err.target_unavailable": "That agent is not ready.",
     "err.unknown_target": "Unknown transfer target.",
     "err.pbx_error": "The phone system refused the request.",
+    "err.no_recording": "This call has no recording to pause or resume.",
     "err.refused": "Not possible in your current state.",
     "err.unknown_disposition": "Choose a result.", "err.unknown_reason": "Choose a pause reason.",
     "err.network": "Network error: the server cannot be reached.",
@@ -113,6 +116,8 @@ const I18N = {
     "queue.general": "综合", "queue.billing": "账单", "queue.technical": "技术支持",
     "queue.account": "账户",
     "note.transferred": "已转接。", "note.hung_up": "已挂断。",
+    "btn.rec_pause": "暂停录音", "btn.rec_resume": "恢复录音",
+    "rec.paused": "录音已暂停（银行卡信息）：结束后请恢复。",
     "note.logged_out": "您已退出登录。",
     "err.bad_credentials": "工号或密码错误。",
     "err.session_expired": "会话已过期，请重新登录。",
@@ -122,6 +127,7 @@ const I18N = {
     "err.target_unavailable": "该坐席未就绪。",
     "err.unknown_target": "转接目标不存在。",
     "err.pbx_error": "电话系统拒绝了该请求。",
+    "err.no_recording": "该通话没有可暂停或恢复的录音。",
     "err.refused": "当前状态下无法执行。",
     "err.unknown_disposition": "请选择处理结果。", "err.unknown_reason": "请选择暂停原因。",
     "err.network": "网络错误：无法连接服务器。",
@@ -155,6 +161,8 @@ const desk = {
   talkStart: 0,
   dispoCall: null, // {call_id, caller_number, name}: the call the form is for
   dispoSaved: false,
+  recPausedCall: null, // call id whose recording this agent paused
+  recAskedCall: null, // call id whose pause state was asked
   directory: null,
 };
 let ws = null;
@@ -306,6 +314,7 @@ function renderPop() {
   if (!p) return;
   // the call's controls first: nothing below (CRM data included) may keep them away
   $("call-controls").hidden = desk.phase !== "talking";
+  renderRecording();
   $("pop").dataset.callId = p.call_id;
   $("pop").className = desk.phase || "";
   $("pop-title").textContent = t("pop." + (desk.phase || "ringing"));
@@ -584,6 +593,31 @@ $("btn-hangup").onclick = () => act(async () => {
   if (!desk.pop) return;
   await api("/api/calls/" + encodeURIComponent(desk.pop.call_id) + "/hangup", {});
   notice(t("note.hung_up"), "info");
+});
+// Recording pause (PCI: card details): the paused span is silence in the recording.
+function renderRecording() {
+  const callId = desk.pop && desk.phase === "talking" ? desk.pop.call_id : null;
+  if (desk.recPausedCall && desk.recPausedCall !== callId) desk.recPausedCall = null;
+  if (callId && desk.recAskedCall !== callId) {
+    // a call taken over after a reload may be paused already: ask once
+    desk.recAskedCall = callId;
+    api("/api/calls/" + encodeURIComponent(callId) + "/recording").then((res) => {
+      if (res.paused) desk.recPausedCall = callId;
+      renderRecording();
+    }).catch(() => {});
+  }
+  const paused = callId !== null && desk.recPausedCall === callId;
+  $("btn-recording").textContent = t(paused ? "btn.rec_resume" : "btn.rec_pause");
+  $("btn-recording").dataset.paused = paused ? "1" : "0";
+  $("rec-status").textContent = paused ? t("rec.paused") : "";
+}
+$("btn-recording").onclick = () => act(async () => {
+  if (!desk.pop) return;
+  const callId = desk.pop.call_id;
+  const paused = desk.recPausedCall !== callId;
+  const res = await api("/api/calls/" + encodeURIComponent(callId) + "/recording", { paused });
+  desk.recPausedCall = res.paused ? callId : null;
+  renderRecording();
 });
 $("btn-transfer").onclick = () => act(async () => {
   if (!desk.pop) return;

@@ -28,6 +28,7 @@ const I18N = {
     "tile.target": "target {target}",
     "alarms.title": "Alarms",
     "alarms.none": "No alarm.",
+    "escalation.text": "Red flag \"{tag}\" on call {call} (agent {agent}) at {at} s: review it on the QA page",
     "alarm.cleared_text": "{queue}: alarm {rule} cleared",
     "alarm.service_level": "{queue}: service level {value} below {threshold}",
     "alarm.longest_wait": "{queue}: a caller waits {value} s (over {threshold} s)",
@@ -105,6 +106,7 @@ const I18N = {
     "tile.target": "目标 {target}",
     "alarms.title": "告警",
     "alarms.none": "无告警。",
+    "escalation.text": "通话 {call}（坐席 {agent}）在 {at} 秒处出现红色警示“{tag}”：请在质检页面复核",
     "alarm.cleared_text": "{queue}：告警 {rule} 已解除",
     "alarm.service_level": "{queue}：服务水平 {value} 低于 {threshold}",
     "alarm.longest_wait": "{queue}：有来电已等待 {value} 秒（超过 {threshold} 秒）",
@@ -299,6 +301,22 @@ function render() {
   tick();
 }
 
+// a red-flag tag a transcript was given (complaint, regulator...): newest first, kept 20
+function showEscalation(e) {
+  const li = document.createElement("li");
+  li.className = "critical escalation";
+  li.dataset.call = e.call_id;
+  const at = new Date().toLocaleTimeString(lang === "zh" ? "zh-CN" : "en-GB");
+  const vars = { tag: e.tag, call: e.call_id, agent: e.agent_id || "-", at: e.start_s == null ? "-" : Math.round(e.start_s) };
+  const link = document.createElement("a");
+  link.href = "/qa";
+  link.textContent = at + " " + t("escalation.text", vars);
+  li.append(link);
+  const list = $("escalations");
+  list.prepend(li);
+  while (list.children.length > 20) list.lastChild.remove();
+}
+
 function tick() {
   if (!data) return;
   const waiting = data.total.waiting > 0;
@@ -429,6 +447,7 @@ function connect() {
       dataAt = Date.now();
       render();
     }
+    if (frame.type === "qa.escalation") showEscalation(frame.data);
   });
   ws.addEventListener("close", (ev) => {
     ws = null;

@@ -1,0 +1,1 @@
+"""Quality assurance: recording pauses, the QA page's search, playback and scoring."""
