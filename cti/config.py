@@ -194,6 +194,8 @@ class Settings(BaseSettings):
     # recordings and transcripts older than this many days are deleted by
     # ``hotline retention`` unless the call is tagged "hold" (0: kept forever)
     retention_days: int = Field(default=0, ge=0)
+    # the QA page's spot-check sample: this % of each agent's calls a week
+    qa_sample_percent: float = Field(default=5.0, gt=0, le=100)
 
     # Transcription for QA (``hotline transcribe``, recordings.transcribe).
     # A call stored with a recording is queued for transcription_engine ("": off):

@@ -84,6 +84,17 @@ def compare_server_default(
     return None
 
 
+#: Made by migrations in SQL the models cannot describe (the transcripts'
+#: full-text index: an FTS5 table and its shadow tables on SQLite, an
+#: expression index on PostgreSQL): left out when comparing with the models.
+SQL_ONLY_PREFIXES = ("transcripts_fts", "ix_transcripts_search")
+
+
+def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    """Autogenerate's filter: everything but the objects of ``SQL_ONLY_PREFIXES``."""
+    return not (name or "").startswith(SQL_ONLY_PREFIXES)
+
+
 def head_revision() -> str:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None, "no migrations"

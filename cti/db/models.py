@@ -7,8 +7,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, DateTime, Dialect, Enum, Float, Integer, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 from sqlalchemy.types import TypeDecorator
+
+from cti.qa.words import index_text
 
 # Asterisk's longest caller number is 79 bytes (AST_MAX_EXTENSION is 80)
 CALLER_NUMBER_LENGTH = 80
@@ -243,6 +245,13 @@ class Transcript(Base):
     analytics: Mapped[dict[str, Any]] = mapped_column(JSON)
     # every turn's redacted text, one line per turn: what full-text search reads
     text: Mapped[str] = mapped_column(Text, default="")
+    # ``text``'s words as the full-text index holds them (cti.qa.words; set with text)
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+    @validates("text")
+    def _index_text(self, _key: str, value: str) -> str:
+        self.search_text = index_text(value or "")
+        return value
 
 
 class CallTag(Base):

@@ -8,7 +8,8 @@ import time
 
 from cti.config import Settings
 from cti.db.repository import create_schema, make_engine
-from cti.qa.retention import HOLD_TAG, RetentionReport, apply_retention
+from cti.qa.retention import RetentionReport, apply_retention
+from cti.qa.store import HOLD_TAG
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

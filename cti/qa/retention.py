@@ -20,11 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from cti.audit import AuditLog
 from cti.db.models import CallRecord, CallTag, Transcript
+from cti.qa.store import HOLD_TAG
 from recordings.transcribe.sources import PARTY_SUFFIXES, party_file
 
 log = logging.getLogger(__name__)
 
-HOLD_TAG = "hold"
 AUDIT_ACTION = "retention.delete"
 
 

@@ -18,6 +18,11 @@ from cti.db.models import (
     TrainingCall,
     Transcript,
 )
+from cti.qa.fulltext import matching_calls
+from cti.qa.words import query_terms
+
+#: The tag that keeps a call's recordings and transcript from retention.
+HOLD_TAG = "hold"
 
 
 def ts(epoch: float) -> datetime:
@@ -41,9 +46,13 @@ class CallFilter:
     queue: str | None = None
     tag: str | None = None
     caller_number: str | None = None  # a part of the number
-    text: str | None = None  # words in the transcript
+    text: str | None = None  # words in the transcript (cti.qa.words.query_terms)
     has_recording: bool | None = None
     training: bool | None = None
+    disposition: str | None = None  # the call's disposition or the agent's code
+    survey_min: int | None = None  # the caller's survey score, 1-5
+    survey_max: int | None = None
+    only: frozenset[str] | None = None  # these calls only (the spot-check sample)
     limit: int = 50
 
 
@@ -146,13 +155,23 @@ class QaStore:
                 CallRecord.call_id.in_(select(CallTag.call_id).where(CallTag.tag == f.tag))
             )
         if f.text:
+            terms = query_terms(f.text)
             conditions.append(
-                CallRecord.call_id.in_(
-                    select(Transcript.call_id).where(
-                        Transcript.text.contains(f.text, autoescape=True)
-                    )
+                CallRecord.call_id.in_(matching_calls(terms, self.engine.dialect.name))
+            )
+        if f.disposition:
+            conditions.append(
+                or_(
+                    CallRecord.disposition == f.disposition,
+                    CallRecord.agent_disposition == f.disposition,
                 )
             )
+        if f.survey_min is not None:
+            conditions.append(CallRecord.survey_score >= f.survey_min)
+        if f.survey_max is not None:
+            conditions.append(CallRecord.survey_score <= f.survey_max)
+        if f.only is not None:
+            conditions.append(CallRecord.call_id.in_(sorted(f.only)))
         query = query.where(*conditions).order_by(CallRecord.entered_at.desc()).limit(f.limit)
         async with self.sessions() as session:
             return list(await session.scalars(query))
@@ -236,6 +255,56 @@ class QaStore:
                 session.add(row)
             else:
                 row.marked_by, row.marked_at, row.note = by, ts(at), note
+
+    # ------------------------------------------------- spot-check sample, hold
+    async def agent_calls(self, start: datetime, end: datetime) -> list[tuple[str, str]]:
+        """``(call_id, agent_id)`` of the calls an agent took that came in in [start, end)."""
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(CallRecord.call_id, CallRecord.agent_id).where(
+                    CallRecord.agent_id.is_not(None),
+                    CallRecord.entered_at >= start,
+                    CallRecord.entered_at < end,
+                )
+            )
+            return [(call_id, agent) for call_id, agent in rows if agent]
+
+    async def set_hold(self, call_id: str, by: str, at: float, on: bool) -> bool:
+        """Tag the call ``hold`` (kept from retention) or remove the tag; whether it changed."""
+        async with self.sessions.begin() as session:
+            held = list(
+                await session.scalars(
+                    select(CallTag).where(CallTag.call_id == call_id, CallTag.tag == HOLD_TAG)
+                )
+            )
+            if on and not held:
+                session.add(
+                    CallTag(
+                        call_id=call_id,
+                        tag=HOLD_TAG,
+                        detail={},
+                        source="manual",
+                        created_by=by,
+                        created_at=ts(at),
+                    )
+                )
+                return True
+            if not on and held:
+                for row in held:
+                    await session.delete(row)
+                return True
+            return False
+
+    async def held_ids(self, call_ids: list[str]) -> set[str]:
+        if not call_ids:
+            return set()
+        async with self.sessions() as session:
+            rows = await session.scalars(
+                select(CallTag.call_id).where(
+                    CallTag.call_id.in_(call_ids), CallTag.tag == HOLD_TAG
+                )
+            )
+            return set(rows)
 
     async def training_ids(self, call_ids: list[str]) -> set[str]:
         if not call_ids:

@@ -120,6 +120,7 @@ class Hotline:
             settings.recordings_dir,
             clock,
             self.supervision.audit,  # listens, downloads, transcript views
+            settings.qa_sample_percent,  # the spot-check sample's share of calls
         )
         # red-flag tags stored by the transcription workers -> supervisors, webhook
         self.escalations = Escalations(

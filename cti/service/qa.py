@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from cti.audit import AuditLog
+from cti.qa.sample import DEFAULT_PERCENT, Week, pick
 from cti.qa.scorecard import Scorecard
 from cti.qa.store import QaStore
 
@@ -20,6 +21,8 @@ LISTEN = "qa.listen"  # a recording played in the browser (HTTP Range requests)
 DOWNLOAD = "qa.download"  # a recording fetched whole
 TRANSCRIPT_VIEW = "qa.transcript_view"  # a call opened for review (its transcript)
 REFUSED = "qa.refused"  # a role that may not use the QA side tried
+HOLD = "qa.hold"  # a call put on hold (kept from retention)
+UNHOLD = "qa.unhold"  # a call's hold removed
 #: Range requests of one playback within this many seconds are one listen.
 LISTEN_WINDOW_S = 600.0
 
@@ -32,8 +35,10 @@ class QaFacade:
         recordings_dir: Path,
         clock: Callable[[], float],
         audit: AuditLog,
+        sample_percent: float = DEFAULT_PERCENT,
     ) -> None:
         self.store, self.scorecard, self.recordings_dir = store, scorecard, recordings_dir
+        self.sample_percent = sample_percent  # of each agent's calls a week, spot-checked
         self._clock = clock
         self._audit = audit
         self._listening: dict[tuple[str, str, str], float] = {}  # (user, file, from) -> last
@@ -55,6 +60,11 @@ class QaFacade:
         await self._audit.append(
             username, role, action, target, where | (detail or {}), at=self.now()
         )
+
+    async def sample(self, week: Week) -> dict[str, list[str]]:
+        """The week's spot-check sample: each agent's sampled call ids."""
+        calls = await self.store.agent_calls(week.start, week.end)
+        return pick(week, calls, self.sample_percent)
 
     async def audit_listen(self, username: str, role: str, name: str, remote: str | None) -> None:
         """A Range request of a recording: one entry per playback, not one per range.

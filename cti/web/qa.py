@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,10 @@ from aiohttp import web
 
 from cti.db.models import CallRecord, QaScore
 from cti.domain.call_control import CallActionRefused
+from cti.qa.sample import BadWeek, Week, parse_week, week_of
 from cti.qa.scorecard import ScoreRejected, score_call
-from cti.qa.store import CallDetail, CallFilter, ts
+from cti.qa.store import HOLD_TAG, CallDetail, CallFilter, ts
+from cti.qa.words import MAX_QUERY_CHARS, BadQuery, query_terms
 from cti.service.qa import DOWNLOAD, REFUSED, TRANSCRIPT_VIEW
 from cti.web.app import (
     DESK,
@@ -161,11 +164,44 @@ def call_filter(query: Any) -> CallFilter:
         queue=_text(query, "queue", 64),
         tag=_text(query, "tag", 64),
         caller_number=_text(query, "caller", 64),
-        text=_text(query, "text", 200),
+        text=_search_text(query),
         has_recording=_flag(query.get("has_recording"), "has_recording"),
         training=_flag(query.get("training"), "training"),
+        disposition=_text(query, "disposition", 64),
+        survey_min=_survey(query, "survey_min"),
+        survey_max=_survey(query, "survey_max"),
         limit=int(limit_text),
     )
+
+
+def week_param(value: str | None, now: float) -> Week:
+    """``week`` (``2026-W49``), or the week ``now`` is in."""
+    if value is None or value == "":
+        return week_of(ts(now))
+    try:
+        return parse_week(value)
+    except BadWeek as exc:
+        raise error(400, "bad_request", f"week: {exc}") from exc
+
+
+def _search_text(query: Any) -> str | None:
+    """The words to search the transcripts for; 400 when there are none to search."""
+    value = _text(query, "text", MAX_QUERY_CHARS)
+    if value is not None:
+        try:
+            query_terms(value)
+        except BadQuery as exc:
+            raise error(400, "bad_text", f"text: {exc}") from exc
+    return value
+
+
+def _survey(query: Any, name: str) -> int | None:
+    value = _text(query, name, 2)
+    if value is None:
+        return None
+    if value not in ("1", "2", "3", "4", "5"):
+        raise error(400, "bad_request", f"{name} must be 1-5")
+    return int(value)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -205,12 +241,19 @@ def cdr_json(cdr: CallRecord) -> dict[str, Any]:
 
 @qa_access
 async def search_calls(request: web.Request) -> web.Response:
-    store = request.app[QA].store
-    rows = await store.search(call_filter(request.query))
+    qa = request.app[QA]
+    store = qa.store
+    found = call_filter(request.query)
+    if _flag(request.query.get("sample"), "sample"):
+        week = week_param(request.query.get("week"), qa.now())
+        sampled = await qa.sample(week)
+        found = replace(found, only=frozenset(c for ids in sampled.values() for c in ids))
+    rows = await store.search(found)
     ids = [r.call_id for r in rows]
     averages = await store.agent_averages({r.agent_id for r in rows if r.agent_id})
     scores = await store.call_scores(ids)
     training = await store.training_ids(ids)
+    held = await store.held_ids(ids)
     calls = []
     for row in rows:
         avg = averages.get(row.agent_id or "")
@@ -219,6 +262,7 @@ async def search_calls(request: web.Request) -> web.Response:
             | {
                 "score": scores.get(row.call_id),
                 "training": row.call_id in training,
+                "hold": row.call_id in held,
                 "agent_avg_score": round(avg[0], 1) if avg else None,
                 "agent_scored_calls": avg[1] if avg else 0,
             }
@@ -281,6 +325,7 @@ def detail_json(recordings: Path, detail: CallDetail, now: float) -> dict[str, A
         "transcript_language": detail.language,
         "transcript_engine": detail.engine,
         "tags": [_jsonable(t) for t in detail.tags],
+        "hold": any(t["tag"] == HOLD_TAG for t in detail.tags),
         "scores": [score_json(s) for s in detail.scores],
         "training": (
             {
@@ -443,3 +488,6 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/api/qa/calls/{call_id}/scores", save_score)
     app.router.add_post("/api/qa/calls/{call_id}/training", mark_training)
     app.router.add_get("/api/qa/recordings/{name:.+}", recording_file)
+    from cti.web import qa_spotcheck  # its routes use this module's guard
+
+    qa_spotcheck.setup(app)

@@ -21,6 +21,7 @@ from cti.db.migrate import (
     alembic_config,
     compare_server_default,
     head_revision,
+    include_name,
     schema_revision,
 )
 from cti.db.models import Base, CallRecord
@@ -126,12 +127,18 @@ def _columns(conn: Connection) -> dict[str, set[str]]:
     return {
         table: {column["name"] for column in inspector.get_columns(table)}
         for table in inspector.get_table_names()
+        if include_name(table, "table", {})  # not the SQL-only full-text index
     }
 
 
 def _differences(conn: Connection) -> list[Any]:
     context = MigrationContext.configure(
-        conn, opts={"compare_type": True, "compare_server_default": compare_server_default}
+        conn,
+        opts={
+            "compare_type": True,
+            "compare_server_default": compare_server_default,
+            "include_name": include_name,
+        },
     )
     return list(compare_metadata(context, Base.metadata))
 

@@ -17,7 +17,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from cti.db.migrate import compare_server_default
+from cti.db.migrate import compare_server_default, include_name
 from cti.db.models import Base
 
 target_metadata = Base.metadata
@@ -31,6 +31,7 @@ def _configure_and_run(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         compare_server_default=compare_server_default,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,7 +1,8 @@
 "use strict";
 // QA page: search calls, open one (CDR, IVR path, tags, transcript), play its
 // recording (the transcript follows the audio; a click on a turn, a word or a
-// tag seeks there), score it against the scorecard, mark it for training.
+// tag seeks there), score it against the scorecard, mark it for training, put
+// it on hold; the week's spot-check sample is a filter of the search.
 // Plain JS, no build step. Every UI string is in I18N, in English and Chinese.
 
 const $ = (id) => document.getElementById(id);
@@ -15,7 +16,11 @@ const I18N = {
     "search.title": "Search calls", "f.since": "From", "f.until": "To", "f.agent": "Agent",
     "f.queue": "Queue", "f.tag": "Tag", "f.caller": "Caller number", "f.text": "Words said",
     "f.recording": "Recording", "f.training": "Training", "any": "Any", "yes": "Yes", "no": "No",
-    "btn.search": "Search",
+    "btn.search": "Search", "f.disposition": "Result", "f.survey": "Survey",
+    "f.sample": "Spot-check sample", "f.week": "Week",
+    "sample.info": "Spot-check sample of week {week}: {percent} % of each agent's calls, at least one ({n} calls).",
+    "r.hold": "Hold", "h.put": "Put on hold (keep from deletion)", "h.remove": "Remove hold",
+    "h.on": "On hold: kept from deletion.", "h.off": "Not on hold.",
     "r.when": "When", "r.caller": "Caller", "r.queue": "Queue", "r.agent": "Agent",
     "r.agent_avg": "Agent average", "r.talk": "Talk", "r.result": "Result", "r.score": "Score",
     "r.recording": "Recording", "r.training": "Training", "r.none": "No calls match.",
@@ -47,7 +52,11 @@ const I18N = {
     "search.title": "搜索通话", "f.since": "开始日期", "f.until": "结束日期", "f.agent": "坐席",
     "f.queue": "队列", "f.tag": "标签", "f.caller": "来电号码", "f.text": "通话内容",
     "f.recording": "录音", "f.training": "培训", "any": "全部", "yes": "有", "no": "无",
-    "btn.search": "搜索",
+    "btn.search": "搜索", "f.disposition": "结果", "f.survey": "满意度",
+    "f.sample": "抽检样本", "f.week": "周",
+    "sample.info": "第 {week} 周抽检样本：每位坐席通话的 {percent}%，至少一通（共 {n} 通）。",
+    "r.hold": "保留", "h.put": "保留（不随保存期删除）", "h.remove": "取消保留",
+    "h.on": "已保留：不会被删除。", "h.off": "未保留。",
     "r.when": "时间", "r.caller": "来电", "r.queue": "队列", "r.agent": "坐席",
     "r.agent_avg": "坐席平均分", "r.talk": "通话时长", "r.result": "结果", "r.score": "评分",
     "r.recording": "录音", "r.training": "培训", "r.none": "没有符合条件的通话。",
@@ -82,7 +91,7 @@ function t(key, vars) {
   return text;
 }
 
-const qa = { me: null, card: null, calls: [], detail: null, turnEls: [], wordEls: [] };
+const qa = { me: null, card: null, calls: [], sample: null, detail: null, turnEls: [], wordEls: [] };
 
 class ApiError extends Error {
   constructor(status, code, message) { super(message); this.status = status; this.code = code; }
@@ -192,10 +201,17 @@ $("btn-logout").onclick = () => act(async () => { await api("/api/logout", {}); 
 async function search() {
   const params = new URLSearchParams();
   const fields = { since: "f-since", until: "f-until", agent: "f-agent", queue: "f-queue", tag: "f-tag",
-    caller: "f-caller", text: "f-text", has_recording: "f-recording", training: "f-training" };
+    caller: "f-caller", text: "f-text", has_recording: "f-recording", training: "f-training",
+    disposition: "f-disposition", survey_min: "f-survey-min", survey_max: "f-survey-max", week: "f-week" };
   for (const [name, id] of Object.entries(fields)) {
     const value = $(id).value.trim();
     if (value) params.set(name, value);
+  }
+  qa.sample = null;
+  if ($("f-sample").checked) {
+    params.set("sample", "true");
+    qa.sample = await api("/api/qa/sample" + (params.get("week") ? "?week=" + encodeURIComponent(params.get("week")) : ""));
+    if (!$("f-week").value) $("f-week").value = qa.sample.week;
   }
   const data = await api("/api/qa/calls?" + params.toString());
   qa.calls = data.calls;
@@ -217,13 +233,17 @@ function renderResults() {
       el("td", { textContent: c.disposition }),
       el("td", { textContent: c.score === null ? "" : String(c.score), className: "score" }),
       el("td", { textContent: c.has_recording ? "♪" : "" }),
-      el("td", { textContent: c.training ? "★" : "" }));
+      el("td", { textContent: c.training ? "★" : "" }),
+      el("td", { textContent: c.hold ? "⏸" : "", className: "hold" }));
     row.dataset.callId = c.call_id;
     if (qa.detail && qa.detail.call.call_id === c.call_id) row.className = "open";
     row.onclick = () => act(() => openCall(c.call_id));
     return row;
   }));
   $("results-empty").hidden = qa.calls.length > 0;
+  const s = qa.sample;
+  $("sample-info").hidden = !s;
+  $("sample-info").textContent = s ? t("sample.info", { week: s.week, percent: s.percent, n: s.calls.length }) : "";
 }
 
 // ------------------------------------------------------------------ one call
@@ -250,6 +270,9 @@ function renderDetail(fresh) {
   ];
   $("d-cdr").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", { textContent: t(k) }), el("dd", { textContent: v })]));
   $("d-ivr").replaceChildren(...d.ivr_steps.map((s) => el("li", { textContent: s })));
+  $("btn-hold").textContent = t(d.hold ? "h.remove" : "h.put");
+  $("hold-state").textContent = t(d.hold ? "h.on" : "h.off");
+  $("hold-state").className = d.hold ? "held" : "";
 
   // audio: the mixed recording first, then each party, voicemail
   const parties = Object.keys(d.audio);
@@ -392,6 +415,15 @@ $("score-form").addEventListener("submit", (ev) => {
     await search();
   });
 });
+
+// a call on hold is kept from retention (the "hold" tag); each change is audited
+$("btn-hold").addEventListener("click", () => act(async () => {
+  const callId = qa.detail.call.call_id;
+  await api("/api/qa/calls/" + encodeURIComponent(callId) + "/hold", { hold: !qa.detail.hold });
+  qa.detail = await api("/api/qa/calls/" + encodeURIComponent(callId));
+  renderDetail(false);
+  await search();
+}));
 
 $("training-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
