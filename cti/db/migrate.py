@@ -85,9 +85,10 @@ def compare_server_default(
 
 
 #: Made by migrations in SQL the models cannot describe (the transcripts'
-#: full-text index: an FTS5 table and its shadow tables on SQLite, an
-#: expression index on PostgreSQL): left out when comparing with the models.
-SQL_ONLY_PREFIXES = ("transcripts_fts", "ix_transcripts_search")
+#: full-text index: an FTS5 table and its shadow tables on SQLite, a generated
+#: tsvector column and its GIN index on PostgreSQL): left out when comparing
+#: the database with the models.
+SQL_ONLY_PREFIXES = ("transcripts_fts", "ix_transcripts_search", "search_vector")
 
 
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:

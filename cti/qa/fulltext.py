@@ -2,7 +2,8 @@
 
 Both search ``transcripts.search_text`` (``cti.qa.words``; migration 0019):
 SQLite through its FTS5 table ``transcripts_fts``, PostgreSQL through
-``to_tsvector('simple', search_text)`` and its GIN index. A query's terms are
+its stored ``search_vector`` (``to_tsvector('simple', search_text)``) and
+that column's GIN index. A query's terms are
 phrases, all required; their words go to the database as bound parameters
 (PostgreSQL) or quoted FTS5 phrases of letters and digits only (SQLite).
 """
@@ -16,8 +17,9 @@ from sqlalchemy import ColumnElement, Select, String, and_, func, literal_column
 from cti.db.models import Transcript
 from cti.qa.words import fts5_match
 
-#: The expression the PostgreSQL index is over; a query must use the same one.
 _SIMPLE: ColumnElement[Any] = literal_column("'simple'::regconfig")
+#: PostgreSQL only, made by the migration (not a model column: SQLite has none)
+_VECTOR: ColumnElement[Any] = literal_column("transcripts.search_vector")
 
 
 def matching_calls(terms: list[list[str]], dialect: str) -> Select[Any]:
@@ -31,9 +33,8 @@ def matching_calls(terms: list[list[str]], dialect: str) -> Select[Any]:
         )
         return select(fts.c.call_id)
     if dialect == "postgresql":
-        vector = func.to_tsvector(_SIMPLE, Transcript.search_text)
         found: list[ColumnElement[bool]] = [
-            vector.op("@@")(func.phraseto_tsquery(_SIMPLE, " ".join(term))) for term in terms
+            _VECTOR.op("@@")(func.phraseto_tsquery(_SIMPLE, " ".join(term))) for term in terms
         ]
         return select(Transcript.call_id).where(and_(*found))
     raise ValueError(f"no full-text search on {dialect}: SQLite and PostgreSQL only")

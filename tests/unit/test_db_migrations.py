@@ -125,7 +125,11 @@ async def _first_release_database(engine: AsyncEngine) -> None:
 def _columns(conn: Connection) -> dict[str, set[str]]:
     inspector = inspect(conn)
     return {
-        table: {column["name"] for column in inspector.get_columns(table)}
+        table: {
+            column["name"]
+            for column in inspector.get_columns(table)
+            if include_name(column["name"], "column", {})
+        }
         for table in inspector.get_table_names()
         if include_name(table, "table", {})  # not the SQL-only full-text index
     }

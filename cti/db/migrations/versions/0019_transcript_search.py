@@ -3,8 +3,8 @@
 ``transcripts.search_text``: the redacted text's words as ``cti.qa.words``
 cuts them (each Chinese character a word), filled for the transcripts stored
 so far. On SQLite an FTS5 table ``transcripts_fts`` (``unicode61``) kept in
-step with ``transcripts`` by triggers; on PostgreSQL a GIN index over
-``to_tsvector('simple', search_text)``.
+step with ``transcripts`` by triggers; on PostgreSQL a stored generated column
+``search_vector`` (``to_tsvector('simple', search_text)``) with a GIN index.
 
 Revision ID: 0019
 Revises: 0016
@@ -46,10 +46,18 @@ SQLITE_DOWN = (
     "DROP TABLE IF EXISTS transcripts_fts",
 )
 POSTGRES = (
+    # stored, so a phrase's recheck and a scan read the vector instead of parsing the text
+    "ALTER TABLE transcripts ADD COLUMN search_vector tsvector "
+    "GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, search_text)) STORED",
+    # fastupdate off: a transcript goes into the index when stored (one per call), so
+    # the planner never sees a pending list it would rather scan the table than read
     "CREATE INDEX ix_transcripts_search ON transcripts "
-    "USING gin (to_tsvector('simple'::regconfig, search_text))",
+    "USING gin (search_vector) WITH (fastupdate = off)",
 )
-POSTGRES_DOWN = ("DROP INDEX IF EXISTS ix_transcripts_search",)
+POSTGRES_DOWN = (
+    "DROP INDEX IF EXISTS ix_transcripts_search",
+    "ALTER TABLE transcripts DROP COLUMN IF EXISTS search_vector",
+)
 BATCH = 500
 
 
