@@ -138,14 +138,11 @@ const I18N = {
   },
 };
 
-let lang = localStorage.getItem("hotline.lang")
-  || ((navigator.language || "").toLowerCase().startsWith("zh") ? "zh" : "en");
+let lang = hotline.initialLanguage();
 
 function t(key, vars) {
-  let text = (I18N[lang] && I18N[lang][key]) || I18N.en[key];
-  if (text === undefined) return undefined;
-  for (const [k, v] of Object.entries(vars || {})) text = text.replace("{" + k + "}", v);
-  return text;
+  const text = hotline.translate(I18N, lang, key, vars);
+  return text === undefined ? undefined : text;
 }
 // A code from the server (state, reason, disposition, queue, tier): its label, or itself.
 const label = (prefix, code) => (code ? t(prefix + "." + code) || code : "");
@@ -169,30 +166,16 @@ let ws = null;
 let retry = 500;
 let reconnectTimer = null;
 
-class ApiError extends Error {
-  constructor(status, code, message) { super(message); this.status = status; this.code = code; }
-}
+const { ApiError } = hotline;
 
 async function api(path, body) {
-  let res;
   try {
-    res = await fetch(path, {
-      method: body === undefined ? "GET" : "POST",
-      headers: body === undefined ? {} : { "Content-Type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: "same-origin",
-    });
-  } catch (err) {
-    throw new ApiError(0, "network", String(err));
-  }
-  const data = await res.json().catch(() => ({}));
-  if (!res.ok) {
-    const e = new ApiError(res.status, data.error || "http_" + res.status, data.message || res.statusText);
+    return await hotline.request(path, body);
+  } catch (e) {
     // a session that ended while the page was open: back to the login form, saying why
-    if (res.status === 401 && path !== "/api/login" && (desk.me || e.code === "session_expired")) showLogin(e);
+    if (e.status === 401 && path !== "/api/login" && (desk.me || e.code === "session_expired")) showLogin(e);
     throw e;
   }
-  return data;
 }
 
 const errorText = (err) => (err && err.code && t("err." + err.code)) || (err && err.message) || String(err);

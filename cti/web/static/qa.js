@@ -81,41 +81,24 @@ const I18N = {
   },
 };
 
-let lang = localStorage.getItem("hotline.lang")
-  || ((navigator.language || "").toLowerCase().startsWith("zh") ? "zh" : "en");
+let lang = hotline.initialLanguage();
 
 function t(key, vars) {
-  let text = (I18N[lang] && I18N[lang][key]) || I18N.en[key];
-  if (text === undefined) return key;
-  for (const [k, v] of Object.entries(vars || {})) text = text.replace("{" + k + "}", v);
-  return text;
+  const text = hotline.translate(I18N, lang, key, vars);
+  return text === undefined ? key : text;
 }
 
 const qa = { me: null, card: null, calls: [], sample: null, detail: null, turnEls: [], wordEls: [] };
 
-class ApiError extends Error {
-  constructor(status, code, message) { super(message); this.status = status; this.code = code; }
-}
+const { ApiError } = hotline;
 
 async function api(path, body) {
-  let res;
   try {
-    res = await fetch(path, {
-      method: body === undefined ? "GET" : "POST",
-      headers: body === undefined ? {} : { "Content-Type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: "same-origin",
-    });
-  } catch (err) {
-    throw new ApiError(0, "network", String(err));
-  }
-  const data = await res.json().catch(() => ({}));
-  if (!res.ok) {
-    const e = new ApiError(res.status, data.error || "http_" + res.status, data.message || res.statusText);
-    if (res.status === 401 && path !== "/api/login") showLogin();
+    return await hotline.request(path, body);
+  } catch (e) {
+    if (e.status === 401 && path !== "/api/login") showLogin();
     throw e;
   }
-  return data;
 }
 
 const errorText = (err) => {

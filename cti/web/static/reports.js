@@ -51,9 +51,9 @@ const I18N = {
     "need_login": "请先在实时监控大屏登录（仅限班长）。",
   },
 };
-let lang = localStorage.getItem("hotline.lang") || ((navigator.language || "").toLowerCase().startsWith("zh") ? "zh" : "en");
+let lang = hotline.initialLanguage();
 if (!I18N[lang]) lang = "en";
-const t = (key) => (I18N[lang] && I18N[lang][key]) || I18N.en[key] || key;
+const t = (key) => hotline.translate(I18N, lang, key) ?? key;
 let last = null;
 
 function query() {

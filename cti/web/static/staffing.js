@@ -105,18 +105,13 @@ const I18N = {
 };
 
 const $ = (id) => document.getElementById(id);
-let lang = localStorage.getItem("hotline.lang")
-  || ((navigator.language || "").toLowerCase().startsWith("zh") ? "zh" : "en");
+let lang = hotline.initialLanguage();
 let lastPlan = null;
 let lastNotice = null; // a function making the notice's text: redone on a language switch
 let liveTimer = null;
 
 function t(key, values) {
-  let text = (I18N[lang] && I18N[lang][key]) || I18N.en[key] || key;
-  for (const [name, value] of Object.entries(values || {})) {
-    text = text.split(`{${name}}`).join(String(value));
-  }
-  return text;
+  return hotline.translate(I18N, lang, key, values) ?? key;
 }
 
 function applyLanguage() {

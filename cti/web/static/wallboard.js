@@ -165,15 +165,12 @@ const I18N = {
 
 const params = new URLSearchParams(location.search);
 const tv = params.get("tv") === "1";
-let lang = params.get("lang") || localStorage.getItem("hotline.lang")
-  || ((navigator.language || "").toLowerCase().startsWith("zh") ? "zh" : "en");
+let lang = params.get("lang") || hotline.initialLanguage();
 if (!I18N[lang]) lang = "en";
 
 function t(key, vars) {
-  let text = (I18N[lang] && I18N[lang][key]) || I18N.en[key];
-  if (text === undefined) return undefined;
-  for (const [k, v] of Object.entries(vars || {})) text = text.replace("{" + k + "}", v);
-  return text;
+  const text = hotline.translate(I18N, lang, key, vars);
+  return text === undefined ? undefined : text;
 }
 const label = (prefix, code) => (code ? t(prefix + "." + code) || code : "");
 
@@ -183,26 +180,8 @@ let ws = null;
 let retry = 500;
 let reconnectTimer = null;
 
-class ApiError extends Error {
-  constructor(status, code, message) { super(message); this.status = status; this.code = code; }
-}
-
-async function api(path, body) {
-  let res;
-  try {
-    res = await fetch(path, {
-      method: body === undefined ? "GET" : "POST",
-      headers: body === undefined ? {} : { "Content-Type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: "same-origin",
-    });
-  } catch (err) {
-    throw new ApiError(0, "network", String(err));
-  }
-  const payload = await res.json().catch(() => ({}));
-  if (!res.ok) throw new ApiError(res.status, payload.error || "http_" + res.status, payload.message || res.statusText);
-  return payload;
-}
+const { ApiError } = hotline;
+const api = hotline.request;
 
 const errorText = (err) => (err && err.code && t("err." + err.code)) || (err && err.message) || String(err);
 function notice(text) { $("notice").textContent = text || ""; $("notice").hidden = !text; }
