@@ -326,3 +326,16 @@ async def test_hold_is_refused_to_agents_unknown_calls_and_bad_bodies(desk: Desk
         from sqlalchemy import select
 
         assert list(await session.scalars(select(CallTag))) == []
+
+
+# ------------------------------------------------------------ words (pure)
+def test_index_and_query_cut_text_the_same_way() -> None:
+    from cti.qa.words import index_text, query_terms
+
+    stored = index_text("我要退款, CANCEL my Ｃａｒｄ １２３ café")
+    assert stored == "我 要 退 款 cancel my card 123 café"
+    assert query_terms("退款 Cancel") == [["退", "款"], ["cancel"]]
+    assert query_terms('"my card" 123') == [["my", "card"], ["123"]]
+    assert query_terms('"unclosed phrase') == [["unclosed", "phrase"]]
+    assert query_terms("abc退款 abc退款") == [["abc", "退", "款"]]  # once is enough
+    assert query_terms("カード") == [["カ", "ー", "ド"]]
