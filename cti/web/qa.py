@@ -6,8 +6,12 @@ Routes (all need a session; roles per route):
   ``{"paused": bool}``: pause / resume the call's recording; ``GET``: is it paused.
 - ``GET /qa``: the QA page. ``GET /api/qa/scorecard``: the scorecard.
 - ``GET /api/qa/calls``: search (``since``, ``until`` ISO dates or times,
-  ``agent``, ``queue``, ``tag``, ``caller``, ``text``, ``has_recording``,
-  ``training`` true/false, ``limit``); each call with its agent's average score.
+  ``agent``, ``queue``, ``tag``, ``caller``, ``text`` (full text,
+  ``cti.qa.words``), ``disposition``, ``survey_min``/``survey_max``,
+  ``has_recording``, ``training`` true/false, ``sample=true`` with ``week``,
+  ``limit``); each call with its agent's average score and hold mark.
+- ``GET /api/qa/sample``, ``POST /api/qa/calls/{call_id}/hold``: see
+  ``cti/web/qa_spotcheck.py``.
 - ``GET /api/qa/calls/{call_id}``: CDR, IVR path, paused spans, transcript
   turns, tags with time spans, scores, training mark, audio URLs.
 - ``GET /api/qa/recordings/{name}``: a recording file (``<name>.wav`` or
