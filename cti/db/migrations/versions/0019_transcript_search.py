@@ -29,15 +29,16 @@ _FTS_ROW = (
     " AND call_id = old.call_id"
 )
 SQLITE = (
+    # call_id first: a search reads it from the start of each row, not after the words
     "CREATE VIRTUAL TABLE transcripts_fts USING fts5("
-    "body, call_id, tokenize = 'unicode61 remove_diacritics 2')",
+    "call_id, body, tokenize = 'unicode61 remove_diacritics 2')",
     "CREATE TRIGGER transcripts_fts_insert AFTER INSERT ON transcripts BEGIN "
-    "INSERT INTO transcripts_fts (body, call_id) VALUES (new.search_text, new.call_id); END",
+    "INSERT INTO transcripts_fts (call_id, body) VALUES (new.call_id, new.search_text); END",
     "CREATE TRIGGER transcripts_fts_delete AFTER DELETE ON transcripts BEGIN "
     f"DELETE FROM transcripts_fts WHERE {_FTS_ROW}; END",
     "CREATE TRIGGER transcripts_fts_update AFTER UPDATE OF search_text, call_id ON transcripts "
     f"BEGIN DELETE FROM transcripts_fts WHERE {_FTS_ROW}; "
-    "INSERT INTO transcripts_fts (body, call_id) VALUES (new.search_text, new.call_id); END",
+    "INSERT INTO transcripts_fts (call_id, body) VALUES (new.call_id, new.search_text); END",
 )
 SQLITE_DOWN = (
     "DROP TRIGGER IF EXISTS transcripts_fts_update",
