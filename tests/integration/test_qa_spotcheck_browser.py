@@ -125,10 +125,11 @@ async def test_qa_user_searches_a_chinese_word_the_sample_and_puts_a_call_on_hol
         await page.click("#btn-hold")
         await expect(page.locator("#hold-state")).to_have_text("On hold: kept from deletion.")
         await expect(page.locator("#btn-hold")).to_have_text("Remove hold")
-        await expect(rows.first.locator("td.hold")).to_have_text("⏸")
+        await expect(rows.first.locator("td.hold")).to_have_text("held")
         await expect(page.locator("#d-tags")).to_contain_text("hold")
         await page.select_option("#lang", "zh")
         await expect(page.locator("#hold-state")).to_have_text("已保留：不会被删除。")
+        await expect(rows.first.locator("td.hold")).to_have_text("已保留")
         await browser_page.screenshot("qa-hold-zh.png")
         assert await browser_page.page_errors() == []
 

@@ -19,7 +19,7 @@ const I18N = {
     "btn.search": "Search", "f.disposition": "Result", "f.survey": "Survey",
     "f.sample": "Spot-check sample", "f.week": "Week",
     "sample.info": "Spot-check sample of week {week}: {percent} % of each agent's calls, at least one ({n} calls).",
-    "r.hold": "Hold", "h.put": "Put on hold (keep from deletion)", "h.remove": "Remove hold",
+    "r.hold": "Hold", "r.held": "held", "h.put": "Put on hold (keep from deletion)", "h.remove": "Remove hold",
     "h.on": "On hold: kept from deletion.", "h.off": "Not on hold.",
     "r.when": "When", "r.caller": "Caller", "r.queue": "Queue", "r.agent": "Agent",
     "r.agent_avg": "Agent average", "r.talk": "Talk", "r.result": "Result", "r.score": "Score",
@@ -55,7 +55,7 @@ const I18N = {
     "btn.search": "搜索", "f.disposition": "结果", "f.survey": "满意度",
     "f.sample": "抽检样本", "f.week": "周",
     "sample.info": "第 {week} 周抽检样本：每位坐席通话的 {percent}%，至少一通（共 {n} 通）。",
-    "r.hold": "保留", "h.put": "保留（不随保存期删除）", "h.remove": "取消保留",
+    "r.hold": "保留", "r.held": "已保留", "h.put": "保留（不随保存期删除）", "h.remove": "取消保留",
     "h.on": "已保留：不会被删除。", "h.off": "未保留。",
     "r.when": "时间", "r.caller": "来电", "r.queue": "队列", "r.agent": "坐席",
     "r.agent_avg": "坐席平均分", "r.talk": "通话时长", "r.result": "结果", "r.score": "评分",
@@ -217,7 +217,7 @@ function renderResults() {
       el("td", { textContent: c.score === null ? "" : String(c.score), className: "score" }),
       el("td", { textContent: c.has_recording ? "♪" : "" }),
       el("td", { textContent: c.training ? "★" : "" }),
-      el("td", { textContent: c.hold ? "⏸" : "", className: "hold" }));
+      el("td", { textContent: c.hold ? t("r.held") : "", className: "hold" }));
     row.dataset.callId = c.call_id;
     if (qa.detail && qa.detail.call.call_id === c.call_id) row.className = "open";
     row.onclick = () => act(() => openCall(c.call_id));
