@@ -82,8 +82,10 @@ class FlowEngine:
         directory: CustomerDirectory | None = None,
         voicemail_dir: PurePosixPath = VOICEMAIL_DIR,
         pin_attempts: PinAttempts | None = None,
+        announcement: str | None = None,
     ) -> None:
         self.flow = flow
+        self.announcement = announcement  # played first (the crisis switch's announcement)
         # wrong PINs counted across calls (None: per call only, for tests of the flow)
         self.pin_attempts = pin_attempts
         self.prompts_root = prompts_root
@@ -96,6 +98,10 @@ class FlowEngine:
 
     async def run(self, session: AgiSession) -> FlowRun:
         run = FlowRun(self.flow, self.flow.language)
+        if self.announcement:
+            run.steps.append(f"announcement={self.announcement}")
+            await session.set_variable(dialplan.IVR_PATH, run.path)
+            await session.stream_file(self.prompt(run, self.announcement))
         name: str | None = self.flow.start
         for _ in range(MAX_STEPS):
             if name is None:

@@ -82,6 +82,16 @@ const I18N = {
     "err.bad_credentials": "Wrong user name or password.",
     "err.session_expired": "Your session has expired: log in again.",
     "err.network": "The server cannot be reached.",
+    "crisis.title": "Crisis mode",
+    "crisis.banner": "Crisis mode ON: profile \"{profile}\" since {since} (by {by}). New calls get its flow and routes.",
+    "crisis.off_state": "Normal flow and routes.",
+    "crisis.on": "Turn on",
+    "crisis.off": "Turn off",
+    "crisis.confirm_on": "Turn on crisis profile \"{profile}\" for every new call?",
+    "crisis.confirm_off": "Turn crisis mode off (normal flow and routes for new calls)?",
+    "crisis.refused": "Refused, the running flow and routes are kept:",
+    "err.invalid_profile": "The profile's files are not valid.",
+    "err.unknown_profile": "No such profile.",
   },
   zh: {
     "app.title": "实时监控大屏",
@@ -160,6 +170,16 @@ const I18N = {
     "err.bad_credentials": "用户名或密码错误。",
     "err.session_expired": "会话已过期，请重新登录。",
     "err.network": "无法连接服务器。",
+    "crisis.title": "应急模式",
+    "crisis.banner": "应急模式已开启：方案“{profile}”，自 {since} 起（{by} 开启）。新来电使用该方案的流程和路由。",
+    "crisis.off_state": "正常流程和路由。",
+    "crisis.on": "开启",
+    "crisis.off": "关闭",
+    "crisis.confirm_on": "对所有新来电开启应急方案“{profile}”？",
+    "crisis.confirm_off": "关闭应急模式（新来电恢复正常流程和路由）？",
+    "crisis.refused": "已拒绝，保留当前的流程和路由：",
+    "err.invalid_profile": "该方案的文件无效。",
+    "err.unknown_profile": "没有这个方案。",
   },
 };
 
@@ -200,7 +220,11 @@ async function api(path, body) {
     throw new ApiError(0, "network", String(err));
   }
   const payload = await res.json().catch(() => ({}));
-  if (!res.ok) throw new ApiError(res.status, payload.error || "http_" + res.status, payload.message || res.statusText);
+  if (!res.ok) {
+    const err = new ApiError(res.status, payload.error || "http_" + res.status, payload.message || res.statusText);
+    err.problems = payload.problems; // a refused crisis profile lists each problem
+    throw err;
+  }
   return payload;
 }
 
@@ -437,7 +461,10 @@ async function refresh() {
 function connect() {
   const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws";
   ws = new WebSocket(url);
-  ws.addEventListener("open", () => { retry = 500; notice(""); renderConn(); refresh(); });
+  ws.addEventListener("open", () => {
+    retry = 500; notice(""); renderConn(); refresh();
+    window.dispatchEvent(new Event("hotline:connected")); // other panels (crisis.js) load
+  });
   ws.addEventListener("message", (msg) => {
     let frame;
     try { frame = JSON.parse(msg.data); } catch { return; }
@@ -448,6 +475,7 @@ function connect() {
       render();
     }
     if (frame.type === "qa.escalation") showEscalation(frame.data);
+    window.dispatchEvent(new CustomEvent("hotline:frame", { detail: frame }));
   });
   ws.addEventListener("close", (ev) => {
     ws = null;
