@@ -184,8 +184,8 @@ class Settings(BaseSettings):
     staffing_timezone: str = ""
 
     # Crisis switch (docs/crisis.md): named profiles a supervisor may turn on;
-    # their flow and routes files must lie in crisis_dir (default: crisis/).
-    crisis_dir: Path = PROJECT_ROOT / "crisis"
+    # their flow and routes files must lie in crisis_dir (default: cti/crisis/files/).
+    crisis_dir: Path = PROJECT_ROOT / "cti" / "crisis" / "files"
     crisis_profiles: dict[str, CrisisProfileSpec] = Field(
         default_factory=lambda: dict(DEFAULT_PROFILES)
     )

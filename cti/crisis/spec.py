@@ -22,7 +22,7 @@ class CrisisProfileSpec(BaseModel):
     label_zh: str = ""
 
 
-#: Shipped profiles (files in the project's ``crisis/`` folder).
+#: Shipped profiles (files in ``cti/crisis/files/``).
 DEFAULT_PROFILES: dict[str, CrisisProfileSpec] = {
     "emergency": CrisisProfileSpec(
         flow="emergency-flow.yaml",

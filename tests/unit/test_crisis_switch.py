@@ -18,7 +18,7 @@ from cti.db.repository import make_engine
 from ivr.prompts import prompt_names
 from tests.support.desk_app import FUZZ_LOGIN_LIMIT, RunningDesk, _serving
 
-SHIPPED = PROJECT_ROOT / "crisis"
+SHIPPED = PROJECT_ROOT / "cti" / "crisis" / "files"
 
 
 def crisis_folder(tmp_path: Path) -> Path:
