@@ -60,7 +60,11 @@ def ivr_routes(
             return
         result = await survey.run(session)
         log.info(
-            "call %s: survey score %s after %d tries", session.uniqueid, result.score, result.tries
+            "call %s: survey score %s after %d tries, NPS %s",
+            session.uniqueid,
+            result.score,
+            result.tries,
+            result.nps,
         )
 
     routes: dict[str, AgiHandler] = {"ivr": main_ivr, "survey": post_call_survey}

@@ -26,6 +26,9 @@ const I18N = {
     "tile.abandon_rate": "Abandon rate",
     "tile.answered": "Answered",
     "tile.target": "target {target}",
+    "tile.csat": "CSAT today",
+    "tile.nps": "NPS today",
+    "tile.nps_answers": "{n} answers",
     "alarms.title": "Alarms",
     "alarms.none": "No alarm.",
     "escalation.text": "Red flag \"{tag}\" on call {call} (agent {agent}) at {at} s: review it on the QA page",
@@ -114,6 +117,9 @@ const I18N = {
     "tile.abandon_rate": "放弃率",
     "tile.answered": "已接听",
     "tile.target": "目标 {target}",
+    "tile.csat": "今日满意度",
+    "tile.nps": "今日净推荐值",
+    "tile.nps_answers": "{n} 个回答",
     "alarms.title": "告警",
     "alarms.none": "无告警。",
     "escalation.text": "通话 {call}（坐席 {agent}）在 {at} 秒处出现红色警示“{tag}”：请在质检页面复核",
@@ -271,6 +277,10 @@ function render() {
   $("t-answer").textContent = pct(total.today.answer_rate);
   $("t-abandon").textContent = pct(total.today.abandon_rate);
   $("t-answered").textContent = total.today.answered;
+  $("t-csat").textContent = total.today.csat === null || total.today.csat === undefined ? "-" : total.today.csat.toFixed(2);
+  const nps = total.today.nps;
+  $("t-nps").textContent = nps === null || nps === undefined ? "-" : (nps > 0 ? "+" : "") + nps;
+  $("t-nps-answers").textContent = t("tile.nps_answers", { n: total.today.nps_answers || 0 });
 
   const qbody = document.querySelector("#queues tbody");
   qbody.replaceChildren(...data.queues.map((q) => {
