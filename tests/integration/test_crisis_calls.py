@@ -39,8 +39,10 @@ async def test_a_new_call_gets_the_crisis_flow_and_after_off_the_normal_one(
             await wait_until(lambda: bool(core.calls), within=15, what="the call to start")
             call_id = next(iter(core.calls))
             await wait_until(
-                lambda: call_id in core.calls
-                and core.calls[call_id].ivr_path.startswith("announcement=crisis"),
+                lambda: (
+                    call_id in core.calls
+                    and core.calls[call_id].ivr_path.startswith("announcement=crisis")
+                ),
                 within=15,
                 what="the crisis announcement to start",
             )
