@@ -20,6 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from cti.crisis.spec import DEFAULT_PROFILES, CrisisProfileSpec
 from cti.domain.callback_policy import CallbackPolicy
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -181,6 +182,13 @@ class Settings(BaseSettings):
     staffing_within_s: float = 20.0
     staffing_queue_targets: dict[str, tuple[float, float]] = Field(default_factory=dict)
     staffing_timezone: str = ""
+
+    # Crisis switch (docs/crisis.md): named profiles a supervisor may turn on;
+    # their flow and routes files must lie in crisis_dir (default: cti/crisis/files/).
+    crisis_dir: Path = PROJECT_ROOT / "cti" / "crisis" / "files"
+    crisis_profiles: dict[str, CrisisProfileSpec] = Field(
+        default_factory=lambda: dict(DEFAULT_PROFILES)
+    )
 
     # Storage.
     database_url: str = ""

@@ -160,5 +160,6 @@ ACCOUNT = _var("HOTLINE_ACCOUNT", FASTAGI_ONLY)  # account number the caller key
 VERIFIED = _var("HOTLINE_VERIFIED", FASTAGI_ONLY)  # "1": account + PIN checked
 VOICEMAIL = _var("HOTLINE_VOICEMAIL", FASTAGI_ONLY)  # voicemail file (Asterisk's path)
 SURVEY = _var("HOTLINE_SURVEY", FASTAGI_ONLY)  # the caller's score, 1-5
+NPS = _var("HOTLINE_NPS", FASTAGI_ONLY)  # the caller's 0-10 "recommend us" answer
 CALLBACK = _var("HOTLINE_CALLBACK", FASTAGI_ONLY)  # number to call the waiting caller back on
 QUEUE_POSITION = _var("HOTLINE_QUEUE_POSITION", FASTAGI_ONLY)  # after each announcement

@@ -96,6 +96,7 @@ async def running_hotline(
             settings.callback_offer_after_s if settings.callback_offer_after_s >= 0 else None,
             pin_attempts=pin_attempt_store(settings, engine),
             callback_refusal=hotline.core.callback_refusal,
+            live=hotline.crisis.live,  # switched by the crisis switch (cti/crisis/)
         ),
         guard=agi_guard(settings),
     )

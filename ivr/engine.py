@@ -21,6 +21,8 @@ from cti import dialplan
 from ivr.fastagi import AgiSession
 from ivr.flow import Flow, Node, Survey
 from ivr.lockout import PinAttempts, pin_keys
+from ivr.nps import MAX_DIGITS as NPS_MAX_DIGITS
+from ivr.nps import parse_nps
 
 ACCOUNT_MAX_DIGITS = 12
 SURVEY_SCORES = frozenset("12345")
@@ -82,8 +84,10 @@ class FlowEngine:
         directory: CustomerDirectory | None = None,
         voicemail_dir: PurePosixPath = VOICEMAIL_DIR,
         pin_attempts: PinAttempts | None = None,
+        announcement: str | None = None,
     ) -> None:
         self.flow = flow
+        self.announcement = announcement  # played first (the crisis switch's announcement)
         # wrong PINs counted across calls (None: per call only, for tests of the flow)
         self.pin_attempts = pin_attempts
         self.prompts_root = prompts_root
@@ -96,6 +100,10 @@ class FlowEngine:
 
     async def run(self, session: AgiSession) -> FlowRun:
         run = FlowRun(self.flow, self.flow.language)
+        if self.announcement:
+            run.steps.append(f"announcement={self.announcement}")
+            await session.set_variable(dialplan.IVR_PATH, run.path)
+            await session.stream_file(self.prompt(run, self.announcement))
         name: str | None = self.flow.start
         for _ in range(MAX_STEPS):
             if name is None:
@@ -258,6 +266,7 @@ def _file_name(uniqueid: str) -> str:
 class SurveyResult:
     score: int | None  # None: no valid answer (or no survey)
     tries: int
+    nps: int | None = None  # 0-10 when the flow asks it and the caller answered
 
 
 class SurveyRunner:
@@ -288,10 +297,29 @@ class SurveyRunner:
             digits, _ = await session.get_data(prompt(name), int(survey.timeout_s * 1000), 1)
             if digits in SURVEY_SCORES:
                 await session.set_variable(dialplan.SURVEY, digits)
+                nps = await self._nps(session, survey, prompt)
                 if survey.thanks_prompt:
                     await session.stream_file(prompt(survey.thanks_prompt))
-                return SurveyResult(int(digits), tries)
+                return SurveyResult(int(digits), tries, nps)
             name = survey.invalid_prompt or survey.prompt
         if survey.goodbye_prompt:
             await session.stream_file(prompt(survey.goodbye_prompt))
         return SurveyResult(None, survey.attempts)
+
+    async def _nps(
+        self, session: AgiSession, survey: Survey, prompt: Callable[[str], str]
+    ) -> int | None:
+        """The optional 0-10 question: the keys, then '#' or a pause; ``attempts`` tries."""
+        if not survey.nps_prompt:
+            return None
+        name = survey.nps_prompt
+        for _ in range(survey.attempts):
+            keys, _ = await session.get_data(
+                prompt(name), int(survey.timeout_s * 1000), NPS_MAX_DIGITS
+            )
+            score = parse_nps(keys)
+            if score is not None:
+                await session.set_variable(dialplan.NPS, str(score))
+                return score
+            name = survey.nps_invalid_prompt or survey.nps_prompt
+        return None

@@ -82,7 +82,9 @@ class Survey:
     """The post-call survey (the flow file's ``survey:`` section).
 
     Run by the FastAGI script ``survey`` when the agent hung up first: one
-    digit 1-5, ``attempts`` tries of ``timeout_s`` each.
+    digit 1-5, ``attempts`` tries of ``timeout_s`` each. With ``nps_prompt``
+    a second question follows a valid score: 0-10, "how likely are you to
+    recommend us" (keys then '#', or a pause; see ``ivr/nps.py``).
     """
 
     prompt: str
@@ -92,11 +94,20 @@ class Survey:
     goodbye_prompt: str | None = None  # after the last failed try
     attempts: int = 2
     timeout_s: float = 5.0
+    nps_prompt: str | None = None  # the optional 0-10 question (NPS)
+    nps_invalid_prompt: str | None = None  # after a wrong or no answer to it
 
     def prompts(self) -> list[str]:
         return [
             p
-            for p in (self.prompt, self.invalid_prompt, self.thanks_prompt, self.goodbye_prompt)
+            for p in (
+                self.prompt,
+                self.invalid_prompt,
+                self.thanks_prompt,
+                self.goodbye_prompt,
+                self.nps_prompt,
+                self.nps_invalid_prompt,
+            )
             if p
         ]
 
@@ -150,6 +161,8 @@ _SURVEY_KEYS = {
     "goodbye_prompt",
     "attempts",
     "timeout_s",
+    "nps_prompt",
+    "nps_invalid_prompt",
 }
 
 
@@ -204,9 +217,20 @@ def _survey(source: str, spec: Any) -> Survey:
                 fields[number] = kind_of(fields[number])
                 if fields[number] <= 0:
                     raise FlowError(f"{where}: {number} must be positive")
-        for key in ("prompt", "invalid_prompt", "thanks_prompt", "goodbye_prompt"):
+        for key in (
+            "prompt",
+            "invalid_prompt",
+            "thanks_prompt",
+            "goodbye_prompt",
+            "nps_prompt",
+            "nps_invalid_prompt",
+        ):
             if fields.get(key) is not None:
+                if not isinstance(fields[key], str) or not fields[key]:
+                    raise FlowError(f"{where}: {key} must be a prompt name")
                 fields[key] = str(fields[key])
+        if fields.get("nps_invalid_prompt") and not fields.get("nps_prompt"):
+            raise FlowError(f"{where}: nps_invalid_prompt needs nps_prompt")
         return Survey(**fields)
     except FlowError:
         raise

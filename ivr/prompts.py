@@ -40,6 +40,15 @@ PROMPTS: dict[str, dict[str, str]] = {
         "survey-invalid": "Sorry, please press a number from 1 to 5.",
         "survey-thanks": "Thank you for your feedback. Goodbye.",
         "survey-goodbye": "Thank you for calling. Goodbye.",
+        "nps": (
+            "How likely are you to recommend us to a friend, from 0 to 10? "
+            "Press the number, then hash."
+        ),
+        "nps-invalid": "Sorry, please press a number from 0 to 10, then hash.",
+        "crisis": (
+            "We are handling an emergency and receive many calls. "
+            "Please stay on the line, an agent will answer as soon as possible."
+        ),
         # queue announcements: "<queue-position> <num-N>. <queue-wait> <num-M> <queue-minutes>"
         "queue-position": "Thank you for waiting. You are caller number",
         "queue-position-many": (
@@ -89,6 +98,17 @@ PROMPTS: dict[str, dict[str, str]] = {
         "survey-invalid": "dui4 bu qi3, qing3 an4 yi1 dao4 wu3 zhi1 jian1 de shu4 zi4.",
         "survey-thanks": "xie4 xie nin2 de ping2 jia4. zai4 jian4.",
         "survey-goodbye": "xie4 xie nin2 de lai2 dian4. zai4 jian4.",
+        "nps": (
+            "nin2 you3 duo1 da4 ke3 neng2 xiang4 peng2 you3 tui1 jian4 wo3 men2? "
+            "qing3 an4 ling2 dao4 shi2 de shu4 zi4, ran2 hou4 an4 jing3 hao4 jian4."
+        ),
+        "nps-invalid": (
+            "dui4 bu qi3, qing3 an4 ling2 dao4 shi2 de shu4 zi4, ran2 hou4 an4 jing3 hao4 jian4."
+        ),
+        "crisis": (
+            "wo3 men2 zheng4 zai4 chu3 li3 jin3 ji2 qing2 kuang4, lai2 dian4 jiao4 duo1. "
+            "qing3 bu2 yao4 gua4 ji1, ke4 fu2 ren2 yuan2 hui4 jin4 kuai4 jie1 ting1."
+        ),
         "queue-position": "gan3 xie4 nin2 de nai4 xin1 deng3 dai4. nin2 shi4 di4",
         "queue-position-many": (
             "gan3 xie4 nin2 de nai4 xin1 deng3 dai4. "

@@ -15,6 +15,7 @@ from ivr.announce import Announcer, QueueInfo
 from ivr.engine import CustomerDirectory, FlowEngine, SurveyRunner
 from ivr.fastagi import AgiHandler, AgiSession
 from ivr.flow import Flow, load_flow
+from ivr.live_flow import LiveFlow
 from ivr.lockout import PinAttempts
 from ivr.prompts import PROMPTS, PROMPTS_ROOT, prompt_names
 
@@ -35,21 +36,35 @@ def ivr_routes(
     callback_offer_after_s: float | None = None,
     pin_attempts: PinAttempts | None = None,
     callback_refusal: Callable[[str], str | None] | None = None,
+    live: LiveFlow | None = None,
 ) -> dict[str, AgiHandler]:
-    flow = flow or load_default_flow()
-    engine = FlowEngine(flow, PROMPTS_ROOT, directory=directory, pin_attempts=pin_attempts)
-    survey = SurveyRunner(flow, PROMPTS_ROOT, frozenset(PROMPTS))
+    """``live``: the flow new calls take, switchable (the crisis switch); else ``flow``."""
+    live = live or LiveFlow(flow or load_default_flow())
+    flow = live.normal
 
     async def main_ivr(session: AgiSession) -> None:
+        active = live.current  # read once: the call keeps this flow to its end
+        engine = FlowEngine(
+            active.flow,
+            PROMPTS_ROOT,
+            directory=directory,
+            pin_attempts=pin_attempts,
+            announcement=active.announcement,
+        )
         run = await engine.run(session)
         log.info("call %s: IVR %s -> %s", session.uniqueid, run.path, run.outcome)
 
     async def post_call_survey(session: AgiSession) -> None:
+        survey = SurveyRunner(live.current.flow, PROMPTS_ROOT, frozenset(PROMPTS))
         if not survey.enabled:
             return
         result = await survey.run(session)
         log.info(
-            "call %s: survey score %s after %d tries", session.uniqueid, result.score, result.tries
+            "call %s: survey score %s after %d tries, NPS %s",
+            session.uniqueid,
+            result.score,
+            result.tries,
+            result.nps,
         )
 
     routes: dict[str, AgiHandler] = {"ivr": main_ivr, "survey": post_call_survey}

@@ -15,6 +15,7 @@ from cti.domain import events as ev
 from cti.domain.model import CallbackState
 
 SURVEY_SCORES = frozenset({"1", "2", "3", "4", "5"})
+NPS_SCORES = frozenset(str(n) for n in range(11))  # "0".."10"
 
 Fields = Mapping[str, str]
 
@@ -91,6 +92,8 @@ def translate(e: Fields, now: float, inbound_contexts: frozenset[str]) -> list[e
                 return [ev.SurveyStarted(call_id, at)]
             if variable == dialplan.SURVEY and e.get("Value", "") in SURVEY_SCORES:
                 return [ev.SurveyAnswered(call_id, int(e.get("Value", "")))]
+            if variable == dialplan.NPS and e.get("Value", "") in NPS_SCORES:
+                return [ev.NpsAnswered(call_id, int(e.get("Value", "")))]
             if variable == dialplan.VOICEMAIL and e.get("Value"):
                 return [ev.VoicemailRecorded(call_id, e.get("Value", ""))]
             if variable == dialplan.TRANSFER and e.get("Value"):

@@ -202,6 +202,7 @@ class Repository:
                 row.recovered = False
                 row.verified = cdr.verified
                 row.survey_score = cdr.survey_score
+                row.nps_score = cdr.nps_score
                 row.voicemail_path = cdr.voicemail_path
                 row.callback_outcome = cdr.callback_outcome
                 fit_row(row)

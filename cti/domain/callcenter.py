@@ -96,6 +96,11 @@ class CallCenter(AgentFlow, RoutingFlow, CallbackFlow, ReconcileFlow, CoreState)
                 if call is not None:
                     call.survey_score = score
                 return []
+            case ev.NpsAnswered(call_id=call_id, score=score):
+                call = self.calls.get(call_id)
+                if call is not None and 0 <= score <= 10:
+                    call.nps_score = score
+                return []
             case ev.VoicemailRecorded(call_id=call_id, path=path):
                 call = self.calls.get(call_id)
                 if call is not None:

@@ -51,6 +51,14 @@ class SurveyAnswered:
 
 
 @dataclass(frozen=True, slots=True)
+class NpsAnswered:
+    """The caller answered the survey's 0-10 "would you recommend us" question."""
+
+    call_id: str
+    score: int
+
+
+@dataclass(frozen=True, slots=True)
 class VoicemailRecorded:
     """The IVR recorded a message from the caller (outside business hours)."""
 
@@ -222,6 +230,7 @@ DomainEvent = (
     | IdentityChecked
     | SurveyStarted
     | SurveyAnswered
+    | NpsAnswered
     | VoicemailRecorded
     | IvrTransferred
     | RecordingStarted

@@ -73,6 +73,7 @@ class Call:
     verified: bool = False  # identity checked by the IVR (account + PIN)
     talk_ended_at: float | None = None  # the agent left, the caller went to the survey
     survey_score: int | None = None  # 1-5 from the post-call survey
+    nps_score: int | None = None  # 0-10, the survey's optional "recommend us" question
     voicemail_path: str | None = None  # message left in the IVR, as Asterisk wrote it
     transfer_target: str | None = None  # number the IVR sent the caller to
     # queue call-back: the number the caller asked to be called back on; once the
@@ -232,6 +233,7 @@ class CallDetailRecord:
     survey_score: int | None = None
     voicemail_path: str | None = None
     callback_outcome: str | None = None
+    nps_score: int | None = None  # 0-10
 
     @classmethod
     def of(
@@ -257,4 +259,5 @@ class CallDetailRecord:
             survey_score=call.survey_score,
             voicemail_path=call.voicemail_path,
             callback_outcome=call.callback_outcome,
+            nps_score=call.nps_score,
         )

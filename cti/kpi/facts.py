@@ -75,6 +75,7 @@ def fact_of_cdr(cdr: CallDetailRecord, disposition: str | None = None) -> CallFa
         wait_ms=ms(cdr.wait_s),
         talk_ms=ms(cdr.talk_s) if answered else 0,
         survey_score=cdr.survey_score,
+        nps_score=cdr.nps_score,
         disposition=disposition,
     )
 

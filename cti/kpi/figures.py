@@ -153,6 +153,7 @@ def figures(c: Counters, target: float | None = None) -> dict[str, Any]:
         "nps": round(100 * (c.promoters - c.detractors) / c.nps_answers, 1)
         if c.nps_answers
         else None,
+        "nps_answers": c.nps_answers,
     }
 
 

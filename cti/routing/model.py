@@ -430,6 +430,9 @@ class RoutingPlan:
     def route(self, name: str) -> Route:
         return self._by_name[name]
 
+    def has_route(self, name: str) -> bool:
+        return name in self._by_name
+
     def route_for(self, attrs: CallAttributes) -> Route:
         for route in self.routes:
             if route.matches(attrs):

@@ -167,6 +167,13 @@ class Router:
         self._groups: dict[tuple[Dnf, ...], _Group] = {}
         self._active: dict[int, _Group] = {}
         self._agent_tier: dict[tuple[int, int], int] = {}  # (profile, group) -> tier or -1
+        self._retired: dict[str, Route] = {}  # routes of replaced plans, for their calls
+
+    def use_plan(self, plan: RoutingPlan) -> None:
+        """Route new calls by ``plan``; calls already waiting keep their route and
+        steps (an overflow goes to the new plan's route of that name, else the old)."""
+        self._retired.update((r.name, r) for r in self.plan.routes)
+        self.plan = plan
 
     # ============================================================== agents
     def set_agent(self, agent_id: str, skills: SkillLevels, now: float) -> list[Decision]:
@@ -493,7 +500,8 @@ class Router:
             decisions.append(Relaxed(call.call_id, route.name, call.step, now))
         else:
             assert route.overflow is not None
-            target = self.plan.route(route.overflow.to)
+            to = route.overflow.to
+            target = self.plan.route(to) if self.plan.has_route(to) else self._retired[to]
             call.key += target.priority - route.priority
             call.route, call.route_since, call.step, call.overflowed = target, now, 0, True
             decisions.append(Overflowed(call.call_id, route.name, target.name, now))

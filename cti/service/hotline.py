@@ -20,6 +20,7 @@ from cti import dialplan
 from cti.ami.client import AmiClient, Connected, Disconnected
 from cti.ami.translate import translate
 from cti.config import Settings
+from cti.crisis.switch import CrisisSwitch
 from cti.db.cdr_store import drain_within
 from cti.db.repository import Repository
 from cti.domain import effects as fx
@@ -114,6 +115,8 @@ class Hotline:
         self.desk = DeskFacade(self)
         self.metrics = ServiceMetrics(self, clock)  # Prometheus figures (cti.metrics)
         self.supervision = SupervisorFacade(self)  # supervisors: monitor, staffing, audit
+        # the crisis switch: another flow, routes or an announcement for new calls
+        self.crisis = CrisisSwitch(settings, self.router, hub, self.supervision.audit, clock)
         self.qa = QaFacade(
             qa_store,
             load_scorecard(settings.qa_scorecard_file or DEFAULT_SCORECARD),
@@ -162,6 +165,7 @@ class Hotline:
             self.tasks.attach(group)
             try:
                 await self.wallboard.read_back()  # today so far, before any event
+                await self.crisis.restore()  # the crisis profile on before a restart
                 self.wallboard.start(self.tasks)
                 follow = []
                 if follow_ami:

@@ -19,6 +19,7 @@ from cti.supervision.service import Monitoring, Supervisor
 from cti.supervision.spy import SpyMode, SpyOrder
 
 if TYPE_CHECKING:
+    from cti.crisis.switch import CrisisSwitch
     from cti.service.hotline import Hotline
 
 
@@ -28,6 +29,11 @@ class SupervisorFacade:
         self._core = hotline.core
         self.audit = AuditLog(hotline.repository.engine)
         self._monitoring = Monitoring(hotline.core, hotline.repository, hotline.actions, self.audit)
+
+    @property
+    def crisis(self) -> CrisisSwitch:
+        """The crisis switch (``cti/crisis/``, routes in ``cti/web/crisis.py``)."""
+        return self._hotline.crisis
 
     # ------------------------------------------------------------ monitoring
     def live_calls(self) -> list[dict[str, Any]]:

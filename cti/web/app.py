@@ -470,10 +470,10 @@ def build_app(
     add_metrics_route(app, desk, sessions)  # GET /metrics (cti/web/metrics.py)
     register_wallboard(app)  # the wallboard, alarms, reports
     # feature routes: each module registers its own (imported here: they import this one)
-    from cti.web import audit, staffing, supervisor
+    from cti.web import audit, crisis, staffing, supervisor
     from cti.web import qa as qa_routes
 
-    for feature in (audit, staffing, supervisor, qa_routes):
+    for feature in (audit, staffing, supervisor, qa_routes, crisis):
         feature.setup(app)
 
     async def close_sockets(_: web.Application) -> None:

@@ -49,6 +49,7 @@ def simulate_day(
     on_disposition: Callable[[float, str, str], None] | None = None,
 ) -> Day:
     rng = random.Random(seed)
+    nps_rng = random.Random(seed + 1)  # its own draws: the rest of the day is unchanged
     core = CallCenter(QUEUES)
     for agent_id, queues in AGENTS.items():
         core.register_agent(agent_id, f"PJSIP/agent{agent_id}", queues, wrap_up_s=20.0)
@@ -130,6 +131,8 @@ def simulate_day(
             call_id, agent_id, code = arg
             if rng.random() < 0.4:
                 emit(t, core.apply(ev.SurveyAnswered(call_id, rng.randint(1, 5))))
+                if nps_rng.random() < 0.7:  # the optional 0-10 question
+                    emit(t, core.apply(ev.NpsAnswered(call_id, nps_rng.randint(0, 10))))
             emit(t, core.apply(ev.AgentCallCompleted(call_id, agent_id, t)))
             emit(t, core.apply(ev.CallEnded(call_id, t, "Normal")))
             if code is not None and (t + 3, call_id, code) not in day.disposition_times:

@@ -41,6 +41,8 @@ def test_live_today_equals_the_report_of_the_day_per_queue_agent_and_interval() 
     assert {k: v for k, v in total.items() if k != "total"} == live.today()
     assert total["offered"] > 200 and total["answered"] > 100 and total["abandoned"] > 5
     assert total["complaints"] > 0 and total["surveys"] > 0 and total["fcr"] is not None
+    assert total["nps_answers"] > 20 and total["nps"] is not None
+    assert all(by_queue[q]["nps"] is not None for q in QUEUES)
 
     intervals = call_report(book, DAY, DAY + 86400, "interval", calendar)
     assert [{k: v for k, v in r.items() if k != "date"} for r in intervals] == live.intervals()

@@ -21,7 +21,11 @@ const hotline = (() => {
       throw new ApiError(0, "network", String(err));
     }
     const data = await res.json().catch(() => ({}));
-    if (!res.ok) throw new ApiError(res.status, data.error || "http_" + res.status, data.message || res.statusText);
+    if (!res.ok) {
+      const err = new ApiError(res.status, data.error || "http_" + res.status, data.message || res.statusText);
+      err.problems = data.problems; // e.g. each problem of a refused file
+      throw err;
+    }
     return data;
   }
 

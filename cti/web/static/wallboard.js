@@ -26,6 +26,9 @@ const I18N = {
     "tile.abandon_rate": "Abandon rate",
     "tile.answered": "Answered",
     "tile.target": "target {target}",
+    "tile.csat": "CSAT today",
+    "tile.nps": "NPS today",
+    "tile.nps_answers": "{n} answers",
     "alarms.title": "Alarms",
     "alarms.none": "No alarm.",
     "escalation.text": "Red flag \"{tag}\" on call {call} (agent {agent}) at {at} s: review it on the QA page",
@@ -82,6 +85,16 @@ const I18N = {
     "err.bad_credentials": "Wrong user name or password.",
     "err.session_expired": "Your session has expired: log in again.",
     "err.network": "The server cannot be reached.",
+    "crisis.title": "Crisis mode",
+    "crisis.banner": "Crisis mode ON: profile \"{profile}\" since {since} (by {by}). New calls get its flow and routes.",
+    "crisis.off_state": "Normal flow and routes.",
+    "crisis.on": "Turn on",
+    "crisis.off": "Turn off",
+    "crisis.confirm_on": "Turn on crisis profile \"{profile}\" for every new call?",
+    "crisis.confirm_off": "Turn crisis mode off (normal flow and routes for new calls)?",
+    "crisis.refused": "Refused, the running flow and routes are kept:",
+    "err.invalid_profile": "The profile's files are not valid.",
+    "err.unknown_profile": "No such profile.",
   },
   zh: {
     "app.title": "实时监控大屏",
@@ -104,6 +117,9 @@ const I18N = {
     "tile.abandon_rate": "放弃率",
     "tile.answered": "已接听",
     "tile.target": "目标 {target}",
+    "tile.csat": "今日满意度",
+    "tile.nps": "今日净推荐值",
+    "tile.nps_answers": "{n} 个回答",
     "alarms.title": "告警",
     "alarms.none": "无告警。",
     "escalation.text": "通话 {call}（坐席 {agent}）在 {at} 秒处出现红色警示“{tag}”：请在质检页面复核",
@@ -160,6 +176,16 @@ const I18N = {
     "err.bad_credentials": "用户名或密码错误。",
     "err.session_expired": "会话已过期，请重新登录。",
     "err.network": "无法连接服务器。",
+    "crisis.title": "应急模式",
+    "crisis.banner": "应急模式已开启：方案“{profile}”，自 {since} 起（{by} 开启）。新来电使用该方案的流程和路由。",
+    "crisis.off_state": "正常流程和路由。",
+    "crisis.on": "开启",
+    "crisis.off": "关闭",
+    "crisis.confirm_on": "对所有新来电开启应急方案“{profile}”？",
+    "crisis.confirm_off": "关闭应急模式（新来电恢复正常流程和路由）？",
+    "crisis.refused": "已拒绝，保留当前的流程和路由：",
+    "err.invalid_profile": "该方案的文件无效。",
+    "err.unknown_profile": "没有这个方案。",
   },
 };
 
@@ -226,6 +252,10 @@ function render() {
   $("t-answer").textContent = pct(total.today.answer_rate);
   $("t-abandon").textContent = pct(total.today.abandon_rate);
   $("t-answered").textContent = total.today.answered;
+  $("t-csat").textContent = total.today.csat === null || total.today.csat === undefined ? "-" : total.today.csat.toFixed(2);
+  const nps = total.today.nps;
+  $("t-nps").textContent = nps === null || nps === undefined ? "-" : (nps > 0 ? "+" : "") + nps;
+  $("t-nps-answers").textContent = t("tile.nps_answers", { n: total.today.nps_answers || 0 });
 
   const qbody = document.querySelector("#queues tbody");
   qbody.replaceChildren(...data.queues.map((q) => {
@@ -416,7 +446,10 @@ async function refresh() {
 function connect() {
   const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws";
   ws = new WebSocket(url);
-  ws.addEventListener("open", () => { retry = 500; notice(""); renderConn(); refresh(); });
+  ws.addEventListener("open", () => {
+    retry = 500; notice(""); renderConn(); refresh();
+    window.dispatchEvent(new Event("hotline:connected")); // other panels (crisis.js) load
+  });
   ws.addEventListener("message", (msg) => {
     let frame;
     try { frame = JSON.parse(msg.data); } catch { return; }
@@ -427,6 +460,7 @@ function connect() {
       render();
     }
     if (frame.type === "qa.escalation") showEscalation(frame.data);
+    window.dispatchEvent(new CustomEvent("hotline:frame", { detail: frame }));
   });
   ws.addEventListener("close", (ev) => {
     ws = null;
