@@ -2,7 +2,8 @@
 
 1. Reports: ``--cdrs`` CDRs (default 1,000,000) over ``--days`` days in 4
    queues answered by 40 agents, and their agent state log, are written to a
-   SQLite file (and to PostgreSQL when ``--postgres-url`` is given); then the
+   SQLite file and to PostgreSQL (a throw-away cluster of Debian's server the
+   benchmark starts and deletes itself, or ``--postgres-url``); then the
    day-by-interval-by-queue report (15-min intervals of one day, every queue)
    and the per-agent report of that day are timed, the way the report API
    computes them (read the day's calls and state log, then the pure core).
@@ -13,6 +14,7 @@
    frame built after it arriving at each socket (one host, one clock).
 
 Usage: python benchmarks/reports.py [--cdrs 1000000] [--days 30] [--sockets 200] [--rate 100]
+       [--postgres-url URL]
 Last line: {"cdrs", "sqlite_report_ms", "postgres_report_ms", "wallboard_p99_ms", ...}
 """
 
@@ -50,6 +52,7 @@ from cti.service import Hotline  # noqa: E402
 from cti.wallboard.store import WallboardStore  # noqa: E402
 from cti.web.app import build_app  # noqa: E402
 from cti.web.hub import Hub  # noqa: E402
+from tests.support.pg_cluster import start_postgres, stop_postgres  # noqa: E402
 
 QUEUES = ("general", "billing", "technical", "account")
 AGENTS = [f"{2000 + i}" for i in range(40)]
@@ -326,13 +329,20 @@ async def main() -> None:
         print(f"SQLite: {sqlite}", file=sys.stderr)
         result["sqlite"] = sqlite
         result["sqlite_report_ms"] = max(sqlite.values())
-        result["postgres_report_ms"] = None
-        if args.postgres_url:
-            engine = await fill(args.postgres_url, calls, log)
+        server = None if args.postgres_url else start_postgres()
+        try:
+            url = args.postgres_url or server.create_database()  # type: ignore[union-attr]
+            started = time.perf_counter()
+            engine = await fill(url, calls, log)
+            print(f"stored in PostgreSQL in {time.perf_counter() - started:.1f} s", file=sys.stderr)
             postgres = await time_reports(engine, day, options)
             await engine.dispose()
-            result["postgres"] = postgres
-            result["postgres_report_ms"] = max(postgres.values())
+        finally:
+            if server is not None:
+                stop_postgres(server)
+        print(f"PostgreSQL: {postgres}", file=sys.stderr)
+        result["postgres"] = postgres
+        result["postgres_report_ms"] = max(postgres.values())
         del calls, log
         latencies = await wallboard_latency(tmp, args.sockets, args.rate, args.seconds)
     result |= {

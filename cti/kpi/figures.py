@@ -41,17 +41,53 @@ class Counters:
     detractors: int = 0
 
     def add(self, other: Counters) -> None:
-        for f in fields(self):
-            if f.name == "max_wait_ms":
-                self.max_wait_ms = max(self.max_wait_ms, other.max_wait_ms)
-            else:
-                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        # written out: a report adds one contribution per call (tens of thousands)
+        self.offered += other.offered
+        self.answered += other.answered
+        self.answered_in_sl += other.answered_in_sl
+        self.abandoned += other.abandoned
+        self.short_abandoned += other.short_abandoned
+        self.lost += other.lost
+        self.handled += other.handled
+        self.wait_ms += other.wait_ms
+        self.max_wait_ms = max(self.max_wait_ms, other.max_wait_ms)
+        self.talk_ms += other.talk_ms
+        self.hold_ms += other.hold_ms
+        self.wrap_ms += other.wrap_ms
+        self.fcr_calls += other.fcr_calls
+        self.fcr_resolved += other.fcr_resolved
+        self.complaints += other.complaints
+        self.repeat_complaints += other.repeat_complaints
+        self.surveys += other.surveys
+        self.survey_sum += other.survey_sum
+        self.survey_good += other.survey_good
+        self.nps_answers += other.nps_answers
+        self.promoters += other.promoters
+        self.detractors += other.detractors
 
     def subtract(self, other: Counters) -> None:
         """Take a contribution back (to replace it); the maximum is kept."""
-        for f in fields(self):
-            if f.name != "max_wait_ms":
-                setattr(self, f.name, getattr(self, f.name) - getattr(other, f.name))
+        self.offered -= other.offered
+        self.answered -= other.answered
+        self.answered_in_sl -= other.answered_in_sl
+        self.abandoned -= other.abandoned
+        self.short_abandoned -= other.short_abandoned
+        self.lost -= other.lost
+        self.handled -= other.handled
+        self.wait_ms -= other.wait_ms
+        self.talk_ms -= other.talk_ms
+        self.hold_ms -= other.hold_ms
+        self.wrap_ms -= other.wrap_ms
+        self.fcr_calls -= other.fcr_calls
+        self.fcr_resolved -= other.fcr_resolved
+        self.complaints -= other.complaints
+        self.repeat_complaints -= other.repeat_complaints
+        self.surveys -= other.surveys
+        self.survey_sum -= other.survey_sum
+        self.survey_good -= other.survey_good
+        self.nps_answers -= other.nps_answers
+        self.promoters -= other.promoters
+        self.detractors -= other.detractors
 
     def as_dict(self) -> dict[str, int]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
