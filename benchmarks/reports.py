@@ -51,7 +51,7 @@ from cti.kpi.report import build_book, call_report, lookahead_s, session_report 
 from cti.service import Hotline  # noqa: E402
 from cti.wallboard.store import WallboardStore  # noqa: E402
 from cti.web.app import build_app  # noqa: E402
-from cti.web.hub import Hub  # noqa: E402
+from cti.web.hub import Hub, HubLimits  # noqa: E402
 from tests.support.pg_cluster import start_postgres, stop_postgres  # noqa: E402
 
 QUEUES = ("general", "billing", "technical", "account")
@@ -182,7 +182,9 @@ async def wallboard_latency(tmp: Path, sockets: int, rate: float, seconds: float
             for a in agents
         ]
     )
-    hotline = Hotline(settings, repository, StubAmi(), Hub(), clock=time.time)  # type: ignore[arg-type]
+    # one supervisor login holds all the sockets (the per-session cap is for people)
+    hub = Hub(HubLimits(sockets_per_session=sockets))
+    hotline = Hotline(settings, repository, StubAmi(), hub, clock=time.time)  # type: ignore[arg-type]
     await hotline.load_agents()
     service = asyncio.create_task(hotline.run(follow_ami=False))
     await hotline.started.wait()
