@@ -89,10 +89,10 @@ class CallBook:
         repeated_set, complaint_set = self._repeated, self._repeat_complaint
         if len(ids) == 1:  # a single call repeats nothing
             call_id = ids[0]
-            changed = call_id in repeated_set or call_id in complaint_set
+            was_flagged = call_id in repeated_set or call_id in complaint_set
             repeated_set.discard(call_id)
             complaint_set.discard(call_id)
-            return {call_id} if changed else set()
+            return {call_id} if was_flagged else set()
         calls = sorted((self.facts[i] for i in ids), key=lambda f: f.queued_at)
         fcr_s = self.options.fcr.days * DAY_S
         complaint_s = self.options.complaints.days * DAY_S
