@@ -10,8 +10,10 @@
 2. Wallboard: the real CTI web app (core, hub, aiohttp) with ``--sockets``
    supervisor WebSockets (default 200) while calls are played into the core
    at ``--rate`` calls/s (default 100) for ``--seconds``; latency = from the
-   moment an event is applied to the core to the first ``wallboard.update``
-   frame built after it arriving at each socket (one host, one clock).
+   moment an event is applied to the core to the first wallboard frame
+   (``wallboard.update`` or ``wallboard.delta``) built after it arriving at
+   each socket (one host, one clock); the sockets are opened as the wallboard
+   page opens them (``/ws?feed=wallboard``).
 
 Usage: python benchmarks/reports.py [--cdrs 1000000] [--days 30] [--sockets 200] [--rate 100]
        [--postgres-url URL]
@@ -57,7 +59,7 @@ from tests.support.pg_cluster import start_postgres, stop_postgres  # noqa: E402
 QUEUES = ("general", "billing", "technical", "account")
 AGENTS = [f"{2000 + i}" for i in range(40)]
 START = datetime(2026, 11, 1, tzinfo=UTC).timestamp()
-AT = re.compile(r'\{"v": 1, "type": "wallboard.update", "data": \{"at": ([0-9.]+)')
+AT = re.compile(r'\{"v": 1, "type": "wallboard\.(?:update|delta)", "data": \{"at": ([0-9.]+)')
 
 
 def pct(values: list[float], q: float) -> float:
@@ -289,7 +291,8 @@ async def client_process(base: str, token: str, sockets: int) -> None:
 
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
         headers = {"Authorization": f"Bearer {token}"}
-        conns = [await http.ws_connect(f"{base}/ws", headers=headers) for _ in range(sockets)]
+        url = f"{base}/ws?feed=wallboard"  # as the wallboard page opens it
+        conns = [await http.ws_connect(url, headers=headers) for _ in range(sockets)]
         readers = [asyncio.create_task(reader(i, ws)) for i, ws in enumerate(conns)]
         print("connected", flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)

@@ -154,7 +154,8 @@ def is_complaint(fact: CallFact, options: KpiOptions) -> bool:
     return fact.disposition in options.complaints.codes
 
 
-def _ratio(num: int, den: int) -> float | None:
+def ratio(num: int, den: int) -> float | None:
+    """``num / den`` to 4 places; None when there is nothing to divide by."""
     return round(num / den, 4) if den else None
 
 
@@ -171,20 +172,20 @@ def figures(c: Counters, target: float | None = None) -> dict[str, Any]:
         "abandoned": c.abandoned,
         "short_abandoned": c.short_abandoned,
         "lost": c.lost,
-        "service_level": _ratio(c.answered_in_sl, c.offered),
+        "service_level": ratio(c.answered_in_sl, c.offered),
         "service_level_target": target,
-        "answer_rate": _ratio(c.answered, c.offered),
-        "abandon_rate": _ratio(c.abandoned, c.offered),
+        "answer_rate": ratio(c.answered, c.offered),
+        "abandon_rate": ratio(c.abandoned, c.offered),
         "asa_s": _mean_s(c.wait_ms, c.answered),
         "aht_s": _mean_s(handle, c.handled),
         "talk_s": round(c.talk_ms / 1000, 3),
         "wrap_s": round(c.wrap_ms / 1000, 3),
         "max_wait_s": round(c.max_wait_ms / 1000, 3),
-        "fcr": _ratio(c.fcr_resolved, c.fcr_calls),
-        "repeat_complaint_rate": _ratio(c.repeat_complaints, c.complaints),
+        "fcr": ratio(c.fcr_resolved, c.fcr_calls),
+        "repeat_complaint_rate": ratio(c.repeat_complaints, c.complaints),
         "complaints": c.complaints,
         "csat": round(c.survey_sum / c.surveys, 3) if c.surveys else None,
-        "csat_good_share": _ratio(c.survey_good, c.surveys),
+        "csat_good_share": ratio(c.survey_good, c.surveys),
         "surveys": c.surveys,
         "nps": round(100 * (c.promoters - c.detractors) / c.nps_answers, 1)
         if c.nps_answers
@@ -220,11 +221,15 @@ class AgentTime:
             self.paused_by_reason[k] = self.paused_by_reason.get(k, 0) + v
         self.logins += other.logins
 
+    def work_available(self) -> tuple[int, int]:
+        """Milliseconds at work (talking, wrap-up) and available (work, ready, ringing)."""
+        s = self.by_state
+        return sum(s.get(k, 0) for k in WORK_STATES), sum(s.get(k, 0) for k in AVAILABLE_STATES)
+
     def figures(self) -> dict[str, Any]:
         s = self.by_state
         logged_in = sum(v for k, v in s.items() if k != "logged_out")
-        available = sum(s.get(k, 0) for k in AVAILABLE_STATES)
-        work = sum(s.get(k, 0) for k in WORK_STATES)
+        work, available = self.work_available()
         return {
             "logins": self.logins,
             "logged_in_s": round(logged_in / 1000, 3),
@@ -236,7 +241,7 @@ class AgentTime:
             "paused_by_reason_s": {
                 k: round(v / 1000, 3) for k, v in sorted(self.paused_by_reason.items())
             },
-            "occupancy": _ratio(work, available),
+            "occupancy": ratio(work, available),
         }
 
 

@@ -183,3 +183,20 @@ def test_a_call_exactly_the_window_later_is_a_repeat_and_one_a_millisecond_later
         book = CallBook(options)
         book.put_all([at("a", DAY), at("b", DAY + gap)])
         assert ("a" in book._repeat_complaint) is repeats
+
+
+def test_the_boards_occupancy_equals_the_agents_time_figures_at_any_moment() -> None:
+    from cti.kpi.live import LiveKpis
+    from tests.support.kpi_day import QUEUES as DAY_QUEUES
+    from tests.support.kpi_day import simulate_day
+
+    live = LiveKpis(KpiOptions(), Calendar("UTC"), DAY, DAY_QUEUES)
+    simulate_day(
+        DAY,
+        on_effects=lambda t, batch: live.observe(batch, t),
+        on_disposition=lambda t, c, code: live.disposition(c, code),
+    )
+    for now in (DAY + 9 * 3600, DAY + 12 * 3600 + 0.4, DAY + 23 * 3600):
+        expected = {a: t.figures()["occupancy"] for a, t in live.agent_times(now).items()}
+        assert live.occupancies(now) == expected
+        assert sum(v is not None for v in expected.values()) >= 3
