@@ -2,17 +2,21 @@
 
 1. Reports: ``--cdrs`` CDRs (default 1,000,000) over ``--days`` days in 4
    queues answered by 40 agents, and their agent state log, are written to a
-   SQLite file (and to PostgreSQL when ``--postgres-url`` is given); then the
+   SQLite file and to PostgreSQL (a throw-away cluster of Debian's server the
+   benchmark starts and deletes itself, or ``--postgres-url``); then the
    day-by-interval-by-queue report (15-min intervals of one day, every queue)
    and the per-agent report of that day are timed, the way the report API
    computes them (read the day's calls and state log, then the pure core).
 2. Wallboard: the real CTI web app (core, hub, aiohttp) with ``--sockets``
    supervisor WebSockets (default 200) while calls are played into the core
    at ``--rate`` calls/s (default 100) for ``--seconds``; latency = from the
-   moment an event is applied to the core to the first ``wallboard.update``
-   frame built after it arriving at each socket (one host, one clock).
+   moment an event is applied to the core to the first wallboard frame
+   (``wallboard.update`` or ``wallboard.delta``) built after it arriving at
+   each socket (one host, one clock); the sockets are opened as the wallboard
+   page opens them (``/ws?feed=wallboard``).
 
 Usage: python benchmarks/reports.py [--cdrs 1000000] [--days 30] [--sockets 200] [--rate 100]
+       [--postgres-url URL]
 Last line: {"cdrs", "sqlite_report_ms", "postgres_report_ms", "wallboard_p99_ms", ...}
 """
 
@@ -36,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
-from sqlalchemy import insert  # noqa: E402
+from sqlalchemy import insert, text  # noqa: E402
 
 from cti.auth import SessionStore  # noqa: E402
 from cti.config import Settings  # noqa: E402
@@ -49,12 +53,13 @@ from cti.kpi.report import build_book, call_report, lookahead_s, session_report 
 from cti.service import Hotline  # noqa: E402
 from cti.wallboard.store import WallboardStore  # noqa: E402
 from cti.web.app import build_app  # noqa: E402
-from cti.web.hub import Hub  # noqa: E402
+from cti.web.hub import Hub, HubLimits  # noqa: E402
+from tests.support.pg_cluster import start_postgres, stop_postgres  # noqa: E402
 
 QUEUES = ("general", "billing", "technical", "account")
 AGENTS = [f"{2000 + i}" for i in range(40)]
 START = datetime(2026, 11, 1, tzinfo=UTC).timestamp()
-AT = re.compile(r'\{"v": 1, "type": "wallboard.update", "data": \{"at": ([0-9.]+)')
+AT = re.compile(r'\{"v": 1, "type": "wallboard\.(?:update|delta)", "data": \{"at": ([0-9.]+)')
 
 
 def pct(values: list[float], q: float) -> float:
@@ -122,6 +127,11 @@ async def fill(url: str, calls: list[dict], log: list[dict]) -> Any:  # type: ig
             await conn.execute(insert(CallRecord), calls[i : i + 20_000])
         for i in range(0, len(log), 20_000):
             await conn.execute(insert(AgentStateRecord), log[i : i + 20_000])
+    if engine.dialect.name == "postgresql":
+        # the planner's statistics, as autovacuum keeps them after a bulk load
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text("ANALYZE"))
     return engine
 
 
@@ -179,7 +189,9 @@ async def wallboard_latency(tmp: Path, sockets: int, rate: float, seconds: float
             for a in agents
         ]
     )
-    hotline = Hotline(settings, repository, StubAmi(), Hub(), clock=time.time)  # type: ignore[arg-type]
+    # one supervisor login holds all the sockets (the per-session cap is for people)
+    hub = Hub(HubLimits(sockets_per_session=sockets))
+    hotline = Hotline(settings, repository, StubAmi(), hub, clock=time.time)  # type: ignore[arg-type]
     await hotline.load_agents()
     service = asyncio.create_task(hotline.run(follow_ami=False))
     await hotline.started.wait()
@@ -284,7 +296,8 @@ async def client_process(base: str, token: str, sockets: int) -> None:
 
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
         headers = {"Authorization": f"Bearer {token}"}
-        conns = [await http.ws_connect(f"{base}/ws", headers=headers) for _ in range(sockets)]
+        url = f"{base}/ws?feed=wallboard"  # as the wallboard page opens it
+        conns = [await http.ws_connect(url, headers=headers) for _ in range(sockets)]
         readers = [asyncio.create_task(reader(i, ws)) for i, ws in enumerate(conns)]
         print("connected", flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
@@ -326,13 +339,20 @@ async def main() -> None:
         print(f"SQLite: {sqlite}", file=sys.stderr)
         result["sqlite"] = sqlite
         result["sqlite_report_ms"] = max(sqlite.values())
-        result["postgres_report_ms"] = None
-        if args.postgres_url:
-            engine = await fill(args.postgres_url, calls, log)
+        server = None if args.postgres_url else start_postgres()
+        try:
+            url = args.postgres_url or server.create_database()  # type: ignore[union-attr]
+            started = time.perf_counter()
+            engine = await fill(url, calls, log)
+            print(f"stored in PostgreSQL in {time.perf_counter() - started:.1f} s", file=sys.stderr)
             postgres = await time_reports(engine, day, options)
             await engine.dispose()
-            result["postgres"] = postgres
-            result["postgres_report_ms"] = max(postgres.values())
+        finally:
+            if server is not None:
+                stop_postgres(server)
+        print(f"PostgreSQL: {postgres}", file=sys.stderr)
+        result["postgres"] = postgres
+        result["postgres_report_ms"] = max(postgres.values())
         del calls, log
         latencies = await wallboard_latency(tmp, args.sockets, args.rate, args.seconds)
     result |= {

@@ -6,7 +6,7 @@ import enum
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Dialect, Enum, Float, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Dialect, Enum, Float, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 from sqlalchemy.types import TypeDecorator
 
@@ -361,3 +361,9 @@ class TrainingCall(Base):
     marked_by: Mapped[str] = mapped_column(String(64))
     marked_at: Mapped[datetime] = mapped_column(UtcDateTime())
     note: Mapped[str] = mapped_column(Text, default="")
+
+
+# Indexes of the reports (migration 0018): the later calls of a period's numbers
+# (repeat calls), and each agent's state in force at a moment.
+Index("ix_cdr_caller_number_queued_at", CallRecord.caller_number, CallRecord.queued_at)
+Index("ix_agent_state_log_agent_id_at", AgentStateRecord.agent_id, AgentStateRecord.at)

@@ -41,17 +41,53 @@ class Counters:
     detractors: int = 0
 
     def add(self, other: Counters) -> None:
-        for f in fields(self):
-            if f.name == "max_wait_ms":
-                self.max_wait_ms = max(self.max_wait_ms, other.max_wait_ms)
-            else:
-                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        # written out: a report adds one contribution per call (tens of thousands)
+        self.offered += other.offered
+        self.answered += other.answered
+        self.answered_in_sl += other.answered_in_sl
+        self.abandoned += other.abandoned
+        self.short_abandoned += other.short_abandoned
+        self.lost += other.lost
+        self.handled += other.handled
+        self.wait_ms += other.wait_ms
+        self.max_wait_ms = max(self.max_wait_ms, other.max_wait_ms)
+        self.talk_ms += other.talk_ms
+        self.hold_ms += other.hold_ms
+        self.wrap_ms += other.wrap_ms
+        self.fcr_calls += other.fcr_calls
+        self.fcr_resolved += other.fcr_resolved
+        self.complaints += other.complaints
+        self.repeat_complaints += other.repeat_complaints
+        self.surveys += other.surveys
+        self.survey_sum += other.survey_sum
+        self.survey_good += other.survey_good
+        self.nps_answers += other.nps_answers
+        self.promoters += other.promoters
+        self.detractors += other.detractors
 
     def subtract(self, other: Counters) -> None:
         """Take a contribution back (to replace it); the maximum is kept."""
-        for f in fields(self):
-            if f.name != "max_wait_ms":
-                setattr(self, f.name, getattr(self, f.name) - getattr(other, f.name))
+        self.offered -= other.offered
+        self.answered -= other.answered
+        self.answered_in_sl -= other.answered_in_sl
+        self.abandoned -= other.abandoned
+        self.short_abandoned -= other.short_abandoned
+        self.lost -= other.lost
+        self.handled -= other.handled
+        self.wait_ms -= other.wait_ms
+        self.talk_ms -= other.talk_ms
+        self.hold_ms -= other.hold_ms
+        self.wrap_ms -= other.wrap_ms
+        self.fcr_calls -= other.fcr_calls
+        self.fcr_resolved -= other.fcr_resolved
+        self.complaints -= other.complaints
+        self.repeat_complaints -= other.repeat_complaints
+        self.surveys -= other.surveys
+        self.survey_sum -= other.survey_sum
+        self.survey_good -= other.survey_good
+        self.nps_answers -= other.nps_answers
+        self.promoters -= other.promoters
+        self.detractors -= other.detractors
 
     def as_dict(self) -> dict[str, int]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -118,7 +154,8 @@ def is_complaint(fact: CallFact, options: KpiOptions) -> bool:
     return fact.disposition in options.complaints.codes
 
 
-def _ratio(num: int, den: int) -> float | None:
+def ratio(num: int, den: int) -> float | None:
+    """``num / den`` to 4 places; None when there is nothing to divide by."""
     return round(num / den, 4) if den else None
 
 
@@ -135,20 +172,20 @@ def figures(c: Counters, target: float | None = None) -> dict[str, Any]:
         "abandoned": c.abandoned,
         "short_abandoned": c.short_abandoned,
         "lost": c.lost,
-        "service_level": _ratio(c.answered_in_sl, c.offered),
+        "service_level": ratio(c.answered_in_sl, c.offered),
         "service_level_target": target,
-        "answer_rate": _ratio(c.answered, c.offered),
-        "abandon_rate": _ratio(c.abandoned, c.offered),
+        "answer_rate": ratio(c.answered, c.offered),
+        "abandon_rate": ratio(c.abandoned, c.offered),
         "asa_s": _mean_s(c.wait_ms, c.answered),
         "aht_s": _mean_s(handle, c.handled),
         "talk_s": round(c.talk_ms / 1000, 3),
         "wrap_s": round(c.wrap_ms / 1000, 3),
         "max_wait_s": round(c.max_wait_ms / 1000, 3),
-        "fcr": _ratio(c.fcr_resolved, c.fcr_calls),
-        "repeat_complaint_rate": _ratio(c.repeat_complaints, c.complaints),
+        "fcr": ratio(c.fcr_resolved, c.fcr_calls),
+        "repeat_complaint_rate": ratio(c.repeat_complaints, c.complaints),
         "complaints": c.complaints,
         "csat": round(c.survey_sum / c.surveys, 3) if c.surveys else None,
-        "csat_good_share": _ratio(c.survey_good, c.surveys),
+        "csat_good_share": ratio(c.survey_good, c.surveys),
         "surveys": c.surveys,
         "nps": round(100 * (c.promoters - c.detractors) / c.nps_answers, 1)
         if c.nps_answers
@@ -185,11 +222,15 @@ class AgentTime:
             self.paused_by_reason[k] = self.paused_by_reason.get(k, 0) + v
         self.logins += other.logins
 
+    def work_available(self) -> tuple[int, int]:
+        """Milliseconds at work (talking, wrap-up) and available (work, ready, ringing)."""
+        s = self.by_state
+        return sum(s.get(k, 0) for k in WORK_STATES), sum(s.get(k, 0) for k in AVAILABLE_STATES)
+
     def figures(self) -> dict[str, Any]:
         s = self.by_state
         logged_in = sum(v for k, v in s.items() if k != "logged_out")
-        available = sum(s.get(k, 0) for k in AVAILABLE_STATES)
-        work = sum(s.get(k, 0) for k in WORK_STATES)
+        work, available = self.work_available()
         return {
             "logins": self.logins,
             "logged_in_s": round(logged_in / 1000, 3),
@@ -201,7 +242,7 @@ class AgentTime:
             "paused_by_reason_s": {
                 k: round(v / 1000, 3) for k, v in sorted(self.paused_by_reason.items())
             },
-            "occupancy": _ratio(work, available),
+            "occupancy": ratio(work, available),
         }
 
 

@@ -18,7 +18,15 @@ from cti.domain.model import AgentSnapshot, AgentState, CallState
 from cti.kpi.book import CallBook
 from cti.kpi.calendar import Calendar, bucket
 from cti.kpi.facts import AgentStateTracker, CallFact, StateChange, fact_of_answer, fact_of_cdr, ms
-from cti.kpi.figures import AgentTime, Counters, figures, total
+from cti.kpi.figures import (
+    AVAILABLE_STATES,
+    WORK_STATES,
+    AgentTime,
+    Counters,
+    figures,
+    ratio,
+    total,
+)
 from cti.kpi.options import KpiOptions
 
 MINUTE = 60.0
@@ -222,6 +230,23 @@ class LiveKpis:
                 lo = max(ms(self.day_start), ms(current.at))
                 time.add_stint(current.state, current.reason, lo, ms(now))
             result[agent_id] = time
+        return result
+
+    def occupancies(self, now: float) -> dict[str, float | None]:
+        """Each agent's occupancy today, the current state counted up to ``now``
+        (``agent_times(now)[agent].figures()["occupancy"]``, without building them)."""
+        hi, day_lo = ms(now), ms(self.day_start)
+        result: dict[str, float | None] = {}
+        for agent_id in set(self.agent_time) | set(self.tracker.last):
+            time = self.agent_time.get(agent_id)
+            work, available = time.work_available() if time is not None else (0, 0)
+            current = self.tracker.last.get(agent_id)
+            if current is not None:
+                span = hi - max(day_lo, ms(current.at))
+                if span > 0:
+                    work += span if current.state in WORK_STATES else 0
+                    available += span if current.state in AVAILABLE_STATES else 0
+            result[agent_id] = ratio(work, available)
         return result
 
     def agent_today(self, agent_id: str, now: float) -> dict[str, Any]:

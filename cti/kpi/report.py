@@ -36,8 +36,7 @@ def build_book(
     """The calls (the period's and those after it, for the repeat flags) with their
     wrap-up: from the state log rows, or already summed per call."""
     book = CallBook(options)
-    for fact in sorted(pool, key=lambda f: f.queued_at):
-        book.put(fact)
+    book.put_all(sorted(pool, key=lambda f: f.queued_at))
     wraps = changes if isinstance(changes, Mapping) else wrap_ms_by_call(changes)
     for call_id, wrap in wraps.items():
         book.add_wrap(call_id, wrap)
@@ -83,9 +82,13 @@ def call_report(
 
 def _key(group: Group, calendar: Calendar, interval_s: int) -> Callable[[CallFact], Any]:
     if group == "interval":
+        day, next_day = 0.0, 0.0  # the local day of the last call seen
 
         def interval(f: CallFact) -> float:
-            day = calendar.day_start(f.queued_at)
+            nonlocal day, next_day
+            if not day <= f.queued_at < next_day:
+                day = calendar.day_start(f.queued_at)
+                next_day = calendar.next_day(day)
             return day + bucket(f.queued_at, day, interval_s) * interval_s
 
         return interval

@@ -39,6 +39,7 @@ from cti.kpi.report import (
     session_report,
     wait_distribution,
 )
+from cti.wallboard.delta import FULL_EVERY_S, board_delta
 from cti.wallboard.store import WallboardStore
 from cti.wallboard.webhook import AlarmWebhook
 
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_FILE = Path(__file__).with_name("wallboard.yaml")
-PUSH_DELAY_S = 0.1  # changes within this are sent in one frame
+PUSH_DELAY_S = 0.02  # changes within this are sent in one frame (a delta)
 TICK_S = 1.0  # alarms on time (waits grow without events)
 REFRESH_TICKS = 5  # a frame at least this often while supervisors watch
 INTERVAL_FIELDS = ("start", "label", "offered", "answered", "abandoned", "service_level")
@@ -109,6 +110,10 @@ class Wallboard:
         self._writer: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []  # the clock and the webhook
         self.frames_sent = 0
+        self.seq = 0  # number of the last frame sent
+        self._sent: tuple[dict[str, Any], dict[str, float]] | None = None  # it, its stints
+        self._sent_whole_at = 0.0
+        self._watchers = 0  # supervisors' sockets when the last frame went
 
     def _new_live(self) -> LiveKpis:
         return LiveKpis(self.config.kpi, self.calendar, self.clock(), queues=self.core.queues)
@@ -223,10 +228,29 @@ class Wallboard:
         self._push_timer = None
         try:
             self.check_alarms()
-            if self.hub.supervisor_count:
-                self.hub.to_supervisors("wallboard.update", self.board())
-                self.frames_sent += 1
+            watchers = self.hub.supervisor_count
+            if not watchers:
+                self._sent = None
+                return
+            now = self.clock()
+            board, since = self._board(now)
+            self.seq += 1
+            board["seq"] = self.seq
+            # whole: the first, one at least every FULL_EVERY_S, and when a page joined
+            if (
+                self._sent is None
+                or now - self._sent_whole_at >= FULL_EVERY_S
+                or watchers > self._watchers
+            ):
+                self.hub.to_supervisors("wallboard.update", board)
+                self._sent_whole_at = now
+            else:
+                delta = board_delta(self._sent[0], board, self._sent[1], since)
+                self.hub.to_supervisors("wallboard.delta", delta)
+            self._sent, self._watchers = (board, since), watchers
+            self.frames_sent += 1
         except Exception:
+            self._sent = None  # the next frame is whole
             log.exception("wallboard: no frame sent")
 
     def check_alarms(self) -> list[Alarm]:
@@ -285,8 +309,14 @@ class Wallboard:
         return sorted(set(self.core.queues) | self.live.queues)
 
     def board(self) -> dict[str, Any]:
-        """Everything the wallboard shows (the ``wallboard.update`` frame)."""
-        now = self.clock()
+        """Everything the wallboard shows (the ``wallboard.update`` frame), with the
+        ``seq`` of the last frame sent (deltas after it apply to this board)."""
+        board, _ = self._board(self.clock())
+        board["seq"] = self.seq
+        return board
+
+    def _board(self, now: float) -> tuple[dict[str, Any], dict[str, float]]:
+        """The board at ``now``, and each agent's stint start (by ``agent_id``)."""
         live, options = self.live, self.config.kpi
         snapshots = sorted(self.core.agent_snapshots(), key=lambda a: a.agent_id)
         queues = []
@@ -307,7 +337,7 @@ class Wallboard:
                     "agents": counts,
                 }
             )
-        times = live.agent_times(now)
+        occupancy = live.occupancies(now)
         agents = []
         for agent in snapshots:
             today = live.by_agent.get(agent.agent_id)
@@ -323,12 +353,10 @@ class Wallboard:
                     "call_id": agent.call_id,
                     "queues": list(agent.queues),
                     "answered_today": today.answered if today else 0,
-                    "occupancy": times[agent.agent_id].figures()["occupancy"]
-                    if agent.agent_id in times
-                    else None,
+                    "occupancy": occupancy.get(agent.agent_id),
                 }
             )
-        return {
+        board = {
             "at": now,
             "date": self.calendar.date_of(now),
             "timezone": self.config.timezone,
@@ -346,6 +374,7 @@ class Wallboard:
             "alarms": [a.as_dict() for a in self.alarms.active.values()],
             "recent_alarms": [a.as_dict() for a in list(self.recent)[:20]],
         }
+        return board, {a.agent_id: a.state_since for a in snapshots}
 
     def agent_today(self, agent_id: str) -> dict[str, Any]:
         return self.live.agent_today(agent_id, self.clock())

@@ -24,7 +24,7 @@ from cti.domain.callcenter import AgentCommandRefused
 from cti.service.facade import DeskFacade
 from cti.service.qa import QaFacade
 from cti.service.supervision import SupervisorFacade
-from cti.web.hub import PROTOCOL_VERSION, Hub, Subscriber, TooManySockets
+from cti.web.hub import FEEDS, PROTOCOL_VERSION, Hub, Subscriber, TooManySockets
 from cti.web.json_limits import JsonRefused, loads_limited
 from cti.web.login_guard import LOGIN_GUARD, LoginGuard
 from cti.web.metrics import add_metrics_route
@@ -338,13 +338,16 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     if origin is not None and not _origin_allowed(request, origin):
         raise error(403, "bad_origin", f"origin {origin!r} is not allowed")
     hub, desk = request.app[HUB], request.app[DESK]
+    feed = request.query.get("feed", "")
+    if feed not in FEEDS:
+        raise error(400, "bad_request", f"unknown feed {feed!r}: one of {sorted(FEEDS)}")
     try:
         hub.check_room(session.token)
     except TooManySockets as exc:
         raise error(429, "too_many_sockets", str(exc)) from exc
     ws = web.WebSocketResponse(heartbeat=20, max_msg_size=MAX_WS_MESSAGE)
     await ws.prepare(request)
-    sub = hub.attach(ws, session.username, session.role, session.token, request.transport)
+    sub = hub.attach(ws, session.username, session.role, session.token, request.transport, feed)
     expiring = asyncio.Event()
     expiry = asyncio.create_task(_close_at_expiry(hub, sub, desk, session, expiring))
     try:

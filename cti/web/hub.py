@@ -22,6 +22,7 @@ import fcntl
 import json
 import logging
 import socket
+import struct
 import termios
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -35,6 +36,12 @@ log = logging.getLogger(__name__)
 
 PROTOCOL_VERSION = 1
 WS_TOO_SLOW = 1013
+#: what a page may ask for when it opens its socket (``/ws?feed=``): the frame
+#: kinds it does not show and is not sent (a wallboard shows no single call)
+FEEDS: dict[str, frozenset[str]] = {
+    "": frozenset(),
+    "wallboard": frozenset({"call.update", "agent.state"}),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +81,19 @@ def kernel_unsent(ws: web.WebSocketResponse) -> int:
     return int.from_bytes(raw, "little", signed=True)
 
 
+def text_frame(payload: bytes) -> bytes:
+    """A whole WebSocket text frame as a server sends it (RFC 6455 5.2: final,
+    unmasked, uncompressed, which RFC 7692 allows on any connection)."""
+    size = len(payload)
+    if size < 126:
+        header = struct.pack("!BB", 0x81, size)
+    elif size < 1 << 16:
+        header = struct.pack("!BBH", 0x81, 126, size)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, size)
+    return header + payload
+
+
 class Subscriber:
     def __init__(
         self,
@@ -83,8 +103,10 @@ class Subscriber:
         limits: HubLimits,
         session: str = "",
         transport: asyncio.BaseTransport | None = None,
+        feed: str = "",
     ) -> None:
         self.ws = ws
+        self.skips = FEEDS[feed]  # frame kinds this socket's page does not want
         self.username = username
         self.role = role
         self.session = session  # the login session's token: closed with it
@@ -105,6 +127,16 @@ class Subscriber:
             await self.ws.send_str(frame)
             self.sending_since = None
             self.queued_bytes -= len(frame)
+
+    def can_write_now(self) -> bool:
+        """Nothing waits before a new frame: it may go straight to the transport."""
+        return (
+            self.outbox.empty()
+            and self.sending_since is None
+            and isinstance(self.transport, asyncio.WriteTransport)
+            and not self.transport.is_closing()
+            and not self.ws.closed
+        )
 
     def pending_bytes(self) -> int:
         buffered = 0
@@ -143,8 +175,9 @@ class Hub:
         role: str,
         session: str = "",
         transport: asyncio.BaseTransport | None = None,
+        feed: str = "",
     ) -> Subscriber:
-        sub = Subscriber(ws, username, role, self.limits, session, transport)
+        sub = Subscriber(ws, username, role, self.limits, session, transport, feed)
         sub.writer = asyncio.create_task(sub.write_loop(), name=f"ws-writer-{username}")
         sub.watchdog = asyncio.create_task(self._watch(sub), name=f"ws-watchdog-{username}")
         self._by_user[username].add(sub)
@@ -186,15 +219,31 @@ class Hub:
         return sum(self._offer(sub, frame) for sub in list(self._by_user.get(username, ())))
 
     def to_supervisors(self, kind: str, data: dict[str, Any]) -> int:
+        """One frame, encoded once, to every supervisor's socket that wants it."""
+        subs = [sub for sub in self._supervisors if kind not in sub.skips]
+        if not subs:
+            return 0
+        # encoded and framed once; the same bytes go to every socket
         frame = self.encode(kind, data)
-        return sum(self._offer(sub, frame) for sub in list(self._supervisors))
+        wire = text_frame(frame.encode())
+        return sum(self._offer(sub, frame, wire) for sub in subs)
 
     def send(self, sub: Subscriber, kind: str, data: dict[str, Any]) -> bool:
         return self._offer(sub, self.encode(kind, data))
 
-    def _offer(self, sub: Subscriber, frame: str) -> bool:
+    def _offer(self, sub: Subscriber, frame: str, wire: bytes | None = None) -> bool:
+        """Queue ``frame`` for ``sub``; or, given it ready framed (``wire``) and
+        nothing waiting for the socket, write it to the transport at once."""
         if not self.is_attached(sub):
             return False
+        if wire is not None and sub.can_write_now():
+            transport: asyncio.WriteTransport = sub.transport  # type: ignore[assignment]
+            buffered = transport.get_write_buffer_size() + len(wire)
+            if buffered > self.limits.pending_bytes:
+                self._too_slow(sub, f"{buffered} bytes waiting")
+                return False
+            transport.write(wire)
+            return True
         if sub.queued_bytes + len(frame) > self.limits.pending_bytes:
             self._too_slow(sub, f"{sub.queued_bytes + len(frame)} bytes waiting")
             return False

@@ -14,6 +14,7 @@ import pytest
 from cti.server import Running
 from tests.support.sipp import AgentPhone, agent_port, start_call
 from tests.support.waiting import wait_until
+from tests.support.wallboard_frames import BoardView
 
 pytestmark = pytest.mark.asterisk
 
@@ -24,17 +25,21 @@ async def login(http: aiohttp.ClientSession, base: str, user: str, password: str
         return str((await r.json())["token"])
 
 
+VIEWS: dict[int, BoardView] = {}  # by socket: the board its page would hold
+
+
 async def update(
     ws: aiohttp.ClientWebSocketResponse, check: Any, within: float
 ) -> tuple[float, Any]:
-    """The next ``wallboard.update`` passing ``check``, with the time it arrived."""
+    """The next board (whole, or a delta applied) passing ``check``, with the time
+    it arrived."""
+    view = VIEWS.setdefault(id(ws), BoardView())
     async with asyncio.timeout(within):
         while True:
             msg = await ws.receive()
             assert msg.type == aiohttp.WSMsgType.TEXT, msg
-            frame = json.loads(msg.data)
-            if frame["type"] == "wallboard.update" and check(frame["data"]):
-                return time.time(), frame["data"]
+            if view.take(json.loads(msg.data)) and check(view.data):
+                return time.time(), view.data
 
 
 async def test_an_answered_call_changes_the_wallboard_within_a_second(

@@ -23,6 +23,7 @@ from cti.wallboard.store import WallboardStore
 from tests.support.kpi_day import QUEUES, simulate_day
 from tests.support.waiting import wait_until
 from tests.support.wallboard_app import T0, Board, wallboard_app
+from tests.support.wallboard_frames import BoardView
 
 DAY = T0 - T0 % 86400
 
@@ -48,16 +49,19 @@ async def board(tmp_path: Path, db_url: str) -> AsyncIterator[Factory]:
         yield make
 
 
+VIEWS: dict[int, BoardView] = {}  # by socket: the board its page would hold
+
+
 async def next_update(
     ws: aiohttp.ClientWebSocketResponse, check: Callable[[Any], bool], within: float
 ) -> Any:
+    view = VIEWS.setdefault(id(ws), BoardView())
     async with asyncio.timeout(within):
         while True:
             msg = await ws.receive()
             assert msg.type == aiohttp.WSMsgType.TEXT, msg
-            frame = json.loads(msg.data)
-            if frame["type"] == "wallboard.update" and check(frame["data"]):
-                return frame["data"]
+            if view.take(json.loads(msg.data)) and check(view.data):
+                return view.data
 
 
 def queue_of(data: Any, name: str) -> Any:
@@ -370,3 +374,33 @@ async def test_the_wallboard_runs_in_the_service_and_its_state_log_is_written_at
     finally:
         await engine.dispose()
     assert [c.state for c in changes if c.agent_id == "1001"] == ["paused", "ready"]
+
+
+async def test_a_wallboard_socket_gets_the_board_but_no_per_call_frames(board: Factory) -> None:
+    b = await board()
+    supervisor = await b.login("supervisor")
+    headers = {"Authorization": f"Bearer {supervisor}"}
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await b.client.ws_connect("/ws?feed=nonsense", headers=headers)
+    assert refused.value.status == 400
+    async with (
+        b.client.ws_connect("/ws?feed=wallboard", headers=headers) as wall,
+        b.client.ws_connect("/ws", headers=headers) as desk,
+    ):
+        b.play(
+            ev.CallStarted("c1", "PJSIP/trunk-1", "15550100001", "", T0),
+            ev.CallQueued("c1", "billing", 1, T0),
+        )
+        await next_update(wall, lambda d: queue_of(d, "billing")["waiting"] == 1, 2.0)
+        kinds: set[str] = set()
+        async with asyncio.timeout(2.0):
+            while "call.update" not in kinds:
+                kinds.add(json.loads((await desk.receive()).data)["type"])
+        b.play(ev.CallEnded("c1", T0 + 1, "Normal"))
+        await next_update(wall, lambda d: queue_of(d, "billing")["waiting"] == 0, 2.0)
+        seen: set[str] = set()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(0.3):
+                while True:
+                    seen.add(json.loads((await wall.receive()).data)["type"])
+        assert "call.update" not in seen and "agent.state" not in seen

@@ -1,5 +1,6 @@
 // The supervisors' wallboard: live figures pushed over the WebSocket
-// ("wallboard.update" frames), in English and Chinese. ?tv=1: TV mode (large,
+// ("wallboard.update" frames, whole, and "wallboard.delta" frames, the changes
+// in between), in English and Chinese. ?tv=1: TV mode (large,
 // no controls); ?lang=zh|en picks the language. Plain JS, no build step.
 "use strict";
 
@@ -443,8 +444,31 @@ async function refresh() {
   }
 }
 
+// A wallboard.delta changes the board held (its seq is the delta's base): the
+// top-level fields in `changed` are replaced, the agents in `agents` replaced or
+// added, those in `agents_gone` dropped; times in state grow by the time between
+// the two frames. Any other base: the whole board is asked for again.
+let refreshing = false;
+function applyDelta(d) {
+  if (!data || data.seq !== d.base) {
+    if (!refreshing) { refreshing = true; refresh().finally(() => { refreshing = false; }); }
+    return;
+  }
+  const aged = d.at - data.at;
+  for (const a of data.agents) if (a.since_s !== null) a.since_s = Math.round((a.since_s + aged) * 10) / 10;
+  Object.assign(data, d.changed);
+  const byId = new Map(data.agents.map((a) => [a.agent_id, a]));
+  for (const a of d.agents) byId.set(a.agent_id, a);
+  for (const id of d.agents_gone) byId.delete(id);
+  data.agents = [...byId.values()].sort((a, b) => (a.agent_id < b.agent_id ? -1 : a.agent_id > b.agent_id ? 1 : 0));
+  data.at = d.at;
+  data.seq = d.seq;
+  dataAt = Date.now();
+  render();
+}
+
 function connect() {
-  const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws";
+  const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws?feed=wallboard";
   ws = new WebSocket(url);
   ws.addEventListener("open", () => {
     retry = 500; notice(""); renderConn(); refresh();
@@ -459,6 +483,7 @@ function connect() {
       dataAt = Date.now();
       render();
     }
+    if (frame.type === "wallboard.delta") applyDelta(frame.data);
     if (frame.type === "qa.escalation") showEscalation(frame.data);
     window.dispatchEvent(new CustomEvent("hotline:frame", { detail: frame }));
   });

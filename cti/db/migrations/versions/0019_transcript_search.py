@@ -7,7 +7,7 @@ step with ``transcripts`` by triggers; on PostgreSQL a stored generated column
 ``search_vector`` (``to_tsvector('simple', search_text)``) with a GIN index.
 
 Revision ID: 0019
-Revises: 0016
+Revises: 0018
 Create Date: 2026-12-04
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0019"
-down_revision: str | None = "0016"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
