@@ -104,6 +104,8 @@ async def main():
                 if msg.type != aiohttp.WSMsgType.TEXT:
                     continue
                 frames += 1
+                if '"screen.pop"' not in msg.data:
+                    continue  # parse only the pops: one client process reads every socket
                 data = json.loads(msg.data)
                 if data["type"] == "screen.pop":
                     pops[who][data["data"]["call_id"]] += 1
@@ -117,6 +119,18 @@ async def main():
 
 asyncio.run(main())
 """
+
+
+def cpu_s(pid: int) -> float:
+    """CPU time (user + system) a process has used, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cti_problems(log: Path) -> list[str]:
+    """The CTI's warnings and errors, for stderr."""
+    lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    return [line for line in lines if " WARNING " in line or " ERROR " in line]
 
 
 def rss_mb(pid: int) -> float:
@@ -226,7 +240,7 @@ def log_file(path: Path) -> IO[bytes]:
 
 
 @contextlib.asynccontextmanager
-async def cti_process(settings: Settings, fields: list[str]) -> AsyncIterator[int]:
+async def cti_process(settings: Settings, fields: list[str], cti_log: Path) -> AsyncIterator[int]:
     """``hotline serve`` as a process of its own; SIGTERM (a clean stop) on exit."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -236,7 +250,7 @@ async def cti_process(settings: Settings, fields: list[str]) -> AsyncIterator[in
         env=cti_environment(settings, fields),
         cwd=ROOT,
         stdout=asyncio.subprocess.DEVNULL,
-        stderr=log_file(Path(settings.asterisk_run_dir) / "cti.log"),
+        stderr=log_file(cti_log),
     )
     try:
         async with asyncio.timeout(60):
@@ -313,6 +327,9 @@ async def main() -> None:
     parser.add_argument("--dtmf-gap-s", type=float, default=4.0)
     parser.add_argument("--no-audio", action="store_true", help="callers send no RTP")
     parser.add_argument("--sipp-nice", type=int, default=10)
+    parser.add_argument(
+        "--cti-log", type=Path, default=Path("soak-cti.log"), help="the CTI's log (kept)"
+    )
     args = parser.parse_args()
     agents = [str(1001 + i) for i in range(args.agents)]
     for agent in agents:
@@ -369,7 +386,7 @@ async def soak(
         for a in agents
     ]
     async with contextlib.AsyncExitStack() as stack:
-        cti_pid = await stack.enter_async_context(cti_process(settings, fields))
+        cti_pid = await stack.enter_async_context(cti_process(settings, fields, args.cti_log))
         await watch.start(settings)
         stack.push_async_callback(watch.stop)
         for phone in phones:
@@ -402,6 +419,7 @@ async def soak(
         for _, token, _ in sessions[:-1]:
             await ready(http, web, token)
         rss_start = rss_mb(cti_pid)
+        cpu_start = cpu_s(cti_pid)
         rss_peak = rss_start
         started = time.monotonic()
 
@@ -431,6 +449,7 @@ async def soak(
         elapsed = time.monotonic() - started
         await asyncio.sleep(2.0)  # the last frames cross the CTI and the client's sockets
         rss_end = rss_mb(cti_pid)
+        cti_cpu = cpu_s(cti_pid) - cpu_start
         client.stdin.write(b"stop\n")
         await client.stdin.drain()
         async with asyncio.timeout(120):
@@ -447,10 +466,15 @@ async def soak(
     recordings_missing = sum(1 for row in agent_answered if not recording_present(row[3]))
     pops: dict[str, dict[str, int]] = report["pops"]
     pops_missing = pop_frames_missing = 0
-    for call_id, agent in watch.offers:
+    for call_id, agent in sorted(watch.offers):
         got = pops.get(agent, {}).get(call_id, 0)
-        pops_missing += got < args.agent_sockets
+        if got < args.agent_sockets:
+            pops_missing += 1
+            print(f"offer {call_id} to {agent}: a pop on {got} sockets", file=sys.stderr)
         pop_frames_missing += args.agent_sockets - min(got, args.agent_sockets)
+    closed = Counter(f"{who}:{code}" for who, code in report["closed"])
+    problems = cti_problems(args.cti_log)
+    print(f"CTI warnings and errors: {len(problems)}", *problems[-30:], sep="\n", file=sys.stderr)
     if result.diagnostics:
         print(result.diagnostics[-3000:], file=sys.stderr)
     return {
@@ -471,6 +495,9 @@ async def soak(
         "pop_frames_missing": pop_frames_missing,
         "sockets": sockets,
         "sockets_closed_early": len(report["closed"]),
+        "sockets_closed_by": dict(closed),
+        "cti_cpu_s": round(cti_cpu, 1),
+        "cti_warnings": len(problems),
         "frames_received": report["frames"],
         "rss_start_mb": round(rss_start, 1),
         "rss_end_mb": round(rss_end, 1),
