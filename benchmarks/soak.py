@@ -21,7 +21,9 @@ Then, for ``--minutes``:
   phone) and every call up in Asterisk (channels whose Uniqueid is their
   Linkedid), for the peak.
 
-At the end (every call ended; then SIGTERM, so the CTI drains its CDR writer):
+At the end (every call ended in Asterisk, then in the CTI's view: ``cti_catch_up_s``
+is how long the CTI took to catch up; then SIGTERM, so the CTI drains its CDR
+writer):
 
 * ``calls``: calls placed; ``answered_by_ivr``: answered by Asterisk;
 * ``cdrs_missing`` / ``cdrs_duplicated``: callers answered by Asterisk with no
@@ -298,6 +300,19 @@ async def ready(http: aiohttp.ClientSession, base: str, token: str) -> None:
             raise RuntimeError(f"agent ready: {r.status} {await r.text()}")
 
 
+async def cti_caught_up(http: aiohttp.ClientSession, base: str, token: str) -> float:
+    """Wait until the CTI has no call left (it has read every Hangup); seconds waited."""
+    started = time.monotonic()
+    async with asyncio.timeout(600):
+        while True:
+            async with http.get(
+                f"{base}/api/calls", headers={"Authorization": f"Bearer {token}"}
+            ) as r:
+                if r.status == 200 and not await r.json():
+                    return time.monotonic() - started
+            await asyncio.sleep(0.5)
+
+
 def count_cdrs(database: Path) -> list[tuple[str, str, str | None, str | None]]:
     with contextlib.closing(sqlite3.connect(database)) as db:
         rows = db.execute("SELECT caller_number, disposition, agent_id, recording_path FROM cdr")
@@ -444,6 +459,7 @@ async def soak(
                 result = await load.wait()
             async with asyncio.timeout(120):  # Asterisk ends every call
                 await watch.idle.wait()
+            catch_up = await cti_caught_up(http, web, supervisor)  # the CTI has seen it
         finally:
             sampler.cancel()
         elapsed = time.monotonic() - started
@@ -497,6 +513,7 @@ async def soak(
         "sockets_closed_early": len(report["closed"]),
         "sockets_closed_by": dict(closed),
         "cti_cpu_s": round(cti_cpu, 1),
+        "cti_catch_up_s": round(catch_up, 1),
         "cti_warnings": len(problems),
         "frames_received": report["frames"],
         "rss_start_mb": round(rss_start, 1),
