@@ -201,24 +201,33 @@ async def _serve(settings: Settings) -> int:
 
 
 def _demo(settings: Settings, config: Path | None) -> int:
+    from cti import unprivileged
     from cti.pbx import runtime
 
-    asyncio.run(_seed(settings))
     try:
         runtime.start(settings)
-    except runtime.PbxError as exc:
-        print(f"hotline demo: Asterisk did not start: {exc}", file=sys.stderr)
+        runas = unprivileged.cti_account(settings)
+        needed = unprivileged.share_state(settings, runas)
+    except (runtime.PbxError, unprivileged.UnprivilegedError) as exc:
+        runtime.stop(settings)
+        print(f"hotline demo: {exc}", file=sys.stderr)
         return 1
     phones = _start_demo_phones()
     try:
         print(demo_instructions(settings, config, len(phones)), flush=True)
-        return asyncio.run(_serve(settings))
+        # the CTI seeds and serves as Asterisk's unprivileged account (cti/unprivileged.py)
+        return unprivileged.run_unprivileged(runas, lambda: _seed_and_serve(settings), needed)
     finally:
         for phone in phones:
             phone.terminate()
         for phone in phones:
             phone.wait(timeout=5)
         runtime.stop(settings)
+
+
+def _seed_and_serve(settings: Settings) -> int:
+    asyncio.run(_seed(settings))
+    return asyncio.run(_serve(settings))
 
 
 def demo_instructions(settings: Settings, config: Path | None, phones: int) -> str:

@@ -32,8 +32,12 @@ def _default_cache_dir() -> Path:
 
 
 def _default_state_dir() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "hotline"
+    """XDG_STATE_HOME/hotline; root's (hotline demo) is /var/lib/hotline, which the
+    unprivileged CTI can reach (root's home is closed to other users)."""
+    base = os.environ.get("XDG_STATE_HOME")
+    if not base and os.geteuid() == 0:
+        return Path("/var/lib/hotline")
+    return Path(base or Path.home() / ".local" / "state") / "hotline"
 
 
 class Settings(BaseSettings):

@@ -78,9 +78,13 @@ class RoutingFlow(CoreState):
             return []
         if self.router is not None:
             self._decisions.extend(self.router.offer_answered(event.call_id, agent_id, event.at))
-        return self._call_answered(
+        popped = agent_id in call.rung_agents
+        effects = self._call_answered(
             ev.CallAnswered(event.call_id, agent_id, call.queue or "", event.at)
         )
+        if not popped:  # its ring was read after the offer was withdrawn: pop on answer
+            effects.insert(0, fx.PublishScreenPop(agent_id, call.snapshot(event.at)))
+        return effects
 
     def _offer_failed(self, event: ev.OfferFailed) -> list[fx.Effect]:
         agent_id = self._by_interface.get(event.interface)

@@ -413,3 +413,29 @@ def test_restored_try_with_no_trace_counts_as_failed_and_the_last_one_gives_up()
     effects = core.restore_callbacks([last], 60.0)
     cdr = next(e.cdr for e in effects if isinstance(e, fx.StoreCdr))
     assert (cdr.disposition, cdr.callback_outcome) == (Disposition.ABANDONED, "failed:unknown")
+
+
+def test_an_agent_answering_an_offer_the_core_had_already_withdrawn_still_gets_the_pop() -> None:
+    # Under load the CTI reads Asterisk's events late: the ring timeout fires
+    # before the DialBegin is read, but Asterisk had already rung the agent,
+    # who answers. The agent talks to the caller: the desk must show who it is.
+    core = center(a1001=EN)
+    core.ready("1001", 1.0)
+    arrive(core, "c1", 10.0)
+    core.routing_timer(10.0 + RING_S)  # RONA: withdrawn, the agent paused
+    late_ring = core.apply(ev.OfferRinging("c1", "PJSIP/agent1001", 10.5))
+    assert not any(isinstance(e, fx.PublishScreenPop) for e in late_ring)
+    answered = core.apply(ev.OfferAnswered("c1", "PJSIP/agent1001", 15.0))
+    pops = [e for e in answered if isinstance(e, fx.PublishScreenPop)]
+    assert [p.agent_id for p in pops] == ["1001"]
+    assert pops[0].call.call_id == "c1"
+    assert core.agents["1001"].state is AgentState.TALKING
+
+
+def test_an_answered_offer_that_rang_as_usual_pops_only_once() -> None:
+    core = center(a1001=EN)
+    core.ready("1001", 1.0)
+    arrive(core, "c1", 10.0)
+    core.apply(ev.OfferRinging("c1", "PJSIP/agent1001", 10.5))
+    answered = core.apply(ev.OfferAnswered("c1", "PJSIP/agent1001", 12.0))
+    assert not any(isinstance(e, fx.PublishScreenPop) for e in answered)

@@ -1,0 +1,541 @@
+"""Soak: real SIP calls through the IVR, the router and agents' screen-pops for minutes.
+
+Starts the project's Asterisk (as the integration tests do: random AMI
+secret, free ports, a scratch run directory), seeds a database (the demo's
+agents 1001-1004, supervisor and customers, plus agents up to 1010), and runs
+``hotline serve`` as its own process, so that its memory is the CTI's alone.
+Then, for ``--minutes``:
+
+* ONE sipp UAC (tests.support.sipp.CallerLoad) places calls at ``--rate`` per
+  second, each from its own number: the caller picks a language and a menu
+  choice by DTMF (SIP INFO) in the FastAGI IVR, waits for an agent and stays on
+  the line ``--hold-s`` after its last digit (or until the agent hangs up);
+* every agent has a sipp phone (tests.support.sipp.AgentPhone, UAS) on its
+  static contact, answering after ``--answer-s`` and hanging up after
+  ``--talk-s``; the CTI's router offers the waiting calls to the ready agents;
+* a client process holds ``--agent-sockets`` WebSockets per agent (one session
+  each) and ``--supervisor-sockets`` for the supervisor (one session): 1,000 by
+  default. The benchmark raises the per-user limits to allow this
+  (``web_sessions_per_user``, ``web_sockets_per_session``; 8 and 4 by default);
+* an AMI connection of its own notes every offer (DialBegin to an agent's
+  phone) and every call up in Asterisk (channels whose Uniqueid is their
+  Linkedid), for the peak.
+
+At the end (every call ended in Asterisk, then in the CTI's view: ``cti_catch_up_s``
+is how long the CTI took to catch up; then SIGTERM, so the CTI drains its CDR
+writer):
+
+* ``calls``: calls placed; ``answered_by_ivr``: answered by Asterisk;
+* ``cdrs_missing`` / ``cdrs_duplicated``: callers answered by Asterisk with no
+  CDR row / with more than one (rows are told apart by caller number);
+* ``recordings_missing``: CDRs answered by an agent whose mixed recording or
+  either per-party file is not on disk (or empty);
+* ``pops_missing``: offers (call, agent) for which some socket of that agent
+  got no ``screen.pop`` of that call; ``pop_frames_missing`` counts sockets;
+* ``rss_growth_mb``: the CTI's resident memory at the end minus at the start
+  (after the sockets were connected, before the first call), from /proc;
+* ``peak_concurrent``: most calls up in Asterisk at once (AMI view);
+  ``peak_concurrent_callers``: the same from sipp's log.
+
+sipp runs at a lower priority (--sipp-nice), as in benchmarks/ivr_load.py.
+
+Measured (defaults: 10 minutes, 5 calls/s, 55 s on the line, 10 agents, 1,000
+sockets) on a 2-core machine that other test runs loaded to a load average of
+50-90: 3,000 calls placed, 2,951 answered by Asterisk (49 timed out in sipp),
+peak 334 calls up at once (sipp) / 717 channels not yet hung up (AMI); CDRs
+missing 0, duplicated 0; recordings missing 0; CTI RSS +34 MB (134 -> 168 MB).
+Starved of CPU the CTI read Asterisk's events late: offers timed out (RONA)
+before their ring was read, pausing agents (61 offers in all), 35 offers had no
+pop, and every WebSocket was dropped (1006, no pong in time) before the end.
+
+Usage (root, under the PBX lock):
+    python benchmarks/soak.py [--minutes 10] [--rate 5] [--hold-s 55]
+Last line: {"calls", "cdrs_missing", "cdrs_duplicated", "recordings_missing",
+"pops_missing", "rss_growth_mb", "peak_concurrent", ...}
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import signal
+import sqlite3
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import IO
+
+import aiohttp
+from pydantic import SecretStr
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from cti.auth import hash_password  # noqa: E402
+from cti.config import Settings  # noqa: E402
+from cti.db.models import User  # noqa: E402
+from cti.db.repository import Repository, create_schema, make_engine  # noqa: E402
+from cti.demo import DEMO_AGENTS, DemoSecrets, seed_demo  # noqa: E402
+from cti.pbx import runtime  # noqa: E402
+from tests.support.pbx_fixture import free_tcp_port, free_udp_port  # noqa: E402
+from tests.support.sipp import AUDIO_PCAP, AgentPhone, CallerLoad, agent_port  # noqa: E402
+
+#: digits a caller presses (language, menu): English/Mandarin x billing/technical
+CHOICES = ("11", "12", "21", "22")
+EXTRA_SKILLS = "lang.zh:5,lang.en:5,billing:4,technical:4,security:3"
+EXTRA_QUEUES = "general,billing,technical,account"
+
+CLIENT = r"""
+import asyncio, json, sys
+from collections import defaultdict
+import aiohttp
+
+async def main():
+    cfg = json.loads(sys.stdin.readline())
+    pops = defaultdict(lambda: defaultdict(int))  # agent -> call id -> sockets that got it
+    frames = 0
+    closed = []
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+        socks = []
+        for who, token, count in cfg["sessions"]:
+            for _ in range(count):
+                ws = await http.ws_connect(cfg["url"], headers={"Authorization": "Bearer " + token},
+                                           max_msg_size=0, heartbeat=None)
+                socks.append((who, ws))
+        async def reader(who, ws):
+            nonlocal frames
+            async for msg in ws:
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    continue
+                frames += 1
+                if '"screen.pop"' not in msg.data:
+                    continue  # parse only the pops: one client process reads every socket
+                data = json.loads(msg.data)
+                if data["type"] == "screen.pop":
+                    pops[who][data["data"]["call_id"]] += 1
+            closed.append([who, ws.close_code])
+        tasks = [asyncio.create_task(reader(who, ws)) for who, ws in socks]
+        print("ready", len(socks), flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        for t in tasks:
+            t.cancel()
+    print(json.dumps({"pops": pops, "frames": frames, "closed": closed}), flush=True)
+
+asyncio.run(main())
+"""
+
+
+def cpu_s(pid: int) -> float:
+    """CPU time (user + system) a process has used, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cti_problems(log: Path) -> list[str]:
+    """The CTI's warnings and errors, for stderr."""
+    lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    return [line for line in lines if " WARNING " in line or " ERROR " in line]
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process in MB (VmRSS in /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+class AmiWatch:
+    """Its own AMI login: offers to agents (DialBegin) and calls up in Asterisk."""
+
+    def __init__(self) -> None:
+        self.offers: set[tuple[str, str]] = set()  # (linkedid, agent)
+        self.up: set[str] = set()
+        self.peak = 0
+        self.idle = asyncio.Event()  # no call up (after the first)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, settings: Settings) -> None:
+        reader, writer = await asyncio.open_connection(settings.ami_host, settings.ami_port)
+        await reader.readline()
+        secret = settings.ami_secret.get_secret_value()
+        writer.write(
+            f"Action: Login\r\nUsername: {settings.ami_user}\r\nSecret: {secret}\r\n"
+            "Events: call\r\n\r\n".encode()
+        )
+        reply = (await reader.readuntil(b"\r\n\r\n")).decode()
+        if "Success" not in reply:
+            raise RuntimeError(f"AMI login refused: {reply}")
+        self._writer = writer
+        self._task = asyncio.create_task(self._read(reader))
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                block = (await reader.readuntil(b"\r\n\r\n")).decode("utf-8", "replace")
+                fields: dict[str, str] = {}
+                for line in block.split("\r\n"):
+                    key, sep, value = line.partition(": ")
+                    if sep and key not in fields:  # the first: the caller's side
+                        fields[key] = value
+                event = fields.get("Event")
+                uid, linked = fields.get("Uniqueid"), fields.get("Linkedid")
+                if event == "Newchannel" and uid and uid == linked:
+                    self.up.add(uid)
+                    self.idle.clear()
+                    self.peak = max(self.peak, len(self.up))
+                elif event == "Hangup" and uid in self.up:
+                    self.up.discard(uid)
+                    if not self.up:
+                        self.idle.set()
+                elif event == "DialBegin" and linked:
+                    dest = fields.get("DestChannel", "")
+                    if dest.startswith("PJSIP/agent"):
+                        agent = dest.removeprefix("PJSIP/agent").split("-", 1)[0]
+                        self.offers.add((linked, agent))
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._writer.close()
+
+
+async def seed(settings: Settings, demo: DemoSecrets, agents: list[str]) -> None:
+    engine = make_engine(settings.effective_database_url)
+    try:
+        await create_schema(engine)
+        repository = Repository(engine)
+        await seed_demo(repository, demo)
+        password_hash = hash_password(demo.agent_password)
+        await repository.upsert_users(
+            [
+                User(
+                    username=agent,
+                    display_name=f"Soak {agent}",
+                    password_hash=password_hash,
+                    role="agent",
+                    interface=f"PJSIP/agent{agent}",
+                    queues=EXTRA_QUEUES,
+                    skills=EXTRA_SKILLS,
+                    wrap_up_s=0.0,
+                )
+                for agent in agents
+                if agent not in DEMO_AGENTS
+            ]
+        )
+    finally:
+        await engine.dispose()
+
+
+def cti_environment(settings: Settings, fields: list[str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    for name in fields:
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        env[f"HOTLINE_{name.upper()}"] = str(value)
+    return env
+
+
+def log_file(path: Path) -> IO[bytes]:
+    return path.open("wb")
+
+
+@contextlib.asynccontextmanager
+async def cti_process(settings: Settings, fields: list[str], cti_log: Path) -> AsyncIterator[int]:
+    """``hotline serve`` as a process of its own; SIGTERM (a clean stop) on exit."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cti",
+        "serve",
+        env=cti_environment(settings, fields),
+        cwd=ROOT,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=log_file(cti_log),
+    )
+    try:
+        async with asyncio.timeout(60):
+            while True:
+                if proc.returncode is not None:
+                    raise RuntimeError(f"hotline serve exited with {proc.returncode}")
+                with contextlib.suppress(OSError):
+                    _, w = await asyncio.open_connection(settings.web_host, settings.web_port)
+                    w.close()
+                    break
+                await asyncio.sleep(0.2)
+        yield proc.pid
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                async with asyncio.timeout(60):
+                    await proc.wait()
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+                print("hotline serve did not stop within 60 s of SIGTERM", file=sys.stderr)
+
+
+async def login(http: aiohttp.ClientSession, base: str, user: str, password: str) -> str:
+    for _ in range(50):  # the login hashes one password at a time: 503 busy is retried
+        async with http.post(
+            f"{base}/api/login", json={"username": user, "password": password}
+        ) as r:
+            if r.status == 200:
+                return str((await r.json())["token"])
+            if r.status not in (429, 503):
+                raise RuntimeError(f"login {user}: {r.status} {await r.text()}")
+        await asyncio.sleep(0.2)
+    raise RuntimeError(f"login {user}: busy")
+
+
+async def ready(http: aiohttp.ClientSession, base: str, token: str) -> None:
+    async with http.post(
+        f"{base}/api/agent/state",
+        json={"state": "ready"},
+        headers={"Authorization": f"Bearer {token}"},
+    ) as r:
+        if r.status != 200:
+            raise RuntimeError(f"agent ready: {r.status} {await r.text()}")
+
+
+async def cti_caught_up(http: aiohttp.ClientSession, base: str, token: str) -> float:
+    """Wait until the CTI has no call left (it has read every Hangup); seconds waited."""
+    started = time.monotonic()
+    async with asyncio.timeout(600):
+        while True:
+            async with http.get(
+                f"{base}/api/calls", headers={"Authorization": f"Bearer {token}"}
+            ) as r:
+                if r.status == 200 and not await r.json():
+                    return time.monotonic() - started
+            await asyncio.sleep(0.5)
+
+
+def count_cdrs(database: Path) -> list[tuple[str, str, str | None, str | None]]:
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        rows = db.execute("SELECT caller_number, disposition, agent_id, recording_path FROM cdr")
+        return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+def recording_present(path: str | None) -> bool:
+    if not path:
+        return False
+    mixed = Path(path)
+    stem = mixed.with_suffix("")
+    files = (mixed, Path(f"{stem}-caller.wav"), Path(f"{stem}-agent.wav"))
+    return all(f.is_file() and f.stat().st_size > 44 for f in files)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--minutes", type=float, default=10.0, help="time calls are placed")
+    parser.add_argument("--rate", type=float, default=5.0, help="new calls per second")
+    parser.add_argument("--hold-s", type=float, default=55.0, help="caller stays after its digits")
+    parser.add_argument("--agents", type=int, default=10, help="agents 1001.. (at most 10)")
+    parser.add_argument("--answer-s", type=float, default=0.3, help="agent phone rings this long")
+    parser.add_argument("--talk-s", type=float, default=3.0, help="agent hangs up after this")
+    parser.add_argument("--agent-sockets", type=int, default=90, help="WebSockets per agent")
+    parser.add_argument("--supervisor-sockets", type=int, default=100)
+    parser.add_argument("--dtmf-delay-s", type=float, default=2.0)
+    parser.add_argument("--dtmf-gap-s", type=float, default=4.0)
+    parser.add_argument("--no-audio", action="store_true", help="callers send no RTP")
+    parser.add_argument("--sipp-nice", type=int, default=10)
+    parser.add_argument(
+        "--cti-log", type=Path, default=Path("soak-cti.log"), help="the CTI's log (kept)"
+    )
+    args = parser.parse_args()
+    agents = [str(1001 + i) for i in range(args.agents)]
+    for agent in agents:
+        agent_port(agent)  # a static contact exists for it
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        settings = Settings(
+            ami_port=free_tcp_port(),
+            ami_secret=SecretStr(secrets.token_urlsafe(24)),
+            sip_port=free_udp_port(),
+            agi_port=free_tcp_port(),
+            web_port=free_tcp_port(),
+            asterisk_run_dir=base / "run",
+            recordings_dir=base / "recordings",
+            database_url=f"sqlite+aiosqlite:///{base / 'hotline.db'}",
+            # the benchmark's 1,000 sockets: more than the default limits allow
+            web_sessions_per_user=8,
+            web_sockets_per_session=max(args.agent_sockets, args.supervisor_sockets, 4),
+        )
+        demo = DemoSecrets.generate(secrets.token_urlsafe(12))
+        await seed(settings, demo, agents)
+        await asyncio.to_thread(runtime.start, settings)
+        try:
+            result = await soak(settings, demo, agents, args, base / "hotline.db")
+        finally:
+            await asyncio.to_thread(runtime.stop, settings)
+    print(json.dumps(result))
+
+
+async def soak(
+    settings: Settings,
+    demo: DemoSecrets,
+    agents: list[str],
+    args: argparse.Namespace,
+    database: Path,
+) -> dict[str, object]:
+    fields = [
+        "ami_port",
+        "ami_secret",
+        "sip_port",
+        "agi_port",
+        "web_port",
+        "asterisk_run_dir",
+        "recordings_dir",
+        "database_url",
+        "web_sessions_per_user",
+        "web_sockets_per_session",
+    ]
+    calls = max(1, round(args.rate * args.minutes * 60))
+    callers = [(f"1555{n:07d}", CHOICES[n % len(CHOICES)]) for n in range(calls)]
+    watch = AmiWatch()
+    phones = [
+        AgentPhone(agent_port(a), answer_after_s=args.answer_s, hangup_after_s=args.talk_s)
+        for a in agents
+    ]
+    async with contextlib.AsyncExitStack() as stack:
+        cti_pid = await stack.enter_async_context(cti_process(settings, fields, args.cti_log))
+        await watch.start(settings)
+        stack.push_async_callback(watch.stop)
+        for phone in phones:
+            await stack.enter_async_context(phone)
+        web = f"http://{settings.web_host}:{settings.web_port}"
+        http = await stack.enter_async_context(aiohttp.ClientSession())
+        sessions: list[tuple[str, str, int]] = []
+        for agent in agents:
+            token = await login(http, web, agent, demo.agent_password)
+            sessions.append((agent, token, args.agent_sockets))
+        supervisor = await login(http, web, "supervisor", demo.supervisor_password)
+        sessions.append(("supervisor", supervisor, args.supervisor_sockets))
+        client = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            CLIENT,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            limit=1 << 26,
+        )
+        assert client.stdin and client.stdout
+        url = web.replace("http", "ws") + "/ws"
+        client.stdin.write((json.dumps({"url": url, "sessions": sessions}) + "\n").encode())
+        await client.stdin.drain()
+        async with asyncio.timeout(300):
+            line = (await client.stdout.readline()).decode().split()
+        if not line or line[0] != "ready":
+            raise RuntimeError(f"socket client failed: {line}")
+        sockets = int(line[1])
+        for _, token, _ in sessions[:-1]:
+            await ready(http, web, token)
+        rss_start = rss_mb(cti_pid)
+        cpu_start = cpu_s(cti_pid)
+        rss_peak = rss_start
+        started = time.monotonic()
+
+        async def sample_rss() -> None:
+            nonlocal rss_peak
+            while True:
+                rss_peak = max(rss_peak, rss_mb(cti_pid))
+                await asyncio.sleep(1.0)
+
+        sampler = asyncio.create_task(sample_rss())
+        try:
+            async with CallerLoad(
+                settings.sip_port,
+                callers,
+                rate=args.rate,
+                dtmf_delay_s=args.dtmf_delay_s,
+                dtmf_gap_s=args.dtmf_gap_s,
+                hold_s=args.hold_s,
+                audio=None if args.no_audio else AUDIO_PCAP,
+                nice=args.sipp_nice,
+            ) as load:
+                result = await load.wait()
+            async with asyncio.timeout(120):  # Asterisk ends every call
+                await watch.idle.wait()
+            catch_up = await cti_caught_up(http, web, supervisor)  # the CTI has seen it
+        finally:
+            sampler.cancel()
+        elapsed = time.monotonic() - started
+        await asyncio.sleep(2.0)  # the last frames cross the CTI and the client's sockets
+        rss_end = rss_mb(cti_pid)
+        cti_cpu = cpu_s(cti_pid) - cpu_start
+        client.stdin.write(b"stop\n")
+        await client.stdin.drain()
+        async with asyncio.timeout(120):
+            report = json.loads((await client.stdout.readline()).decode())
+        await client.wait()
+        answered_by_agents = sum(phone.calls_answered for phone in phones)
+    # hotline serve has stopped (SIGTERM): its CDR writer is drained
+    rows = count_cdrs(database)
+    per_caller = Counter(number for number, *_ in rows)
+    answered = {call.caller_number for call in result.calls if call.answered}
+    cdrs_missing = sum(1 for number in answered if number not in per_caller)
+    cdrs_duplicated = sum(n - 1 for n in per_caller.values() if n > 1)
+    agent_answered = [row for row in rows if row[1] == "answered" and row[2]]
+    recordings_missing = sum(1 for row in agent_answered if not recording_present(row[3]))
+    pops: dict[str, dict[str, int]] = report["pops"]
+    pops_missing = pop_frames_missing = 0
+    for call_id, agent in sorted(watch.offers):
+        got = pops.get(agent, {}).get(call_id, 0)
+        if got < args.agent_sockets:
+            pops_missing += 1
+            print(f"offer {call_id} to {agent}: a pop on {got} sockets", file=sys.stderr)
+        pop_frames_missing += args.agent_sockets - min(got, args.agent_sockets)
+    closed = Counter(f"{who}:{code}" for who, code in report["closed"])
+    problems = cti_problems(args.cti_log)
+    print(f"CTI warnings and errors: {len(problems)}", *problems[-30:], sep="\n", file=sys.stderr)
+    if result.diagnostics:
+        print(result.diagnostics[-3000:], file=sys.stderr)
+    return {
+        "calls": calls,
+        "cdrs_missing": cdrs_missing,
+        "cdrs_duplicated": cdrs_duplicated,
+        "recordings_missing": recordings_missing,
+        "pops_missing": pops_missing,
+        "rss_growth_mb": round(rss_end - rss_start, 1),
+        "peak_concurrent": watch.peak,
+        "peak_concurrent_callers": result.peak_concurrent,
+        "answered_by_ivr": len(answered),
+        "unanswered": calls - len(answered),
+        "cdr_rows": len(rows),
+        "cdrs_answered_by_agent": len(agent_answered),
+        "agent_phone_answers": answered_by_agents,
+        "offers": len(watch.offers),
+        "pop_frames_missing": pop_frames_missing,
+        "sockets": sockets,
+        "sockets_closed_early": len(report["closed"]),
+        "sockets_closed_by": dict(closed),
+        "cti_cpu_s": round(cti_cpu, 1),
+        "cti_catch_up_s": round(catch_up, 1),
+        "cti_warnings": len(problems),
+        "frames_received": report["frames"],
+        "rss_start_mb": round(rss_start, 1),
+        "rss_end_mb": round(rss_end, 1),
+        "rss_peak_mb": round(rss_peak, 1),
+        "sipp_exit_code": result.exit_code,
+        "rate_per_s": args.rate,
+        "hold_s": args.hold_s,
+        "minutes": args.minutes,
+        "elapsed_s": round(elapsed, 1),
+        "caller_audio": not args.no_audio,
+    }
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
