@@ -53,7 +53,8 @@ class DeskAgent:
 
 
 class Frames:
-    """Every frame a WebSocket receives, with its arrival time (``time.monotonic``)."""
+    """Every frame a WebSocket receives, with its arrival time (``time.time``, the
+    clock of Asterisk's event timestamps)."""
 
     def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         self.ws = ws
@@ -63,7 +64,7 @@ class Frames:
     async def _read(self) -> None:
         async for msg in self.ws:
             if msg.type == aiohttp.WSMsgType.TEXT:
-                self.queue.put_nowait((time.monotonic(), json.loads(msg.data)))
+                self.queue.put_nowait((time.time(), json.loads(msg.data)))
         self.queue.put_nowait(None)
 
     async def next(self, kind: str, within: float) -> tuple[float, Any]:
