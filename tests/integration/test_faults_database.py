@@ -121,6 +121,8 @@ async def test_cdrs_of_calls_while_the_disk_is_full_are_written_once_it_has_room
                 )
                 failing = [m for r in caplog.records if "database failed" in (m := r.getMessage())]
                 assert any("full" in m for m in failing), failing
+                metrics = service.metrics.exposition().decode()
+                assert "hotline_database_failing 1.0" in metrics
                 for call_id in call_ids:
                     assert await cdr_rows(service.repository, call_id) == 0
                 outage_s = asyncio.get_running_loop().time() - full_at
@@ -128,6 +130,7 @@ async def test_cdrs_of_calls_while_the_disk_is_full_are_written_once_it_has_room
                 freed_at = asyncio.get_running_loop().time()
                 await asyncio.wait_for(service.drain(), timeout=40)
                 written_s = asyncio.get_running_loop().time() - freed_at
+                assert "hotline_database_failing 0.0" in service.metrics.exposition().decode()
             assert phone1.calls_answered + phone2.calls_answered == 2
             recordings = settings.recordings_dir.resolve()
             for call_id in call_ids:
