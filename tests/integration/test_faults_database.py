@@ -138,8 +138,10 @@ async def test_cdrs_of_calls_while_the_disk_is_full_are_written_once_it_has_room
                 cdr = await service.repository.cdr(call_id)
                 assert cdr is not None and cdr.disposition == "answered"
                 assert cdr.recording_path == str(recordings / f"{call_id}.wav")
+            # none doubled (the CDRs of earlier tests' calls on this Asterisk are
+            # recovered from its CDR file at start, once each)
             ids = await all_cdr_ids(service.repository)
-            assert sorted(ids) == call_ids  # none lost, none doubled, nothing else
+            assert len(ids) == len(set(ids))
         assert not settings.dead_letter_file.exists() or not any(
             i in settings.dead_letter_file.read_text() for i in call_ids
         )
