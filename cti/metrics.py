@@ -9,7 +9,8 @@ Metrics (the README describes each): ``hotline_calls_in_progress{state}``,
 ``hotline_queue_waiting_calls{queue}``, ``hotline_queue_longest_wait_seconds{queue}``,
 ``hotline_agents{state}``, ``hotline_ami_connected``, ``hotline_ami_reconnects_total``,
 ``hotline_ami_events_queued``, ``hotline_ami_event_lag_seconds`` (histogram),
-``hotline_cdr_writer_queue_depth``, ``hotline_websocket_clients{role}``.
+``hotline_cdr_writer_queue_depth``, ``hotline_database_failing``,
+``hotline_database_write_failures_total``, ``hotline_websocket_clients{role}``.
 """
 
 from __future__ import annotations
@@ -126,6 +127,17 @@ class HotlineCollector(Collector):
             "hotline_cdr_writer_queue_depth",
             "CDRs and call-backs waiting for the database writer",
             value=hotline.records.queue.qsize(),
+        )
+        health = hotline.records.dead_letters.health
+        yield GaugeMetricFamily(
+            "hotline_database_failing",
+            "1 while the CDR writer cannot write (database locked, full or down)",
+            value=int(health.failing_since is not None),
+        )
+        yield CounterMetricFamily(
+            "hotline_database_write_failures",
+            "Tries of the CDR writer the database failed (retried)",
+            value=health.failures,
         )
 
         sockets = GaugeMetricFamily(

@@ -38,6 +38,7 @@ from cti.domain.model import CallDetailRecord
 
 __all__ = [
     "TRANSIENT",
+    "DatabaseHealth",
     "DeadLetters",
     "SpillingQueue",
     "drain_within",
@@ -83,6 +84,25 @@ def record_json(item: object) -> str:
     return json.dumps(data, default=_json_default, ensure_ascii=False)
 
 
+class DatabaseHealth:
+    """Whether the writer's last try failed for the database's own reason (metrics)."""
+
+    def __init__(self) -> None:
+        self.failing_since: float | None = None  # time.time() of the first failure
+        self.failures = 0  # failed tries since the start
+
+    def failed(self, what: str, exc: BaseException) -> None:
+        self.failures += 1
+        if self.failing_since is None:
+            self.failing_since = time.time()
+            log.error("the database is failing (%s: %s); records are kept and retried", what, exc)
+
+    def recovered(self) -> None:
+        if self.failing_since is not None:
+            log.warning("the database works again after %.1f s", time.time() - self.failing_since)
+            self.failing_since = None
+
+
 class DeadLetters:
     """Where refused records go: the table, else a private JSON-lines file."""
 
@@ -90,6 +110,7 @@ class DeadLetters:
         self.repository = repository
         self.spill_file = spill_file
         self.in_hand: Sequence[object] = ()  # the writer's batch being stored
+        self.health = DatabaseHealth()
 
     async def put(self, cdr: CallDetailRecord, customer_id: int | None, reason: str) -> None:
         record = record_json((cdr, customer_id))
@@ -135,16 +156,23 @@ async def retry_transient(
     *,
     max_delay_s: float = 30.0,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    health: DatabaseHealth | None = None,
 ) -> T:
     """Run ``action`` until it succeeds or fails for a reason other than :data:`TRANSIENT`."""
     delay = 0.2
     while True:
         try:
-            return await action()
+            result = await action()
         except TRANSIENT as exc:
             log.warning("%s: the database failed (%s); retrying in %.1f s", what, exc, delay)
+            if health is not None:
+                health.failed(what, exc)
             await sleep(delay)
             delay = min(delay * 2, max_delay_s)
+            continue
+        if health is not None:
+            health.recovered()
+        return result
 
 
 async def store_cdrs(
@@ -176,7 +204,10 @@ async def _store(
     mine = {k: v for k, v in dispositions.items() if k in ids}
     try:
         await retry_transient(
-            lambda: repository.save_cdrs(batch, mine), f"storing {len(batch)} CDR(s)", sleep=sleep
+            lambda: repository.save_cdrs(batch, mine),
+            f"storing {len(batch)} CDR(s)",
+            sleep=sleep,
+            health=dead_letters.health,
         )
     except Exception as exc:
         if len(batch) == 1:
@@ -204,6 +235,7 @@ async def store_callbacks(
             lambda: repository.save_pending_callbacks(callbacks),
             f"saving {len(callbacks)} pending call-back(s)",
             sleep=sleep,
+            health=dead_letters.health,
         )
     except Exception as exc:
         if len(callbacks) == 1:

@@ -34,6 +34,7 @@ class PbxMember:
     agent_id: str
     interface: str
     paused: bool
+    reason: str = ""  # Asterisk's PausedReason
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,14 +49,21 @@ class PbxSnapshot:
 
 
 class ReconcileFlow(CoreState):
-    def reconcile(self, pbx: PbxSnapshot, at: float) -> list[fx.Effect]:
+    def reconcile(
+        self, pbx: PbxSnapshot, at: float, *, adopt_members: bool = False
+    ) -> list[fx.Effect]:
         """Make our view match Asterisk after a (re)connect.
 
         Calls: Asterisk is the truth (calls that vanished are closed as lost,
         unknown live calls are adopted). Queue membership: the CTI is the truth
-        (members Asterisk lacks are re-added, strays are removed).
+        (members Asterisk lacks are re-added, strays are removed), except with
+        ``adopt_members`` (the first sync of a CTI that restarted, e.g. after a
+        crash, and knows no agent yet): an agent logged out here but a member
+        in Asterisk is taken as logged in, ready or paused as Asterisk has it.
         """
         effects: list[fx.Effect] = []
+        if adopt_members:
+            effects += self._adopt_members(pbx.members, at)
         live = {c.call_id: c for c in pbx.calls}
         gone = [cid for cid, c in self.calls.items() if cid not in live and not c.awaiting_callback]
         for call_id in gone:
@@ -101,6 +109,23 @@ class ReconcileFlow(CoreState):
                 agent.call_id = call.call_id
                 self._set_agent(agent, AgentState.TALKING, at, keep_call=True)
         return [fx.PublishCallUpdate(call.snapshot(at))]
+
+    def _adopt_members(self, members: Iterable[PbxMember], at: float) -> list[fx.Effect]:
+        effects: list[fx.Effect] = []
+        found: dict[str, list[PbxMember]] = {}
+        for member in members:
+            found.setdefault(member.agent_id, []).append(member)
+        for agent_id, held in found.items():
+            agent = self.agents.get(agent_id)
+            if agent is None or agent.state is not AgentState.LOGGED_OUT:
+                continue
+            paused = next((m for m in held if m.paused), None)
+            if paused is None:
+                self._set_agent(agent, AgentState.READY, at)
+            else:
+                self._set_agent(agent, AgentState.PAUSED, at, reason=paused.reason or "resync")
+            effects.append(fx.PublishAgentState(agent.snapshot()))
+        return effects
 
     def _reconcile_members(self, members: Iterable[PbxMember]) -> list[fx.Effect]:
         effects: list[fx.Effect] = []

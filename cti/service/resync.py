@@ -47,6 +47,7 @@ class Resync:
         self.synced = heartbeat.synced  # set after each resync, cleared on disconnect
         self.backfill: asyncio.Task[int | None] | None = None
         self._callbacks_deferred = False
+        self.first_sync = True  # this process knows no agent's state yet
         self._restore_later: asyncio.Task[None | None] | None = None
 
     def stop(self) -> None:
@@ -69,7 +70,9 @@ class Resync:
             ):
                 await self.actions.setvar(name, str(max(0, round(value))))
             self.carry_out(await self.restore_callbacks())
-        self.carry_out(self.core.reconcile(snapshot, self.clock()))
+        # the first sync of this process knows no agent: it takes Asterisk's members
+        first, self.first_sync = self.first_sync, False
+        self.carry_out(self.core.reconcile(snapshot, self.clock(), adopt_members=first))
         self.synced.set()
         self.backfill = self.tasks.spawn(self.recover_cdrs(), "cdr-recovery")
         log.info("resynced: %d calls, %d queue members", len(snapshot.calls), len(snapshot.members))
@@ -172,6 +175,7 @@ class Resync:
                         item.get("Name", ""),
                         item.get("Location", "") or item.get("Interface", ""),
                         item.get("Paused", "0") == "1",
+                        item.get("PausedReason", ""),
                     )
                 )
             elif kind == "QueueEntry":

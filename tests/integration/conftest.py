@@ -12,7 +12,7 @@ from cti.config import Settings
 from cti.db.repository import Repository, create_schema, make_engine
 from cti.demo import DemoSecrets, seed_demo
 from cti.server import Running, running_hotline
-from tests.support.pbx_fixture import Pbx, free_tcp_port
+from tests.support.pbx_fixture import Pbx, clear_queue, free_tcp_port
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +28,14 @@ def demo_secrets(demo_password: str) -> DemoSecrets:
 
 @pytest.fixture
 async def hotline_settings(pbx: Pbx, demo_secrets: DemoSecrets, tmp_path: Path) -> Settings:
-    """Settings of a CTI process on the test Asterisk, with a seeded database."""
+    """Settings of a CTI process on the test Asterisk, with a seeded database.
+
+    The session's Asterisk is shared: queue members an earlier test's CTI left
+    there are removed first (a CTI that starts takes them as logged-in agents).
+    """
+    async with await pbx.ami(events="off") as ami:
+        for queue in ("general", "billing", "technical", "account"):
+            await clear_queue(ami, queue)
     settings: Settings = pbx.settings.model_copy(
         update={
             "database_url": f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}",
