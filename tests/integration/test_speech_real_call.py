@@ -64,6 +64,16 @@ ENGLISH_TAGS = {
     "supervisor_request": (5, "No thank you. Let me"),
 }
 
+KO = "ko"
+#: the agent puts the caller on hold: 8 s of silence between its two lines
+HOLD_S = 8.0
+KOREAN = [
+    Line("caller", "안녕하세요 결제 문제로 전화했습니다", 1.0, KO),
+    Line("agent", "네 고객님 확인해 드리겠습니다 잠시만 기다려 주세요", 1.5, KO),
+    Line("agent", "기다려 주셔서 감사합니다 결제가 확인되었습니다", HOLD_S, KO),
+    Line("caller", "네 감사합니다", 1.5, KO),
+]
+
 
 async def started(settings: Settings, **changes: object) -> AsyncIterator[Running]:
     async with running_hotline(settings.model_copy(update=changes)) as running:
@@ -75,6 +85,12 @@ async def hotline_whisper(hotline_settings: Settings) -> AsyncIterator[Running]:
     async for running in started(
         hotline_settings, transcription_engine="whisper-tiny.en", escalation_poll_s=0.3
     ):
+        yield running
+
+
+@pytest.fixture
+async def hotline_vosk(hotline_settings: Settings) -> AsyncIterator[Running]:
+    async for running in started(hotline_settings, transcription_engine="vosk"):
         yield running
 
 
@@ -169,3 +185,46 @@ async def test_an_english_call_through_asterisk_is_transcribed_tagged_and_escala
         assert abs(found - expected) <= 1.5, (tag, found, expected)
         assert escalated[tag]["start_s"] == pytest.approx(found)
         assert escalated[tag]["agent_id"] == "1001"
+
+
+async def test_a_korean_call_through_asterisk_gives_vosk_turns_and_the_hold_at_the_right_times(
+    hotline_vosk: Running, demo_secrets: DemoSecrets, tmp_path: Path
+) -> None:
+    running = hotline_vosk
+    audio = lay_out(KOREAN, tmp_path)
+    call = await place_scripted_call(running, audio, demo_secrets.agent_password)
+    check_alignment(call, audio)
+    store = TranscriptionStore(running.hotline.repository.engine)
+    (job,) = [j for j in await store.jobs() if j.call_id == call.call_id]
+    assert job.engine == "vosk", job
+
+    await run_one_worker(worker_config(running, "vosk"), within=120)
+
+    transcript = await store.transcript(call.call_id)
+    assert transcript is not None and (transcript.engine, transcript.language) == ("vosk", "ko")
+    said = call.speech()
+    turns = [(t["party"], t["start"], t["end"]) for t in transcript.turns]
+    errors = [
+        (round(start - s_start, 2), round(end - s_end, 2))
+        for (_, start, end), (_, s_start, s_end) in zip(turns, said, strict=False)
+    ]
+    print(f"said {said}\nturns {turns}\nerrors (start, end) {errors}")
+    assert [party for party, _, _ in turns] == [party for party, _, _ in said], (turns, said)
+    for (party, start, end), (_, s_start, s_end) in zip(turns, said, strict=True):
+        assert abs(start - s_start) <= 1.0, (party, turns, said)
+        assert abs(end - s_end) <= 1.0, (party, turns, said)
+
+    # non-talk time: the hold, and all of it
+    hold_from, hold_to = said[1][2], said[2][1]
+    spoken = sum(end - start for _, start, end in said)  # the lines do not overlap
+    non_talk = transcript.analytics["non_talk"]
+    print(
+        f"hold {hold_from:.2f}-{hold_to:.2f} s, heard {non_talk['longest_start']}-"
+        f"{non_talk['longest_end']} s; non-talk {non_talk['total_s']} s, "
+        f"said {transcript.duration_s - spoken:.2f} s"
+    )
+    assert hold_to - hold_from == pytest.approx(HOLD_S, abs=1.0)  # as laid out
+    assert non_talk["longest_s"] == pytest.approx(hold_to - hold_from, abs=1.0)
+    assert non_talk["longest_start"] == pytest.approx(hold_from, abs=1.0)
+    assert non_talk["longest_end"] == pytest.approx(hold_to, abs=1.0)
+    assert non_talk["total_s"] == pytest.approx(transcript.duration_s - spoken, abs=1.0)

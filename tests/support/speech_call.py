@@ -174,8 +174,8 @@ def locate_line(
     return Heard(line, found["party"][0], found["party"][1], found["mixed"][0])
 
 
-def speech_end_s(clip: Path) -> float:
-    """Where the speech in ``clip`` ends (its last 10 ms above -40 dBFS)."""
+def _loud_frames(clip: Path) -> list[int]:
+    """Sample index of each 10 ms of ``clip`` above -40 dBFS."""
     data = read(clip)[0].astype(np.float64)
     step = RATE // 100
     loud = [
@@ -184,7 +184,17 @@ def speech_end_s(clip: Path) -> float:
         if np.sqrt(np.mean(data[i : i + step] ** 2)) > 32768 * 10 ** (-40 / 20)
     ]
     assert loud, clip
-    return (loud[-1] + step) / RATE
+    return loud
+
+
+def speech_start_s(clip: Path) -> float:
+    """Where the speech in ``clip`` starts (its first 10 ms above -40 dBFS)."""
+    return _loud_frames(clip)[0] / RATE
+
+
+def speech_end_s(clip: Path) -> float:
+    """Where the speech in ``clip`` ends (its last 10 ms above -40 dBFS)."""
+    return (_loud_frames(clip)[-1] + RATE // 100) / RATE
 
 
 @dataclass
@@ -196,6 +206,17 @@ class RecordedCall:
 
     def line(self, index: int) -> Heard:
         return self.heard[index]
+
+    def speech(self) -> list[tuple[str, float, float]]:
+        """(party, start, end) of the speech of each line, in the recording."""
+        return [
+            (
+                h.line.party,
+                h.start_s + speech_start_s(h.line.clip),
+                h.start_s + speech_end_s(h.line.clip),
+            )
+            for h in self.heard
+        ]
 
 
 async def _login(http: aiohttp.ClientSession, base: str, user: str, password: str) -> str:
