@@ -36,7 +36,6 @@ from recordings.transcribe.turns import MASK
 from recordings.transcribe.worker import WorkerConfig
 from tests.support.speech import char_error_rate, say, word_error_rate
 from tests.support.speech_call import (
-    CALLER_LEAD_S,
     Frames,
     Line,
     RecordedCall,
@@ -137,7 +136,8 @@ def check_alignment(call: RecordedCall, audio: ScriptedAudio) -> str:
     for i, h in enumerate(call.heard):
         slip = h.start_s - call.offsets[h.line.party].in_recording(h.line.track_start_s)
         drift.append(
-            f"{h.line.party[0]}{i} at {h.start_s:.2f} s ({slip:+.2f}, r={h.correlation:.2f},"
+            f"{h.line.party[0]}{i} at {h.start_s:.2f} s ({slip:+.2f}, r={h.correlation:.2f}, "
+            f"intact {h.intact:.0%},"
             f" mixed {h.mixed_start_s - h.start_s:+.3f})"
         )
     summary = f"lengths {lengths}; track offsets {offsets}; lines {drift}"
@@ -145,13 +145,15 @@ def check_alignment(call: RecordedCall, audio: ScriptedAudio) -> str:
     assert max(lengths.values()) - min(lengths.values()) < 0.1, summary
     # the agent's track starts at its answer, with the recording (the bridge)
     assert -0.3 <= call.offsets["agent"].track_s <= 0.5, summary
-    # the caller's track started during the IVR, before the bridge
-    assert 0.0 < call.offsets["caller"].track_s < CALLER_LEAD_S, summary
+    # the caller's track started during the IVR, before the bridge, and its
+    # first line after it
+    assert 0.0 < call.offsets["caller"].track_s < 5.0, summary
+    assert all(heard.start_s > 0.0 for heard in call.heard), summary
     for heard in call.heard:
         # each line is in its party's file (through A-law and the bridge; a
         # packet sent late on this busy machine shifts the rest of a line by
-        # 20 ms, which lowers the correlation of the whole line) ...
-        assert heard.correlation > 0.5, (heard, summary)
+        # 20 ms or more: the line is checked a quarter of a second at a time) ...
+        assert heard.intact >= 0.7, (heard, summary)
         slip = heard.start_s - call.offsets[heard.line.party].in_recording(heard.line.track_start_s)
         assert abs(slip) <= 0.5, (heard, summary)
         # ... at the same moment as in the mixed file
