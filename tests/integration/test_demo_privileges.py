@@ -24,7 +24,7 @@ import pytest
 from cti.config import Settings
 from cti.demo import DemoSecrets
 from cti.pbx import runtime
-from tests.support.pbx_fixture import free_tcp_port, free_udp_port
+from tests.support.pbx_fixture import Pbx, free_tcp_port, free_udp_port, site_files
 
 pytestmark = pytest.mark.asterisk
 
@@ -70,8 +70,19 @@ def state_dir() -> Iterator[Path]:
         shutil.rmtree(base, ignore_errors=True)
 
 
+@pytest.fixture
+def shared_asterisk_stopped(pbx: Pbx) -> Iterator[None]:
+    """The demo starts an Asterisk from the shared root filesystem, where only one may
+    run: the suite's own is stopped for this test and started again after it."""
+    runtime.stop(pbx.settings)
+    try:
+        yield
+    finally:
+        runtime.start(pbx.settings, extra_files=site_files(pbx.settings))
+
+
 async def test_the_demo_started_as_root_serves_the_cti_as_an_unprivileged_user(
-    state_dir: Path,
+    state_dir: Path, shared_asterisk_stopped: None
 ) -> None:
     assert os.geteuid() == 0, "the demo starts Asterisk, which needs root"
     demo = DemoSecrets.generate()
@@ -112,7 +123,9 @@ async def test_the_demo_started_as_root_serves_the_cti_as_an_unprivileged_user(
             pid = None
             while pid is None:
                 if proc.returncode is not None:
-                    raise AssertionError("the demo exited early")
+                    assert proc.stdout is not None
+                    said = (await proc.stdout.read()).decode(errors="replace")
+                    raise AssertionError(f"the demo exited early:\n{said[-4000:]}")
                 pid = listener_pid(web_port)
                 await asyncio.sleep(0.2)
             agi_pid = listener_pid(agi_port)

@@ -141,8 +141,12 @@ async def test_kill_9_of_the_cti_with_calls_talking_and_waiting_loses_and_double
             await phone.stop()
         for call in calls:
             await call.stop()
-    assert len(ids) == len(set(ids)) == 3, [(r.call_id, r.caller_number) for r in rows if r]
-    by_caller = {r.caller_number: r for r in rows if r is not None}
+    # earlier tests' calls are recovered from Asterisk's shared CDR file too: this
+    # test's own calls are those from its callers' numbers
+    assert len(ids) == len(set(ids)), "a CDR stored twice"
+    mine = [r for r in rows if r is not None and r.caller_number in CALLERS]
+    assert len(mine) == 3, [(r.call_id, r.caller_number) for r in mine]
+    by_caller = {r.caller_number: r for r in mine}
     assert sorted(by_caller) == sorted(CALLERS)
     for caller, row in by_caller.items():
         assert row.disposition == "answered", (caller, row.disposition)
