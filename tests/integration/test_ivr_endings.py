@@ -11,30 +11,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from cti.server import Running, running_hotline
+from cti.server import running_hotline
 from recordings.catalogue import VOICEMAIL_FOLDER, audio_level
-from tests.support.sipp import AgentPhone, CallHandle, agent_port, start_call
-from tests.support.waiting import wait_until
+from tests.support.ivr_calls import (
+    SURVEY,
+    SurveyCall,
+    billing_flow,
+    call_through_the_survey,
+    ended_cdr,
+    first_call,
+    write_flow,
+)
+from tests.support.sipp import AgentPhone, agent_port, start_call
 
 pytestmark = pytest.mark.asterisk
-
-SURVEY = {
-    "enabled": True,
-    "prompt": "survey",
-    "invalid_prompt": "survey-invalid",
-    "thanks_prompt": "survey-thanks",
-    "goodbye_prompt": "survey-goodbye",
-    "attempts": 2,
-    "timeout_s": 8,
-}
-
-
-def write_flow(tmp_path: Path, nodes: dict[str, Any], start: str, **top: Any) -> Path:
-    path = tmp_path / "flow.yaml"
-    path.write_text(yaml.safe_dump({"flow": "test", "start": start, "nodes": nodes, **top}))
-    return path
 
 
 def closed_today() -> dict[str, Any]:
@@ -50,63 +41,19 @@ def closed_today() -> dict[str, Any]:
     }
 
 
-async def ended_cdr(running: Running, call_id: str) -> Any:
-    core = running.hotline.core
-    await wait_until(lambda: call_id not in core.calls, within=15, what="the call to end")
-    await running.hotline.drain()
-    cdr = await running.hotline.repository.cdr(call_id)
-    assert cdr is not None
-    return cdr
-
-
-async def first_call(running: Running, handle: CallHandle) -> str:
-    core = running.hotline.core
-    await wait_until(lambda: bool(core.calls), within=15, what="the call to start")
-    return next(iter(core.calls))
-
-
-async def agent_ready(running: Running, agent: str, queue: str) -> None:
-    hotline = running.hotline
-    hotline.desk.login(agent)
-    hotline.desk.ready(agent)
-    members = hotline.core.queues[queue].members
-    await wait_until(
-        lambda: agent in members and not members[agent].paused,
-        within=10,
-        what=f"Asterisk to report agent {agent} ready in {queue}",
-    )
-
-
 # ----------------------------------------------------------------------------- survey
 
 
 async def test_survey_after_the_agent_hangs_up_stores_the_score(hotline_settings, tmp_path) -> None:
-    flow = write_flow(
-        tmp_path, {"billing": {"type": "queue", "queue": "billing"}}, "billing", survey=SURVEY
-    )
-    settings = hotline_settings.model_copy(update={"ivr_flow": flow})
+    settings = hotline_settings.model_copy(update={"ivr_flow": billing_flow(tmp_path, SURVEY)})
     async with running_hotline(settings) as running:
-        await agent_ready(running, "1002", "billing")
         # the agent talks 2 s and hangs up; the caller stays, hears the question
         # and presses 4 (sent 7 s after the answer: well after the agent left)
-        async with AgentPhone(agent_port(1002), answer_after_s=0.5, hangup_after_s=2.0) as phone:
-            handle = await start_call(
-                settings.sip_port,
-                caller_number="15550100002",
-                dtmf="",
-                late_dtmf="4",
-                late_dtmf_delay_s=7.0,
-                talk_s=None,
-                timeout=60,
-            )
-            async with handle:
-                call_id = await first_call(running, handle)
-                await phone.wait_completed(timeout=20)
-                assert any(line.startswith("LOCAL_BYE ") for line in phone.log_lines)
-                result = await handle.wait(45)
-        assert result.ok and result.remote_hangup, result.describe()
-        assert result.dtmf_sent == "4"
-        cdr = await ended_cdr(running, call_id)
+        result, cdr = await call_through_the_survey(
+            running, settings, SurveyCall(caller_number="15550100002", keys="4")
+        )
+    assert result.ok and result.remote_hangup, result.describe()
+    assert result.dtmf_sent == "4"
     assert cdr.survey_score == 4
     assert cdr.disposition == "answered" and cdr.agent_id == "1002"
     assert 1.0 < cdr.talk_s < 6.0  # the talk with the agent, not the survey after it
@@ -114,29 +61,22 @@ async def test_survey_after_the_agent_hangs_up_stores_the_score(hotline_settings
 
 async def test_survey_gives_up_politely_without_an_answer(hotline_settings, tmp_path) -> None:
     survey = {**SURVEY, "timeout_s": 2, "attempts": 2}
-    flow = write_flow(
-        tmp_path, {"billing": {"type": "queue", "queue": "billing"}}, "billing", survey=survey
-    )
-    settings = hotline_settings.model_copy(update={"ivr_flow": flow})
+    settings = hotline_settings.model_copy(update={"ivr_flow": billing_flow(tmp_path, survey)})
     async with running_hotline(settings) as running:
-        await agent_ready(running, "1002", "billing")
-        async with AgentPhone(agent_port(1002), answer_after_s=0.5, hangup_after_s=1.0) as phone:
-            # 9 is no score; then nothing: two tries, goodbye, Asterisk hangs up
-            handle = await start_call(
-                settings.sip_port,
+        # 9 is no score; then nothing: two tries, goodbye, Asterisk hangs up
+        result, cdr = await call_through_the_survey(
+            running,
+            settings,
+            SurveyCall(
                 caller_number="15550100002",
-                dtmf="",
-                late_dtmf="9",
-                late_dtmf_delay_s=6.0,
-                talk_s=None,
-                timeout=90,
-            )
-            async with handle:
-                call_id = await first_call(running, handle)
-                await phone.wait_completed(timeout=20)
-                result = await handle.wait(75)
-        assert result.ok and result.remote_hangup, result.describe()
-        cdr = await ended_cdr(running, call_id)
+                keys="9",
+                keys_after_s=6.0,
+                agent_hangs_up_after_s=1.0,
+                call_timeout_s=90,
+                wait_s=75,
+            ),
+        )
+    assert result.ok and result.remote_hangup, result.describe()
     assert cdr.survey_score is None
     assert cdr.disposition == "answered"
 
