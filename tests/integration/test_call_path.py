@@ -7,44 +7,16 @@ one CDR row.
 
 from __future__ import annotations
 
-import asyncio
-import json
-from typing import Any
-
 import aiohttp
 import pytest
 
 from cti.domain.model import AgentState
 from recordings.catalogue import audio_level
+from tests.support.agent_client import login, next_of_type, set_state
 from tests.support.sipp import AgentPhone, start_call
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.asterisk
-
-
-async def login(http: aiohttp.ClientSession, base: str, user: str, password: str) -> str:
-    async with http.post(f"{base}/api/login", json={"username": user, "password": password}) as r:
-        assert r.status == 200, await r.text()
-        return str((await r.json())["token"])
-
-
-async def set_state(http: aiohttp.ClientSession, base: str, token: str, **body: str) -> Any:
-    async with http.post(
-        f"{base}/api/agent/state", json=body, headers={"Authorization": f"Bearer {token}"}
-    ) as r:
-        assert r.status == 200, await r.text()
-        return await r.json()
-
-
-async def next_of_type(ws: aiohttp.ClientWebSocketResponse, kind: str, within: float) -> Any:
-    async with asyncio.timeout(within):
-        while True:
-            msg = await ws.receive()
-            assert msg.type == aiohttp.WSMsgType.TEXT, msg
-            data = json.loads(msg.data)
-            assert data["v"] == 1
-            if data["type"] == kind:
-                return data["data"]
 
 
 async def test_real_call_pops_screen_records_and_writes_cdr(hotline, demo_password) -> None:

@@ -12,8 +12,8 @@ import pytest
 
 from cti.demo import DemoSecrets
 from cti.server import running_hotline
-from tests.integration.test_agent_desktop import Agent
 from tests.integration.test_ivr import short_flow
+from tests.support.agent_client import Agent
 from tests.support.sipp import start_call
 from tests.support.waiting import wait_until
 

@@ -24,7 +24,7 @@ import aiohttp
 import pytest
 
 from cti.domain.model import AgentState, CallState
-from tests.integration.test_call_path import login, next_of_type, set_state
+from tests.support.agent_client import login, next_of_type, set_state
 from tests.support.sipp import AgentPhone, start_call
 from tests.support.waiting import wait_until
 

@@ -22,7 +22,7 @@ from cti import dialplan
 from cti.db.models import User
 from cti.db.repository import make_engine
 from cti.server import Running, running_hotline
-from tests.integration.test_agent_desktop import Agent, ready_in_asterisk, talking
+from tests.support.agent_client import Agent, ready_in_asterisk, talking
 from tests.support.pbx_fixture import AmiMessage, Pbx
 from tests.support.sipp import AgentPhone, agent_port, start_call
 from tests.support.tones import duration_s, tone_frames
