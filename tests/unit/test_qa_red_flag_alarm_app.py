@@ -2,7 +2,8 @@
 stores a call's tags (the tag rules applied to its transcript), the CTI reads
 them, the alarm is raised on supervisors' wallboards, stored and posted to the
 webhook, and cleared when the calls leave its window; after a restart the
-tags stored before still count (real core, real database, stub AMI)."""
+tags stored before still count (real core, real database, stub AMI); and
+which tags the escalation reader hands the wallboard."""
 
 from __future__ import annotations
 
@@ -16,7 +17,11 @@ import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from cti.db.models import CallRecord
+from cti.db.models import CallRecord, CallTag
+from cti.db.repository import create_schema, make_engine
+from cti.kpi.red_flags import TagSeen
+from cti.qa.escalation import Escalations
+from cti.qa.store import QaStore
 from recordings.transcribe.store import TranscriptionStore
 from recordings.transcribe.tags import apply_rules, load_rules
 from recordings.transcribe.turns import Turn
@@ -178,3 +183,60 @@ async def test_red_flags_stored_before_a_restart_still_count_after_it(
         await wait_until(lambda: wallboard.alarms.active, within=5, what="the alarm raised")
         (alarm,) = wallboard.alarms.active.values()
         assert (alarm.queue, alarm.value) == ("billing", 2.0)
+
+
+class Feed:
+    """What the wallboard gets from the escalation reader."""
+
+    def __init__(self, since: float | None) -> None:
+        self.since = since
+        self.seen: list[TagSeen] = []
+
+    def qa_since(self) -> float | None:
+        return self.since
+
+    def qa_tags(self, seen: list[TagSeen]) -> None:
+        self.seen += seen
+
+
+class NoSockets:
+    def to_supervisors(self, kind: str, data: dict[str, Any]) -> int:
+        return 0
+
+
+async def test_the_alarms_get_the_tag_rules_tags_with_their_calls_queue_not_manual_ones(
+    tmp_path: Path,
+) -> None:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}")
+    try:
+        await create_schema(engine)
+        store = TranscriptionStore(engine)
+
+        async def tag(call_id: str, name: str, when: float, red: bool) -> None:
+            async with store.sessions.begin() as session:
+                detail = {"red_flag": True} if red else {}
+                session.add(CallTag(call_id=call_id, tag=name, detail=detail, created_at=at(when)))
+
+        async with store.sessions.begin() as session:
+            session.add(
+                CallRecord(
+                    call_id="q1",
+                    caller_number="15550100001",
+                    queue="technical",
+                    entered_at=at(T0 - 900),
+                    ended_at=at(T0 - 800),
+                    disposition="answered",
+                )
+            )
+        await tag("old", "cancel", T0 - 4000, True)  # before the rules' reach
+        await tag("q1", "regulator", T0 - 600, True)  # within it: read back at start
+        feed = Feed(since=T0 - 3600)
+        escalations = Escalations(QaStore(engine), NoSockets(), None, 1, feed)
+        await escalations.prime()
+        assert feed.seen == [TagSeen("q1", "regulator", "technical", T0 - 600, True)]
+        await tag("n1", "negative_end", T0, False)
+        await store.add_manual_tag("n1", "complaint", None, None, "qa")
+        assert await escalations.poll_once() == []  # no red flag to escalate
+        assert feed.seen[1:] == [TagSeen("n1", "negative_end", None, T0, False)]
+    finally:
+        await engine.dispose()
