@@ -1,5 +1,5 @@
 """The QA page's full-text search (Chinese), spot-check sample and hold, and a
-red-flag escalation on the supervisor's wallboard, in headless Chromium
+red-flag escalation and alarm on the supervisor's wallboard, in headless Chromium
 (Python playwright, Debian's chromium).
 
 The server is the real core, database and web app with a stub AMI (the calls
@@ -161,10 +161,12 @@ async def test_qa_user_searches_a_chinese_word_the_sample_and_puts_a_call_on_hol
         assert [(a.username, a.target) for a in audit] == [("qa", "zh1")]
 
 
-async def test_a_red_flag_escalation_appears_on_the_supervisors_wallboard(
+async def test_a_red_flag_escalation_and_its_alarm_appear_on_the_supervisors_wallboard(
     tmp_path: Path, logged_in_page: LoggedInPage
 ) -> None:
-    async with wallboard_app(tmp_path, escalation_poll_s=0.05) as board:
+    # and an alarm on red-flagged calls, raised at the first
+    rules = "alarms:\n  - {name: red-flags, kind: qa_red_flags, queue: all, threshold: 0}\n"
+    async with wallboard_app(tmp_path, rules, escalation_poll_s=0.05) as board:
         browser_page = await logged_in_page(
             board.url.rstrip("/"),
             "supervisor",
@@ -192,5 +194,9 @@ async def test_a_red_flag_escalation_appears_on_the_supervisors_wallboard(
         await expect(flag).to_have_count(1, timeout=5000)
         await expect(flag).to_contain_text('Red flag "regulator" on call c1 (agent 1001) at 13 s')
         assert await flag.locator("a").get_attribute("href") == "/qa"
+        alarm = page.locator('#alarms li[data-rule="red-flags"]')
+        await expect(alarm).to_contain_text("All calls: 1 calls with QA red flags (over 0)")
         await browser_page.screenshot("wallboard-escalation.png")
+        await page.select_option("#lang", "zh")
+        await expect(alarm).to_contain_text("全部来电：1 通来电出现质检红色警示（超过 0）")
         assert await browser_page.page_errors() == []
