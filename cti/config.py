@@ -221,9 +221,12 @@ class Settings(BaseSettings):
     whisper_cache_dir: Path = Field(default_factory=lambda: _default_cache_dir() / "whisper")
     transcription_workers: int = 2
     transcription_lease_s: float = 120.0
-    tag_rules_file: Path | None = None  # default: recordings/transcribe/tag_rules.yaml
+    # default: recordings/transcribe/tag_rules.yaml (the CTI checks the tags its
+    # qa_red_flags alarm rules name against it)
+    tag_rules_file: Path | None = None
     # how often the CTI looks for red-flag tags the transcription workers stored
-    # (each is pushed to supervisors' pages and the alarm webhook at once)
+    # (each is pushed to supervisors' pages and the alarm webhook at once; the
+    # wallboard's qa_red_flags alarm rules count them)
     escalation_poll_s: float = Field(default=3.0, gt=0)
 
     # Asterisk provisioning (Debian sid root filesystem run under chroot).

@@ -10,6 +10,8 @@ from typing import Any
 from cti.domain.model import AgentState
 from cti.kpi.live import LiveKpis
 from cti.kpi.options import AlarmRule
+from cti.kpi.red_flags import RedFlagLog, rule_since
+from cti.kpi.red_flags import count as red_flags_count
 
 #: the value of a rule for a queue now; None when it cannot be judged (no calls)
 Measure = Callable[[AlarmRule, str], float | None]
@@ -103,10 +105,18 @@ class AlarmEngine:
         )
 
 
-def live_measure(live: LiveKpis, now: float) -> Measure:
-    """A rule's value from the live figures."""
+def live_measure(live: LiveKpis, now: float, red_flags: RedFlagLog | None = None) -> Measure:
+    """A rule's value from the live figures (``qa_red_flags``: from the red flags seen)."""
+    flagged: dict[str, dict[str | None, set[str]]] = {}  # by rule: counted once per look
 
     def measure(rule: AlarmRule, queue: str) -> float | None:
+        if rule.kind == "qa_red_flags":
+            if red_flags is None:
+                return None
+            if rule.name not in flagged:
+                since = rule_since(rule, now, live.day_start, live.options.window_s)
+                flagged[rule.name] = red_flags.calls(rule, since)
+            return red_flags_count(flagged[rule.name], queue)
         if rule.kind == "longest_wait":
             return live.longest_wait_s(now, queue)
         if rule.kind == "waiting_calls":

@@ -5,7 +5,7 @@ Errors name the file and the field: ``wallboard.yaml: alarms.0.above: ...``.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -74,10 +74,14 @@ class KpiOptions(_Strict):
 
 
 AlarmKind = Literal[
-    "service_level", "longest_wait", "waiting_calls", "abandon_rate", "agents_ready"
+    "service_level", "longest_wait", "waiting_calls", "abandon_rate", "agents_ready", "qa_red_flags"
 ]
 #: kinds raised when the value falls below the threshold (others: above)
 BELOW_KINDS = frozenset({"service_level", "agents_ready"})
+#: the ``queue`` of a ``qa_red_flags`` rule that counts every call together
+ALL_CALLS = "all"
+#: a tag name as the tag rules write it (recordings/transcribe/tags.py)
+TAG_NAME = r"^[a-z0-9_][a-z0-9_.-]{0,63}$"
 
 
 class AlarmRule(_Strict):
@@ -86,14 +90,19 @@ class AlarmRule(_Strict):
 
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     kind: AlarmKind
-    queue: str = Field(default="*", min_length=1, max_length=64)  # "*": every queue
-    period: Literal["window", "today"] = "window"  # service_level, abandon_rate
+    # "*": each queue; qa_red_flags also "all": every call together (queued or not)
+    queue: str = Field(default="*", min_length=1, max_length=64)
+    period: Literal["window", "today"] = "window"  # service_level, abandon_rate, qa_red_flags
     threshold: float
     clear: float | None = None  # default: the threshold itself (no hysteresis)
     for_s: float = Field(default=0.0, ge=0, le=3600)
     clear_for_s: float = Field(default=0.0, ge=0, le=3600)
     min_calls: int = Field(default=1, ge=0)  # rates need this many offered calls to be judged
     severity: Literal["warning", "critical"] = "warning"
+    # qa_red_flags: the tags that count (default: those the tag rules mark red flags)
+    tags: tuple[Annotated[str, Field(pattern=TAG_NAME)], ...] = ()
+    # qa_red_flags with period "window": how far back (default: the KPI window, window_s)
+    window_s: int | None = Field(default=None, ge=60, le=86400)
 
     @property
     def below(self) -> bool:
@@ -114,6 +123,13 @@ class AlarmRule(_Strict):
                 raise ValueError("clear must be at or below the threshold (raised above it)")
         if self.threshold < 0:
             raise ValueError("threshold must not be negative")
+        if self.kind != "qa_red_flags":
+            if self.tags or self.window_s is not None:
+                raise ValueError("tags and window_s are only for qa_red_flags rules")
+        elif self.window_s is not None and self.period != "window":
+            raise ValueError("window_s is for period: window (today counts from midnight)")
+        if len(set(self.tags)) != len(self.tags):
+            raise ValueError("a tag is named twice in tags")
         return self
 
 

@@ -6,7 +6,10 @@ database; a tag the tag rules name in ``red_flags`` is stored with
 look every ``escalation_poll_s`` seconds (nothing to lose if the CTI or a
 worker restarts: the database is the hand-over) and pushes each red flag as
 a ``qa.escalation`` frame to supervisors' WebSockets and, when one is set
-up, to the alarm webhook.
+up, to the alarm webhook. Every tag the tag rules put is also handed to the
+wallboard (``RedFlagFeed``), whose ``qa_red_flags`` alarm rules count the
+red-flagged calls; when the CTI starts, the tags stored within those rules'
+reach are handed over first, so their counts go on across a restart.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from datetime import UTC
 from typing import Any, Protocol
 
 from cti.db.models import CallRecord, CallTag
-from cti.qa.store import QaStore
+from cti.kpi.red_flags import TagSeen
+from cti.qa.store import QaStore, ts
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +34,20 @@ class Supervisors(Protocol):
 
 class Webhook(Protocol):
     def send(self, payload: dict[str, Any]) -> None: ...
+
+
+class RedFlagFeed(Protocol):
+    """Where the tags go to be counted (``cti.wallboard.feature.Wallboard``)."""
+
+    def qa_since(self) -> float | None: ...
+
+    def qa_tags(self, seen: list[TagSeen]) -> None: ...
+
+
+def tag_seen(tag: CallTag, queue: str | None) -> TagSeen:
+    at = tag.created_at if tag.created_at.tzinfo else tag.created_at.replace(tzinfo=UTC)
+    red = isinstance(tag.detail, dict) and bool(tag.detail.get("red_flag"))
+    return TagSeen(tag.call_id, tag.tag, queue, at.timestamp(), red)
 
 
 def escalation_json(tag: CallTag, cdr: CallRecord | None) -> dict[str, Any]:
@@ -54,14 +72,22 @@ class Escalations:
         hub: Supervisors,
         webhook: Webhook | None,
         poll_s: float,
+        feed: RedFlagFeed | None = None,
     ) -> None:
         self.store, self.hub, self.webhook, self.poll_s = store, hub, webhook, poll_s
+        self.feed = feed
         self.last_id: int | None = None  # None: not primed (the first look starts now)
         self.sent = 0
 
     async def prime(self) -> None:
-        """Start after the tags stored so far: those were escalated before."""
-        self.last_id = await self.store.last_tag_id()
+        """Start after the tags stored so far: those were escalated before (the
+        feed gets those within its reach, to count)."""
+        last_id = await self.store.last_tag_id()
+        since = self.feed.qa_since() if self.feed is not None else None
+        if self.feed is not None and since is not None:
+            rows = await self.store.rule_tags_since(ts(since), last_id)
+            self.feed.qa_tags([tag_seen(tag, queue) for tag, queue in rows])
+        self.last_id = last_id
 
     async def poll_once(self) -> list[dict[str, Any]]:
         """Push the red flags stored since the last look; the escalations pushed."""
@@ -69,8 +95,11 @@ class Escalations:
             await self.prime()
             return []
         pushed = []
+        seen = []
         for tag, cdr in await self.store.tags_after(self.last_id):
             self.last_id = tag.id
+            if tag.source == "rule":
+                seen.append(tag_seen(tag, cdr.queue if cdr else None))
             if not (isinstance(tag.detail, dict) and tag.detail.get("red_flag")):
                 continue
             escalation = escalation_json(tag, cdr)
@@ -80,6 +109,8 @@ class Escalations:
             log.info("red flag %s on call %s escalated", tag.tag, tag.call_id)
             pushed.append(escalation)
         self.sent += len(pushed)
+        if seen and self.feed is not None:
+            self.feed.qa_tags(seen)
         return pushed
 
     async def run(self) -> None:

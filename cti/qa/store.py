@@ -99,6 +99,26 @@ class QaStore:
         async with self.sessions() as session:
             return [(row[0], row[1]) for row in await session.execute(query)]
 
+    async def rule_tags_since(
+        self, since: datetime, up_to_id: int, limit: int = 100_000
+    ) -> list[tuple[CallTag, str | None]]:
+        """The tag rules' tags stored from ``since`` up to tag ``up_to_id``, oldest
+        first, each with its call's queue."""
+        query = (
+            select(CallTag, CallRecord.queue)
+            .outerjoin(CallRecord, CallRecord.call_id == CallTag.call_id)
+            .where(
+                CallTag.source == "rule",
+                CallTag.created_at >= since,
+                CallTag.id <= up_to_id,
+            )
+            .order_by(CallTag.id.desc())
+            .limit(limit)
+        )
+        async with self.sessions() as session:
+            rows = [(row[0], row[1]) for row in await session.execute(query)]
+        return rows[::-1]
+
     # ------------------------------------------------------- recording pauses
     async def pause_started(self, call_id: str, agent_id: str, at: float) -> int:
         async with self.sessions.begin() as session:

@@ -125,9 +125,10 @@ class Hotline:
             self.supervision.audit,  # listens, downloads, transcript views
             settings.qa_sample_percent,  # the spot-check sample's share of calls
         )
-        # red-flag tags stored by the transcription workers -> supervisors, webhook
+        # red-flag tags stored by the transcription workers -> supervisors, webhook;
+        # every rule tag -> the wallboard's qa_red_flags alarms
         self.escalations = Escalations(
-            qa_store, hub, self.wallboard.webhook, settings.escalation_poll_s
+            qa_store, hub, self.wallboard.webhook, settings.escalation_poll_s, self.wallboard
         )
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._routing_timer: asyncio.TimerHandle | None = None

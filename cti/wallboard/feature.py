@@ -30,7 +30,8 @@ from cti.kpi.alarms import Alarm, AlarmEngine, live_measure
 from cti.kpi.calendar import Calendar
 from cti.kpi.facts import StateChange
 from cti.kpi.live import LiveKpis
-from cti.kpi.options import KpiConfigError, WallboardConfig, parse_config
+from cti.kpi.options import ALL_CALLS, KpiConfigError, WallboardConfig, parse_config
+from cti.kpi.red_flags import RedFlagLog, TagSeen, check_tags, named_tags, rule_since
 from cti.kpi.report import (
     Group,
     build_book,
@@ -42,6 +43,7 @@ from cti.kpi.report import (
 from cti.wallboard.delta import FULL_EVERY_S, board_delta
 from cti.wallboard.store import WallboardStore
 from cti.wallboard.webhook import AlarmWebhook
+from recordings.transcribe.tags import TagRulesError, load_rules
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -60,8 +62,9 @@ REFRESH_TICKS = 5  # a frame at least this often while supervisors watch
 INTERVAL_FIELDS = ("start", "label", "offered", "answered", "abandoned", "service_level")
 
 
-def load_config(path: Path | None) -> WallboardConfig:
-    """The wallboard file (KPI options, alarm rules), validated."""
+def load_config(path: Path | None, tag_rules_file: Path | None = None) -> WallboardConfig:
+    """The wallboard file (KPI options, alarm rules), validated; the tags its
+    ``qa_red_flags`` rules name are checked against the tag rules file."""
     path = path or DEFAULT_FILE
     try:
         text = path.read_text(encoding="utf-8")
@@ -70,7 +73,14 @@ def load_config(path: Path | None) -> WallboardConfig:
         raise KpiConfigError(str(path), f"cannot read: {exc.strerror or exc}") from exc
     except yaml.YAMLError as exc:
         raise KpiConfigError(str(path), f"not valid YAML: {exc}") from exc
-    return parse_config(data, str(path))
+    config = parse_config(data, str(path))
+    if named_tags(config):
+        try:
+            tag_rules = load_rules(tag_rules_file)
+        except TagRulesError as exc:
+            raise KpiConfigError(str(path), f"its tags cannot be checked: {exc}") from exc
+        check_tags(config, {rule.tag for rule in tag_rules.rules}, str(path))
+    return config
 
 
 class Wallboard:
@@ -90,10 +100,11 @@ class Wallboard:
         clock: Callable[[], float],
     ) -> None:
         self.core, self.hub, self.agent_name, self.clock = core, hub, agent_name, clock
-        self.config = load_config(settings.wallboard_file)
+        self.config = load_config(settings.wallboard_file, settings.tag_rules_file)
         self.calendar = Calendar(self.config.timezone)
         self.live = self._new_live()
         self.alarms = AlarmEngine(self.config.alarms)
+        self.red_flags = RedFlagLog(self.config.alarms)  # fed by cti.qa.escalation
         self.recent: deque[Alarm] = deque(maxlen=50)
         self.store = WallboardStore(engine)
         self.writes: asyncio.Queue[StateChange | Alarm] = asyncio.Queue()
@@ -139,6 +150,25 @@ class Wallboard:
                 self._schedule_push()
         except Exception:
             log.exception("wallboard: disposition of %s not counted", call_id)
+
+    def qa_since(self) -> float | None:
+        """From when the ``qa_red_flags`` rules count tags (None: no such rule)."""
+        if not self.red_flags.rules:
+            return None
+        now, live = self.clock(), self.live
+        return min(
+            rule_since(rule, now, live.day_start, self.config.kpi.window_s)
+            for rule in self.red_flags.rules
+        )
+
+    def qa_tags(self, seen: list[TagSeen]) -> None:
+        """Tags the transcription side stored (``cti.qa.escalation``): the
+        ``qa_red_flags`` rules are judged again at once."""
+        try:
+            if self.red_flags.record(seen):
+                self._schedule_push()
+        except Exception:
+            log.exception("wallboard: red-flag tags not counted")
 
     # ------------------------------------------------------------ lifetime
     async def read_back(self) -> None:
@@ -255,7 +285,11 @@ class Wallboard:
 
     def check_alarms(self) -> list[Alarm]:
         now = self.clock()
-        changes = self.alarms.evaluate(live_measure(self.live, now), self.queues(), now)
+        since = self.qa_since()
+        if since is not None:
+            self.red_flags.forget_before(since)
+        measure = live_measure(self.live, now, self.red_flags)
+        changes = self.alarms.evaluate(measure, self.queues(), now)
         for alarm in changes:
             self.recent.appendleft(alarm)
             self.writes.put_nowait(alarm)
@@ -437,6 +471,12 @@ def webhook_payload(alarm: Alarm) -> dict[str, Any]:
     return {
         "event": f"alarm.{verb}",
         **alarm.as_dict(),
-        "text": f"[hotline] alarm {alarm.rule} {verb}: {alarm.kind} of queue {alarm.queue} "
+        "text": f"[hotline] alarm {alarm.rule} {verb}: {alarm.kind} of {_scope(alarm)} "
         f"is {alarm.value:g} (threshold {alarm.threshold:g})",
     }
+
+
+def _scope(alarm: Alarm) -> str:
+    if alarm.kind == "qa_red_flags" and alarm.queue == ALL_CALLS:
+        return "all calls"
+    return f"queue {alarm.queue}"

@@ -238,6 +238,7 @@ def cdr_json(cdr: CallRecord) -> dict[str, Any]:
         "agent_notes": cdr.agent_notes,
         "verified": cdr.verified,
         "survey_score": cdr.survey_score,
+        "nps_score": cdr.nps_score,  # the survey's 0-10 question (None: not answered)
         "callback_outcome": cdr.callback_outcome,
         "has_recording": bool(cdr.recording_path or cdr.voicemail_path),
     }

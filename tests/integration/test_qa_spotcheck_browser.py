@@ -1,5 +1,5 @@
 """The QA page's full-text search (Chinese), spot-check sample and hold, and a
-red-flag escalation on the supervisor's wallboard, in headless Chromium
+red-flag escalation and alarm on the supervisor's wallboard, in headless Chromium
 (Python playwright, Debian's chromium).
 
 The server is the real core, database and web app with a stub AMI (the calls
@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from playwright.async_api import expect
+from playwright.async_api import Locator, Page, expect
 from sqlalchemy import select
 
 from cti.db.models import AuditEntry, CallRecord, CallTag, Transcript
@@ -25,7 +25,13 @@ NOW = datetime.fromtimestamp(T0, UTC)  # the server's clock: 2027-01-15, week 20
 
 
 async def add_call(
-    board: Board, call_id: str, agent: str, at: datetime, number: str, words: str | None
+    board: Board,
+    call_id: str,
+    agent: str,
+    at: datetime,
+    number: str,
+    words: str | None,
+    survey: tuple[int, int] | None = None,  # the caller's survey score and NPS answer
 ) -> None:
     async with board.hotline.repository.sessions.begin() as session:
         session.add(
@@ -42,6 +48,8 @@ async def add_call(
                 wait_s=5.0,
                 talk_s=175.0,
                 disposition="answered",
+                survey_score=survey[0] if survey else None,
+                nps_score=survey[1] if survey else None,
             )
         )
         if words is not None:
@@ -59,12 +67,19 @@ async def add_call(
             )
 
 
+def answer(page: Page, label: str) -> Locator:
+    """The value the call's details show under ``label``."""
+    return page.locator(f"xpath=//dl[@id='d-cdr']/dt[.='{label}']/following-sibling::dd[1]")
+
+
 async def test_qa_user_searches_a_chinese_word_the_sample_and_puts_a_call_on_hold(
     tmp_path: Path, logged_in_page: LoggedInPage
 ) -> None:
     async with wallboard_app(tmp_path) as board:
         monday = week_of(NOW).start
-        await add_call(board, "zh1", "1001", monday + timedelta(hours=9), "13800138000", "我要退款")
+        await add_call(
+            board, "zh1", "1001", monday + timedelta(hours=9), "13800138000", "我要退款", (2, 0)
+        )
         await add_call(board, "zh2", "1001", monday + timedelta(hours=10), "13900139000", "退一下")
         await add_call(board, "en1", "1001", monday + timedelta(hours=11), "15550100001", "cancel")
         for i in range(20):
@@ -121,6 +136,9 @@ async def test_qa_user_searches_a_chinese_word_the_sample_and_puts_a_call_on_hol
         await expect(rows).to_have_count(1)
         await rows.first.click()
         await expect(page.locator("#d-call")).to_have_text("zh1")
+        # the survey score and, beside it, the NPS answer (0 is an answer)
+        await expect(answer(page, "Survey")).to_have_text("2")
+        await expect(answer(page, "NPS (0-10)")).to_have_text("0")
         await expect(page.locator("#hold-state")).to_have_text("Not on hold.")
         await page.click("#btn-hold")
         await expect(page.locator("#hold-state")).to_have_text("On hold: kept from deletion.")
@@ -130,6 +148,7 @@ async def test_qa_user_searches_a_chinese_word_the_sample_and_puts_a_call_on_hol
         await page.select_option("#lang", "zh")
         await expect(page.locator("#hold-state")).to_have_text("已保留：不会被删除。")
         await expect(rows.first.locator("td.hold")).to_have_text("已保留")
+        await expect(answer(page, "推荐意愿（0-10）")).to_have_text("0")
         await browser_page.screenshot("qa-hold-zh.png")
         assert await browser_page.page_errors() == []
 
@@ -142,10 +161,12 @@ async def test_qa_user_searches_a_chinese_word_the_sample_and_puts_a_call_on_hol
         assert [(a.username, a.target) for a in audit] == [("qa", "zh1")]
 
 
-async def test_a_red_flag_escalation_appears_on_the_supervisors_wallboard(
+async def test_a_red_flag_escalation_and_its_alarm_appear_on_the_supervisors_wallboard(
     tmp_path: Path, logged_in_page: LoggedInPage
 ) -> None:
-    async with wallboard_app(tmp_path, escalation_poll_s=0.05) as board:
+    # and an alarm on red-flagged calls, raised at the first
+    rules = "alarms:\n  - {name: red-flags, kind: qa_red_flags, queue: all, threshold: 0}\n"
+    async with wallboard_app(tmp_path, rules, escalation_poll_s=0.05) as board:
         browser_page = await logged_in_page(
             board.url.rstrip("/"),
             "supervisor",
@@ -173,5 +194,9 @@ async def test_a_red_flag_escalation_appears_on_the_supervisors_wallboard(
         await expect(flag).to_have_count(1, timeout=5000)
         await expect(flag).to_contain_text('Red flag "regulator" on call c1 (agent 1001) at 13 s')
         assert await flag.locator("a").get_attribute("href") == "/qa"
+        alarm = page.locator('#alarms li[data-rule="red-flags"]')
+        await expect(alarm).to_contain_text("All calls: 1 calls with QA red flags (over 0)")
         await browser_page.screenshot("wallboard-escalation.png")
+        await page.select_option("#lang", "zh")
+        await expect(alarm).to_contain_text("全部来电：1 通来电出现质检红色警示（超过 0）")
         assert await browser_page.page_errors() == []

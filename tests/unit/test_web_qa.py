@@ -202,6 +202,28 @@ async def test_call_detail_has_cdr_ivr_path_transcript_tags_in_time_order(desk: 
     assert (status, body["error"]) == (404, "no_such_call")
 
 
+async def test_call_detail_shows_the_survey_score_and_the_nps_answer_beside_it(
+    desk: Desk,
+) -> None:
+    await add_cdr(desk, "promoter", survey_score=5, nps_score=9)
+    await add_cdr(desk, "detractor", survey_score=2, nps_score=0)  # 0 is an answer
+    await add_cdr(desk, "silent")
+    token = await desk.login("qa")
+    answers = {}
+    for call_id in ("promoter", "detractor", "silent"):
+        status, body = await desk.get(f"/api/qa/calls/{call_id}", token)
+        assert status == 200
+        answers[call_id] = (body["call"]["survey_score"], body["call"]["nps_score"])
+    assert answers == {"promoter": (5, 9), "detractor": (2, 0), "silent": (None, None)}
+    status, body = await desk.get("/api/qa/calls?agent=1001", token)
+    assert status == 200
+    assert {c["call_id"]: c["nps_score"] for c in body["calls"]} == {
+        "promoter": 9,
+        "detractor": 0,
+        "silent": None,
+    }
+
+
 @pytest.mark.parametrize(
     "query",
     [

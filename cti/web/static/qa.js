@@ -36,6 +36,7 @@ const I18N = {
     "cdr.answered": "Answered", "cdr.wait": "Waited", "cdr.talk": "Talk time",
     "cdr.disposition": "Result", "cdr.agent_disposition": "Agent's disposition",
     "cdr.notes": "Agent's notes", "cdr.verified": "Identity verified", "cdr.survey": "Survey",
+    "cdr.nps": "NPS (0-10)",
     "cdr.callback": "Call-back",
     "s.title": "Score this call", "s.comments": "Comments", "btn.score": "Save score",
     "s.saved": "Score saved: {total}", "s.history": "Scores", "s.when": "When", "s.by": "By",
@@ -70,7 +71,7 @@ const I18N = {
     "cdr.caller": "来电", "cdr.queue": "队列", "cdr.agent": "坐席", "cdr.entered": "来电时间",
     "cdr.answered": "接听时间", "cdr.wait": "等待", "cdr.talk": "通话时长",
     "cdr.disposition": "结果", "cdr.agent_disposition": "坐席小结", "cdr.notes": "坐席备注",
-    "cdr.verified": "身份已验证", "cdr.survey": "满意度", "cdr.callback": "回拨",
+    "cdr.verified": "身份已验证", "cdr.survey": "满意度", "cdr.nps": "推荐意愿（0-10）", "cdr.callback": "回拨",
     "s.title": "为本通话评分", "s.comments": "评语", "btn.score": "保存评分",
     "s.saved": "评分已保存：{total}", "s.history": "评分记录", "s.when": "时间", "s.by": "评分人",
     "s.total": "总分", "s.critical": "关键项：不合格则整通不合格", "s.critical_failed": "关键项不合格",
@@ -249,6 +250,7 @@ function renderDetail(fresh) {
     ["cdr.disposition", c.disposition], ["cdr.agent_disposition", c.agent_disposition || ""],
     ["cdr.notes", c.agent_notes || ""], ["cdr.verified", c.verified ? t("yes") : t("no")],
     ["cdr.survey", c.survey_score === null ? "" : String(c.survey_score)],
+    ["cdr.nps", c.nps_score == null ? "" : String(c.nps_score)],
     ["cdr.callback", c.callback_outcome || ""],
   ];
   $("d-cdr").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", { textContent: t(k) }), el("dd", { textContent: v })]));

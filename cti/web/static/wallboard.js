@@ -39,6 +39,8 @@ const I18N = {
     "alarm.waiting_calls": "{queue}: {value} calls waiting (over {threshold})",
     "alarm.abandon_rate": "{queue}: abandon rate {value} over {threshold}",
     "alarm.agents_ready": "{queue}: {value} agents ready (under {threshold})",
+    "alarm.qa_red_flags": "{queue}: {value} calls with QA red flags (over {threshold})",
+    "alarm.all_calls": "All calls",
     "queues.title": "Queues",
     "agents.title": "Agents",
     "col.queue": "Queue",
@@ -130,6 +132,8 @@ const I18N = {
     "alarm.waiting_calls": "{queue}：{value} 通来电排队（超过 {threshold}）",
     "alarm.abandon_rate": "{queue}：放弃率 {value} 超过 {threshold}",
     "alarm.agents_ready": "{queue}：空闲坐席 {value} 名（少于 {threshold}）",
+    "alarm.qa_red_flags": "{queue}：{value} 通来电出现质检红色警示（超过 {threshold}）",
+    "alarm.all_calls": "全部来电",
     "queues.title": "队列",
     "agents.title": "坐席",
     "col.queue": "队列",
@@ -301,7 +305,9 @@ function render() {
     li.className = a.cleared_at ? "cleared" : a.severity;
     li.dataset.rule = a.rule;
     const fmt = (v) => (["service_level", "abandon_rate"].includes(a.kind) ? pct(v) : Math.round(v));
-    const vars = { queue: label("queue", a.queue), rule: a.rule, value: fmt(a.value), threshold: fmt(a.threshold) };
+    const everyCall = a.kind === "qa_red_flags" && a.queue === "all";
+    const queue = everyCall ? t("alarm.all_calls") : label("queue", a.queue);
+    const vars = { queue, rule: a.rule, value: fmt(a.value), threshold: fmt(a.threshold) };
     const at = new Date((a.cleared_at || a.raised_at) * 1000).toLocaleTimeString(lang === "zh" ? "zh-CN" : "en-GB");
     const text = at + " " + (a.cleared_at ? t("alarm.cleared_text", vars) : t("alarm." + a.kind, vars));
     li.textContent = text;
