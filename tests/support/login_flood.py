@@ -1,0 +1,242 @@
+"""A flood of wrong logins during real calls: the flooders and the pop latencies.
+
+Shared by the fault test (tests/integration/test_faults_login_flood.py) and
+its benchmark (benchmarks/login_flood.py ``--pbx``).
+
+* ``Flood``: flooder processes (tests/support/login_flooder.py), each sending
+  wrong logins from its own share of source addresses 127.0.0.x, for real
+  usernames and unknown ones; on exit, what the server answered.
+* ``pop_latencies``: real SIP calls through the IVR to a queue and the agents'
+  sipp phones; for every offer, from Asterisk's ``DialBegin`` to the agent's
+  phone (its ``Timestamp``, seen on an AMI connection of the test's own) to the
+  ``screen.pop`` frame of that call arriving on the agent's WebSocket (one
+  host, one clock: ``time.time``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from tests.support.fault_desk import Frames
+from tests.support.pbx_fixture import RawAmi
+from tests.support.sipp import CallHandle, start_call
+
+FLOODER = Path(__file__).with_name("login_flooder.py")
+
+
+@dataclass
+class FloodResult:
+    sent: int = 0
+    skipped: int = 0
+    statuses: Counter[int] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    @property
+    def answered(self) -> int:
+        return sum(self.statuses.values())
+
+    def rate(self, *statuses: int) -> float:
+        """Answers per second with one of ``statuses`` (all answers if none given)."""
+        count = sum(self.statuses[s] for s in statuses) if statuses else self.answered
+        return count / self.seconds if self.seconds else 0.0
+
+
+class Flood:
+    """``processes`` flooders at ``rate`` wrong logins per second in all, from
+    ``addresses`` source addresses (split between them), cycling ``usernames``.
+
+    ::
+
+        async with Flood(url, addresses, usernames, rate=40) as flood:
+            ...
+        flood.result.statuses
+    """
+
+    def __init__(
+        self,
+        login_url: str,
+        addresses: Sequence[str],
+        usernames: Sequence[str],
+        *,
+        rate: float,
+        processes: int = 4,
+    ) -> None:
+        self.login_url, self.addresses, self.usernames = login_url, addresses, usernames
+        self.rate, self.processes = rate, processes
+        self.result = FloodResult()
+        self._procs: list[asyncio.subprocess.Process] = []
+        self._readers: list[asyncio.Task[str]] = []
+        self._answers = asyncio.Condition()
+        self.live: Counter[int] = Counter()  # answers so far, by status
+        self._started = 0.0
+
+    async def until(self, ready: Callable[[Counter[int]], bool], within: float = 30.0) -> None:
+        """Until ``ready(answers so far by status)`` holds."""
+        async with asyncio.timeout(within), self._answers:
+            await self._answers.wait_for(lambda: ready(self.live))
+
+    async def _read(self, proc: asyncio.subprocess.Process) -> str:
+        """Follows a flooder's answers (one status a line); returns its report."""
+        assert proc.stdout is not None
+        while line := (await proc.stdout.readline()).decode():
+            if line.startswith("{"):
+                return line
+            async with self._answers:
+                self.live[int(line)] += 1
+                self._answers.notify_all()
+        return ""
+
+    async def __aenter__(self) -> Self:
+        loop = asyncio.get_running_loop()
+        for i in range(self.processes):
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                str(FLOODER),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+            )
+            self._procs.append(proc)
+            config = {
+                "url": self.login_url,
+                "addresses": list(self.addresses[i :: self.processes]),
+                # each process starts at another username
+                "usernames": [*self.usernames[i:], *self.usernames[:i]],
+                "rate": self.rate / self.processes,
+            }
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.write((json.dumps(config) + "\n").encode())
+            await proc.stdin.drain()
+        for proc in self._procs:
+            assert proc.stdout is not None
+            async with asyncio.timeout(30):
+                line = await proc.stdout.readline()
+            assert line.strip() == b"ready", f"a flooder did not start: {line!r}"
+        self._readers = [asyncio.create_task(self._read(proc)) for proc in self._procs]
+        self._started = loop.time()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.result.seconds = asyncio.get_running_loop().time() - self._started
+        try:
+            for proc in self._procs:
+                assert proc.stdin is not None
+                proc.stdin.write(b"stop\n")
+                await proc.stdin.drain()
+            for reader in self._readers:
+                async with asyncio.timeout(60):
+                    line = await reader
+                if exc_type is None:
+                    report: dict[str, Any] = json.loads(line)
+                    self.result.sent += report["sent"]
+                    self.result.skipped += report["skipped"]
+                    self.result.statuses.update({int(k): v for k, v in report["statuses"].items()})
+                    self.result.errors.update(report["errors"])
+        finally:
+            for reader in self._readers:
+                reader.cancel()
+            for proc in self._procs:
+                if proc.returncode is None:
+                    proc.kill()
+                await proc.wait()
+
+
+def flood_addresses(count: int) -> list[str]:
+    """127.0.0.2 onwards (127.0.0.1, where the agents' desks log in, is left out)."""
+    assert 0 < count <= 250
+    return [f"127.0.0.{2 + i}" for i in range(count)]
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    call_id: str
+    agent: str
+    dial_begin: float  # Asterisk's Timestamp of the DialBegin to the agent's phone
+    popped: float  # when the screen.pop frame arrived on the agent's WebSocket
+
+    @property
+    def latency_ms(self) -> float:
+        return (self.popped - self.dial_begin) * 1000
+
+
+async def pop_latencies(
+    sip_port: int,
+    ami: RawAmi,
+    sockets: dict[str, Frames],
+    callers: Sequence[str],
+    *,
+    gap_s: float,
+    dtmf: str = "11",
+    talk_s: float = 1.0,
+    within: float = 90.0,
+) -> list[Offer]:
+    """Calls from ``callers``, one every ``gap_s``; the offers to the agents of
+    ``sockets`` with the time from DialBegin to screen-pop, in offer order.
+
+    Every offer must have popped (an AssertionError says which did not).
+    """
+    since = len(ami.events)
+    for frames in sockets.values():  # what came before is not this phase's
+        while not frames.queue.empty():
+            frames.queue.get_nowait()
+    calls: list[CallHandle] = []
+    try:
+        for n, caller in enumerate(callers):
+            if n:
+                await asyncio.sleep(gap_s)
+            calls.append(await start_call(sip_port, caller_number=caller, dtmf=dtmf, talk_s=talk_s))
+        async with asyncio.timeout(within):
+            for call in calls:
+                result = await call.wait()
+                assert result.answered, result.describe()
+    finally:
+        for call in calls:
+            await call.stop()
+    ours = set(callers)
+    offered: set[str] = set()
+    dial_begins: dict[tuple[str, str], float] = {}
+    for message in ami.events[since:]:
+        dest = message.get("DestChannel") or ""
+        if message.event != "DialBegin" or not dest.startswith("PJSIP/agent"):
+            continue
+        if message.get("CallerIDNum") not in ours:
+            continue
+        agent = dest.removeprefix("PJSIP/agent").split("-", 1)[0]
+        offered.add(message["CallerIDNum"])
+        key = (message["Linkedid"], agent)
+        if agent in sockets and key not in dial_begins:
+            dial_begins[key] = float(message["Timestamp"])
+    unoffered = sorted(ours - offered)
+    assert not unoffered, f"calls never offered to an agent: {unoffered}"
+    popped: dict[tuple[str, str], float] = {}
+    for agent, frames in sockets.items():
+        # the last pops may still be on their way
+        deadline = asyncio.get_running_loop().time() + 5
+        while any(k not in popped for k in dial_begins if k[1] == agent):
+            timeout = deadline - asyncio.get_running_loop().time()
+            try:
+                async with asyncio.timeout(max(0.0, timeout)):
+                    item = await frames.queue.get()
+            except TimeoutError:
+                break
+            assert item is not None, f"{agent}'s socket closed ({frames.ws.close_code})"
+            at, frame = item
+            if frame["type"] == "screen.pop":
+                popped.setdefault((frame["data"]["call_id"], agent), at)
+    missing = [k for k in dial_begins if k not in popped]
+    assert not missing, f"offers without a screen-pop: {missing}"
+    offers = [Offer(c, a, t, popped[(c, a)]) for (c, a), t in dial_begins.items()]
+    return sorted(offers, key=lambda o: o.dial_begin)
