@@ -88,6 +88,7 @@ class LoginGuard:
         self._pending: collections.Counter[tuple[str, str]] = collections.Counter()
         self.checks = PasswordChecks(limits.max_hashing, limits.max_waiting, limits.hashing_nice)
         self._dummy: str | None = None
+        self._dummy_made = asyncio.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LoginGuard:
@@ -155,8 +156,9 @@ class LoginGuard:
                 )
 
     async def _dummy_hash(self) -> str:
-        if self._dummy is None:
-            self._dummy = await asyncio.to_thread(hash_password, secrets.token_urlsafe(16))
+        async with self._dummy_made:  # made once, by the first unknown user's login
+            if self._dummy is None:
+                self._dummy = await asyncio.to_thread(hash_password, secrets.token_urlsafe(16))
         return self._dummy
 
 

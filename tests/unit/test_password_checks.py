@@ -1,0 +1,168 @@
+"""Password checks: a bounded pool of low-priority threads, the waiting checks
+served by rank, a full list refusing the worst-ranked check."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import threading
+from collections.abc import AsyncIterator
+
+import pytest
+
+from cti.web.password_checks import ChecksBusy, PasswordChecks
+
+
+class Gate:
+    """A blocking function the test opens: records the order checks ran in."""
+
+    def __init__(self) -> None:
+        self.opened = threading.Event()
+        self.started = threading.Event()
+        self.order: list[str] = []
+
+    def check(self, name: str) -> str:
+        self.order.append(name)
+        self.started.set()
+        assert self.opened.wait(10)
+        return name
+
+
+@pytest.fixture
+async def checks() -> AsyncIterator[PasswordChecks]:
+    pool = PasswordChecks(workers=1, max_waiting=3, nice=0)
+    yield pool
+    pool.close()
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_waiting_checks_run_by_rank_then_arrival(checks: PasswordChecks) -> None:
+    gate = Gate()
+    first = asyncio.create_task(checks.run(5, gate.check, "first"))
+    await asyncio.to_thread(gate.started.wait, 10)
+    later = [
+        asyncio.create_task(checks.run(rank, gate.check, name))
+        for rank, name in ((2, "rank2-a"), (0, "clean"), (2, "rank2-b"))
+    ]
+    await settle()
+    assert (checks.running, checks.waiting) == (1, 3)
+    gate.opened.set()
+    assert await asyncio.gather(first, *later) == ["first", "rank2-a", "clean", "rank2-b"]
+    assert gate.order == ["first", "clean", "rank2-a", "rank2-b"]
+    assert (checks.running, checks.waiting) == (0, 0)
+
+
+async def test_a_full_list_refuses_a_check_no_better_than_the_worst_waiting(
+    checks: PasswordChecks,
+) -> None:
+    gate = Gate()
+    running = asyncio.create_task(checks.run(0, gate.check, "running"))
+    await asyncio.to_thread(gate.started.wait, 10)
+    waiting = [asyncio.create_task(checks.run(1, gate.check, f"w{i}")) for i in range(3)]
+    await settle()
+    assert checks.would_refuse(1) and not checks.would_refuse(0)
+    with pytest.raises(ChecksBusy):
+        await checks.run(1, gate.check, "refused")
+    assert checks.waiting == 3
+    gate.opened.set()
+    await asyncio.gather(running, *waiting)
+    assert "refused" not in gate.order
+
+
+async def test_a_better_ranked_check_takes_the_place_of_the_worst_waiting(
+    checks: PasswordChecks,
+) -> None:
+    gate = Gate()
+    running = asyncio.create_task(checks.run(0, gate.check, "running"))
+    await asyncio.to_thread(gate.started.wait, 10)
+    flood = [asyncio.create_task(checks.run(3, gate.check, f"flood{i}")) for i in range(3)]
+    await settle()
+    clean = asyncio.create_task(checks.run(0, gate.check, "clean"))
+    await settle()
+    # the last flood check to arrive was refused, the clean one runs next
+    assert flood[2].done() and isinstance(flood[2].exception(), ChecksBusy)
+    assert checks.waiting == 3
+    gate.opened.set()
+    assert await clean == "clean"
+    await asyncio.gather(running, *flood[:2])
+    assert gate.order == ["running", "clean", "flood0", "flood1"]
+
+
+async def test_a_cancelled_waiting_check_leaves_the_list_and_frees_nothing_twice(
+    checks: PasswordChecks,
+) -> None:
+    gate = Gate()
+    running = asyncio.create_task(checks.run(0, gate.check, "running"))
+    await asyncio.to_thread(gate.started.wait, 10)
+    gone = asyncio.create_task(checks.run(1, gate.check, "gone"))
+    kept = asyncio.create_task(checks.run(2, gate.check, "kept"))
+    await settle()
+    gone.cancel()
+    await settle()
+    assert checks.waiting == 1
+    gate.opened.set()
+    assert await kept == "kept"
+    await running
+    assert gate.order == ["running", "kept"]
+    assert (checks.running, checks.waiting) == (0, 0)
+    # the pool is whole again: a new check runs at once
+    assert await checks.run(9, gate.check, "again") == "again"
+
+
+async def test_a_check_cancelled_as_it_got_its_thread_passes_the_thread_on() -> None:
+    granted: list[asyncio.Task[str]] = []
+
+    class CancelOnGrant(PasswordChecks):
+        def _release(self) -> None:
+            super()._release()  # the thread goes to "granted"...
+            if granted and not granted[0].done():
+                granted[0].cancel()  # ...which is cancelled before it wakes up
+
+    checks = CancelOnGrant(workers=1, max_waiting=3, nice=0)
+    gate = Gate()
+    try:
+        running = asyncio.create_task(checks.run(0, gate.check, "running"))
+        await asyncio.to_thread(gate.started.wait, 10)
+        granted.append(asyncio.create_task(checks.run(1, gate.check, "granted")))
+        after = asyncio.create_task(checks.run(2, gate.check, "after"))
+        await settle()
+        gate.opened.set()
+        async with asyncio.timeout(10):  # a thread lost would leave "after" waiting
+            assert await running == "running"
+            assert await after == "after"
+        with pytest.raises(asyncio.CancelledError):
+            await granted[0]
+        assert gate.order == ["running", "after"]
+        assert (checks.running, checks.waiting) == (0, 0)
+    finally:
+        checks.close()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a thread's own nice value is Linux's")
+async def test_checks_run_in_threads_of_a_raised_nice_value() -> None:
+    pool = PasswordChecks(workers=1, max_waiting=1, nice=7)
+    try:
+
+        def niceness() -> tuple[int, str]:
+            return os.getpriority(os.PRIO_PROCESS, threading.get_native_id()), (
+                threading.current_thread().name
+            )
+
+        own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        nice, name = await pool.run(0, niceness)
+        assert nice == min(19, own + 7)
+        assert name.startswith("password-check")
+        # the event loop's thread keeps its priority
+        assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own
+    finally:
+        pool.close()
+
+
+def test_a_pool_needs_a_thread() -> None:
+    with pytest.raises(ValueError):
+        PasswordChecks(workers=0)
