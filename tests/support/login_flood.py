@@ -1,7 +1,8 @@
 """A flood of wrong logins during real calls: the flooders and the pop latencies.
 
 Shared by the fault test (tests/integration/test_faults_login_flood.py) and
-its benchmark (benchmarks/login_flood.py ``--pbx``).
+its benchmark (benchmarks/login_flood.py ``--pbx``): ``calls_with_and_without_flood``
+runs the whole scenario; its parts:
 
 * ``Flood``: flooder processes (tests/support/login_flooder.py), each sending
   wrong logins from its own share of source addresses 127.0.0.x, for real
@@ -16,8 +17,11 @@ its benchmark (benchmarks/login_flood.py ``--pbx``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import statistics
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,9 +29,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from tests.support.fault_desk import Frames
+import aiohttp
+
+from cti.config import Settings
+from cti.demo import DemoSecrets
+from tests.support.cti_process import CtiProcess
+from tests.support.fault_desk import DeskAgent, Frames, next_of_type, percentile
 from tests.support.pbx_fixture import RawAmi
-from tests.support.sipp import CallHandle, start_call
+from tests.support.sipp import AgentPhone, CallHandle, agent_port, start_call
 
 FLOODER = Path(__file__).with_name("login_flooder.py")
 
@@ -240,3 +249,110 @@ async def pop_latencies(
     assert not missing, f"offers without a screen-pop: {missing}"
     offers = [Offer(c, a, t, popped[(c, a)]) for (c, a), t in dial_begins.items()]
     return sorted(offers, key=lambda o: o.dial_begin)
+
+
+@dataclass
+class FloodRun:
+    """What ``calls_with_and_without_flood`` saw."""
+
+    quiet: list[Offer]
+    flooded: list[Offer]
+    flood: FloodResult
+    login_status: int  # the supervisor's right password, during the flood
+    login_s: float
+
+    @staticmethod
+    def ms(offers: list[Offer]) -> list[float]:
+        return [o.latency_ms for o in offers]
+
+    def figures(self) -> dict[str, Any]:
+        quiet, flooded = self.ms(self.quiet), self.ms(self.flooded)
+        quiet_p99, flooded_p99 = percentile(quiet, 99), percentile(flooded, 99)
+        return {
+            "pops": [len(quiet), len(flooded)],
+            "quiet_p50_ms": round(statistics.median(quiet), 2),
+            "quiet_p99_ms": round(quiet_p99, 2),
+            "flood_p50_ms": round(statistics.median(flooded), 2),
+            "flood_p99_ms": round(flooded_p99, 2),
+            "p99_ratio": round(flooded_p99 / quiet_p99, 2),
+            "flood_sent": self.flood.sent,
+            "flood_s": round(self.flood.seconds, 1),
+            "flood_statuses": {str(k): v for k, v in sorted(self.flood.statuses.items())},
+            "flood_errors": dict(self.flood.errors),
+            "checked_per_s": round(self.flood.rate(401), 1),
+            "right_password_status": self.login_status,
+            "right_password_ms": round(self.login_s * 1000, 1),
+        }
+
+
+async def try_login(
+    http: aiohttp.ClientSession, base: str, user: str, password: str
+) -> tuple[int, float]:
+    """One login attempt from 127.0.0.1: (status, seconds it took)."""
+    started = time.monotonic()
+    body = {"username": user, "password": password}
+    async with http.post(f"{base}/api/login", json=body) as r:
+        await r.read()
+        return r.status, time.monotonic() - started
+
+
+async def calls_with_and_without_flood(
+    settings: Settings,
+    ami: RawAmi,
+    demo: DemoSecrets,
+    log_file: Path,
+    *,
+    agents: Sequence[str],
+    calls: int,
+    gap_s: float,
+    rate: float,
+    addresses: int,
+    usernames: Sequence[str],
+) -> FloodRun:
+    """``hotline serve`` on ``settings`` (a seeded database), ``agents`` ready
+    with sipp phones and WebSockets; ``calls`` calls (DTMF 1, 1: the English
+    billing queue) without a flood, then ``calls`` more while wrong logins
+    come at ``rate`` from ``addresses`` addresses. During the flood, once it
+    saturates the checks and each of its addresses has failed, the supervisor
+    logs in with the right password from 127.0.0.1 (one attempt)."""
+    cti = CtiProcess(settings, log_file)
+    phones = [AgentPhone(port=agent_port(a), answer_after_s=0.2) for a in agents]
+    try:
+        for phone in phones:
+            await phone.start()
+        await cti.start()
+        async with aiohttp.ClientSession() as http, contextlib.AsyncExitStack() as stack:
+            sockets: dict[str, Frames] = {}
+            for agent in agents:
+                desk = DeskAgent(http, cti.base, agent)
+                await desk.login(demo.agent_password)
+                sockets[agent] = await stack.enter_async_context(desk.socket())
+                await next_of_type(sockets[agent], "hello", 10)
+                assert (await desk.post("/api/agent/state", {"state": "ready"}))[0] == 200
+            quiet = await pop_latencies(
+                settings.sip_port,
+                ami,
+                sockets,
+                [f"155502{n:05d}" for n in range(calls)],
+                gap_s=gap_s,
+            )
+            flood = Flood(f"{cti.base}/api/login", flood_addresses(addresses), usernames, rate=rate)
+            async with flood:
+                await flood.until(lambda s: s[503] > 0 and s[401] >= addresses)
+                login = asyncio.create_task(
+                    try_login(http, cti.base, "supervisor", demo.supervisor_password)
+                )
+                flooded = await pop_latencies(
+                    settings.sip_port,
+                    ami,
+                    sockets,
+                    [f"155503{n:05d}" for n in range(calls)],
+                    gap_s=gap_s,
+                )
+                async with asyncio.timeout(10):
+                    login_status, login_s = await login
+    finally:
+        await cti.stop()
+        for phone in phones:
+            await phone.stop()
+    return FloodRun(quiet, flooded, flood.result, login_status, login_s)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
+import signal
 import threading
 from collections.abc import AsyncIterator
+from concurrent.futures import Executor, ThreadPoolExecutor
 
 import pytest
 
@@ -29,9 +30,14 @@ class Gate:
         return name
 
 
+def threads() -> Executor:
+    """A thread: the gate's events cannot cross to another process."""
+    return ThreadPoolExecutor(max_workers=1)
+
+
 @pytest.fixture
 async def checks() -> AsyncIterator[PasswordChecks]:
-    pool = PasswordChecks(workers=1, max_waiting=3, nice=0)
+    pool = PasswordChecks(workers=1, max_waiting=3, make_pool=threads)
     yield pool
     pool.close()
 
@@ -123,7 +129,7 @@ async def test_a_check_cancelled_as_it_got_its_thread_passes_the_thread_on() -> 
             if granted and not granted[0].done():
                 granted[0].cancel()  # ...which is cancelled before it wakes up
 
-    checks = CancelOnGrant(workers=1, max_waiting=3, nice=0)
+    checks = CancelOnGrant(workers=1, max_waiting=3, make_pool=threads)
     gate = Gate()
     try:
         running = asyncio.create_task(checks.run(0, gate.check, "running"))
@@ -143,26 +149,29 @@ async def test_a_check_cancelled_as_it_got_its_thread_passes_the_thread_on() -> 
         checks.close()
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="a thread's own nice value is Linux's")
-async def test_checks_run_in_threads_of_a_raised_nice_value() -> None:
+async def test_checks_run_in_a_process_of_a_raised_nice_value() -> None:
     pool = PasswordChecks(workers=1, max_waiting=1, nice=7)
     try:
-
-        def niceness() -> tuple[int, str]:
-            return os.getpriority(os.PRIO_PROCESS, threading.get_native_id()), (
-                threading.current_thread().name
-            )
-
-        own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-        nice, name = await pool.run(0, niceness)
+        own = os.getpriority(os.PRIO_PROCESS, 0)
+        pid, nice = await pool.run(0, os.getpid), await pool.run(0, os.nice, 0)
+        assert pid != os.getpid()  # not a thread of the server's: no GIL shared
         assert nice == min(19, own + 7)
-        assert name.startswith("password-check")
-        # the event loop's thread keeps its priority
-        assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own
+        assert os.getpriority(os.PRIO_PROCESS, 0) == own  # the server's own is kept
     finally:
         pool.close()
 
 
-def test_a_pool_needs_a_thread() -> None:
+async def test_a_dead_worker_refuses_its_check_as_busy_and_the_next_one_runs() -> None:
+    pool = PasswordChecks(workers=1, max_waiting=1, nice=0)
+    try:
+        worker = await pool.run(0, os.getpid)
+        with pytest.raises(ChecksBusy):
+            await pool.run(0, os.kill, worker, signal.SIGKILL)
+        assert await pool.run(0, os.getpid) != worker
+    finally:
+        pool.close()
+
+
+def test_a_pool_needs_a_worker() -> None:
     with pytest.raises(ValueError):
         PasswordChecks(workers=0)
