@@ -1,12 +1,12 @@
 """Password checks for the login route: off the event loop, bounded, throttled.
 
-* scrypt runs in a pool of its own of ``max_hashing`` low-priority threads
+* scrypt runs in a pool of its own of ``max_hashing`` low-priority processes
   (cti/web/password_checks.py); beyond ``max_waiting`` queued checks the
   login answers 503 ``busy`` before it even looks the user up, so a flood of
   logins never delays AMI events, screen-pops or agents' commands. Queued
-  checks are served by their address's recent failures, fewest first: a
-  login from an address that has not failed is checked next even during a
-  flood.
+  checks are served by their address's recent failures and checks under
+  way, fewest first: a login from an address that has not failed is checked
+  next even during a flood.
 * An unknown user costs the same scrypt as a known one (a dummy hash is
   checked), so the answer time does not tell which usernames exist.
 * Failed logins are counted per username and per source address in a moving
@@ -170,7 +170,7 @@ LOGIN_GUARD = web.AppKey("login_guard", LoginGuard)
 
 
 def register_login_guard(app: web.Application, settings: Settings) -> None:
-    """The app's login guard; its checking threads stop with the app."""
+    """The app's login guard; its checking processes stop with the app."""
     guard = app[LOGIN_GUARD] = LoginGuard.from_settings(settings)
 
     async def close(_: web.Application) -> None:

@@ -10,7 +10,8 @@ agents' commands need, nor keep a right password out:
   would hold up the event loop's thread with it (priority inversion; seen as
   pops 0.2-0.7 s late under load). The pool is spawned (nothing of the
   server's memory is copied) on the first check; if a worker dies, the pool
-  is made anew and the check under way is refused as busy;
+  is made anew and the check under way is refused as busy; a worker whose
+  server is gone (killed) ends itself within a second;
 * at most ``max_waiting`` checks wait for a thread; past that a check is
   refused at once (``ChecksBusy``: the login answers 503 ``busy``);
 * waiting checks are served by ``rank`` (the login route ranks a login by its
@@ -27,6 +28,8 @@ import heapq
 import itertools
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -35,6 +38,9 @@ from typing import TypeVar
 __all__ = ["ChecksBusy", "PasswordChecks", "low_priority_processes"]
 
 T = TypeVar("T")
+
+#: how often a checking process looks whether the server is still there
+ORPHAN_CHECK_S = 1.0
 
 
 class ChecksBusy(RuntimeError):
@@ -46,9 +52,23 @@ def low_priority_processes(workers: int, nice: int) -> Executor:
     return ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=os.nice,
+        initializer=_start_worker,
         initargs=(max(0, nice),),
     )
+
+
+def _start_worker(nice: int) -> None:
+    """In a checking process: lower its priority; end it when the server is gone
+    (killed with SIGKILL, the server cannot stop its workers itself)."""
+    os.nice(nice)
+    server = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == server:
+            time.sleep(ORPHAN_CHECK_S)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="server-watch", daemon=True).start()
 
 
 class PasswordChecks:

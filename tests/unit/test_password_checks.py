@@ -4,8 +4,10 @@ served by rank, a full list refusing the worst-ranked check."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
+import sys
 import threading
 from collections.abc import AsyncIterator
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -13,6 +15,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 import pytest
 
 from cti.web.password_checks import ChecksBusy, PasswordChecks
+from tests.support.waiting import wait_until
 
 
 class Gate:
@@ -170,6 +173,54 @@ async def test_a_dead_worker_refuses_its_check_as_busy_and_the_next_one_runs() -
         assert await pool.run(0, os.getpid) != worker
     finally:
         pool.close()
+
+
+SERVER = """
+import asyncio, os, sys
+from cti.web.password_checks import PasswordChecks
+
+async def main():
+    checks = PasswordChecks(workers=1, max_waiting=1, nice=0)
+    print(await checks.run(0, os.getpid), flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+
+asyncio.run(main())
+"""
+
+
+async def test_a_checking_process_ends_when_its_server_is_killed() -> None:
+    server = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        SERVER,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert server.stdout is not None
+    try:
+        async with asyncio.timeout(20):
+            worker = int(await server.stdout.readline())
+        assert worker != server.pid
+        server.kill()  # (its pipes stay open while the worker lives: not waited for)
+        await wait_until(lambda: not alive(worker), within=10, what="the worker to end")
+    finally:
+        server.kill()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):
+                await server.wait()
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # an exited child of a dead parent is reaped by init; a zombie is gone too
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
 
 
 def test_a_pool_needs_a_worker() -> None:
