@@ -166,6 +166,7 @@ async def on_pbx(calls: int, rate: float, addresses: int) -> dict[str, Any]:
                 settings.ami_port,
                 settings.ami_user,
                 settings.ami_secret.get_secret_value(),
+                events="call",
             )
             async with ami:
                 run = await calls_with_and_without_flood(

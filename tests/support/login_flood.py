@@ -62,6 +62,8 @@ class FloodResult:
 class Flood:
     """``processes`` flooders at ``rate`` wrong logins per second in all, from
     ``addresses`` source addresses (split between them), cycling ``usernames``.
+    They run ``nice`` lower in CPU priority: an attacker's clients run on
+    machines of their own, not on the server's cores as here.
 
     ::
 
@@ -78,9 +80,10 @@ class Flood:
         *,
         rate: float,
         processes: int = 4,
+        nice: int = 10,
     ) -> None:
         self.login_url, self.addresses, self.usernames = login_url, addresses, usernames
-        self.rate, self.processes = rate, processes
+        self.rate, self.processes, self.nice = rate, processes, nice
         self.result = FloodResult()
         self._procs: list[asyncio.subprocess.Process] = []
         self._readers: list[asyncio.Task[str]] = []
@@ -120,6 +123,7 @@ class Flood:
                 # each process starts at another username
                 "usernames": [*self.usernames[i:], *self.usernames[:i]],
                 "rate": self.rate / self.processes,
+                "nice": self.nice,
             }
             assert proc.stdin is not None and proc.stdout is not None
             proc.stdin.write((json.dumps(config) + "\n").encode())

@@ -2,14 +2,14 @@
 
 Run as a script (``python login_flooder.py``; only aiohttp needed): it reads
 one JSON line on stdin, ``{"url", "addresses", "usernames", "rate",
-"max_in_flight"}``, prints ``ready``, sends ``POST /api/login`` with a wrong
-password at ``rate`` per second (open loop: it does not wait for answers),
-each attempt from the next source address (127.0.0.x: the whole of 127/8 is
-loopback on Linux) and for the next username, until stdin closes or a line
-arrives. It prints each answer's status on a line of its own as it comes
-(so that the caller can follow the flood). Then it waits
-for the answers still out and prints one JSON line:
-``{"sent", "statuses": {status: count}, "errors", "skipped"}``
+"max_in_flight", "nice"}``, lowers its CPU priority by ``nice``, prints
+``ready``, sends ``POST /api/login`` with a wrong password at ``rate`` per
+second (open loop: it does not wait for answers), each attempt from the next
+source address (127.0.0.x: the whole of 127/8 is loopback on Linux) and for
+the next username, until stdin closes or a line arrives. It prints each
+answer's status on a line of its own as it comes (so that the caller can
+follow the flood). Then it waits for the answers still out and prints one
+JSON line: ``{"sent", "statuses": {status: count}, "errors", "skipped"}``
 (``skipped``: attempts not sent because ``max_in_flight`` were unanswered).
 """
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
 import sys
 from collections import Counter
@@ -85,6 +86,7 @@ async def flood(config: dict[str, object]) -> dict[str, object]:
 
 def main() -> None:
     config = json.loads(sys.stdin.readline())
+    os.nice(int(config.get("nice", 0)))
     print(json.dumps(asyncio.run(flood(config))), flush=True)
 
 
