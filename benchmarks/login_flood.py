@@ -1,14 +1,30 @@
-"""Event-loop stalls during a flood of wrong logins (the web app in-process).
+"""Event-loop stalls, and screen-pop latency on the real PBX, during a flood of wrong logins.
 
-The real aiohttp app with its SQLite database and the demo users; a client
-sends wrong logins at ``--rate`` per second for ``--seconds`` from many
-source addresses' worth of usernames, while a ticker measures how late the
-event loop wakes it every 2 ms (what AMI events and screen-pops would wait).
+Default mode (the web app in-process): the real aiohttp app with its SQLite
+database and the demo users; a client sends wrong logins at ``--rate`` per
+second for ``--seconds`` from many source addresses' worth of usernames,
+while a ticker measures how late the event loop wakes it every 2 ms (what
+AMI events and screen-pops would wait).
 ``--inline`` checks passwords on the loop instead (how logins used to run),
 for comparison.
 
+``--pbx`` (root, under the PBX lock: starts the project's Asterisk as the
+integration tests do): the scenario of the fault test
+tests/integration/test_faults_login_flood.py with ``--calls`` calls per
+phase. ``hotline serve`` as its own process, agents 1001 and 1002 ready with
+sipp phones and WebSockets; real SIP calls through the IVR to the billing
+queue, first without a flood, then while flooder processes send wrong logins
+at ``--rate`` per second from ``--addresses`` source addresses 127.0.0.x.
+Screen-pop latency: Asterisk's DialBegin to the agent's phone (its Timestamp,
+on an AMI connection of the benchmark's own) to the pop frame arriving on the
+agent's WebSocket. During the flood the supervisor logs in once with the right
+password from 127.0.0.1.
+
 Usage: python benchmarks/login_flood.py [--rate 20] [--seconds 5] [--inline]
+       python benchmarks/login_flood.py --pbx [--calls 30] [--rate 40] [--addresses 20]
 Last line: {"logins", "statuses", "tick_p50_ms", "tick_p99_ms", "tick_max_ms", ...}
+       (--pbx: {"quiet_p50_ms", "quiet_p99_ms", "flood_p50_ms", "flood_p99_ms",
+       "p99_ratio", "flood_statuses", "checked_per_s", "right_password_status", ...})
 """
 
 from __future__ import annotations
@@ -17,6 +33,7 @@ import argparse
 import asyncio
 import collections
 import json
+import secrets
 import statistics
 import sys
 import tempfile
@@ -25,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -33,10 +51,18 @@ from cti.auth import SessionStore  # noqa: E402
 from cti.config import Settings  # noqa: E402
 from cti.db.repository import Repository, create_schema, make_engine  # noqa: E402
 from cti.demo import DemoSecrets, seed_demo  # noqa: E402
+from cti.pbx import runtime  # noqa: E402
 from cti.service import Hotline  # noqa: E402
 from cti.web import login_guard  # noqa: E402
 from cti.web.app import build_app  # noqa: E402
 from cti.web.hub import Hub  # noqa: E402
+from tests.support.login_flood import calls_with_and_without_flood  # noqa: E402
+from tests.support.pbx_fixture import (  # noqa: E402
+    RawAmi,
+    free_tcp_port,
+    free_udp_port,
+    site_files,
+)
 
 
 class NoAmi:
@@ -50,12 +76,6 @@ class NoAmi:
 
 
 async def main(rate: float, seconds: float, inline: bool) -> dict[str, Any]:
-    if inline:
-
-        async def on_loop(func: Any, *args: Any) -> Any:  # the old way: on the loop
-            return func(*args)
-
-        login_guard.asyncio.to_thread = on_loop  # type: ignore[assignment]
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
             database_url=f"sqlite+aiosqlite:///{tmp}/hotline.db",
@@ -70,6 +90,12 @@ async def main(rate: float, seconds: float, inline: bool) -> dict[str, Any]:
         hotline = Hotline(settings, Repository(engine), NoAmi(), Hub())  # type: ignore[arg-type]
         await hotline.load_agents()
         app = build_app(hotline.desk, SessionStore(3600), hotline.supervision, hotline.qa)
+        if inline:
+
+            async def on_loop(rank: int, func: Any, *args: Any) -> Any:  # the old way
+                return func(*args)
+
+            app[login_guard.LOGIN_GUARD].checks.run = on_loop  # type: ignore[method-assign]
         client = TestClient(TestServer(app))
         await client.start_server()
         lags: list[float] = []
@@ -112,11 +138,66 @@ async def main(rate: float, seconds: float, inline: bool) -> dict[str, Any]:
     }
 
 
+async def on_pbx(calls: int, rate: float, addresses: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        settings = Settings(
+            ami_port=free_tcp_port(),
+            ami_secret=SecretStr(secrets.token_urlsafe(24)),
+            sip_port=free_udp_port(),
+            agi_port=free_tcp_port(),
+            web_port=free_tcp_port(),
+            trunk_host=f"127.0.0.1:{free_udp_port()}",
+            asterisk_run_dir=base / "run",
+            recordings_dir=base / "recordings",
+            database_url=f"sqlite+aiosqlite:///{base / 'hotline.db'}",
+            ami_ping_interval_s=1.0,
+            ami_ping_timeout_s=2.0,
+        )
+        demo = DemoSecrets.generate(secrets.token_urlsafe(12))
+        engine = make_engine(settings.effective_database_url)
+        await create_schema(engine)
+        await seed_demo(Repository(engine), demo)
+        await engine.dispose()
+        await asyncio.to_thread(runtime.start, settings, extra_files=site_files(settings))
+        try:
+            ami = await RawAmi.login(
+                settings.ami_host,
+                settings.ami_port,
+                settings.ami_user,
+                settings.ami_secret.get_secret_value(),
+                events="call",
+            )
+            async with ami:
+                run = await calls_with_and_without_flood(
+                    settings,
+                    ami,
+                    demo,
+                    base / "serve.log",
+                    agents=("1001", "1002"),
+                    calls=calls,
+                    gap_s=0.7,
+                    rate=rate,
+                    addresses=addresses,
+                    usernames=("1001", "1002", "1003", "1004", "supervisor", "qa")
+                    + tuple(f"ghost{n}" for n in range(6)),
+                )
+        finally:
+            await asyncio.to_thread(runtime.stop, settings)
+    return {"mode": "pbx", "calls_per_phase": calls, "flood_rate": rate, **run.figures()}
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rate", type=float, default=20.0)
+    parser.add_argument("--rate", type=float, default=None, help="wrong logins per second")
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--inline", action="store_true")
+    parser.add_argument("--pbx", action="store_true", help="real calls on the real Asterisk")
+    parser.add_argument("--calls", type=int, default=30, help="--pbx: calls per phase")
+    parser.add_argument("--addresses", type=int, default=20, help="--pbx: flood sources")
     args = parser.parse_args()
-    result = asyncio.run(main(args.rate, args.seconds, args.inline))
+    if args.pbx:
+        result = asyncio.run(on_pbx(args.calls, args.rate or 40.0, args.addresses))
+    else:
+        result = asyncio.run(main(args.rate or 20.0, args.seconds, args.inline))
     print(json.dumps(result))

@@ -126,6 +126,7 @@ class Settings(BaseSettings):
     login_window_s: int = 900
     login_max_hashing: int = 1
     login_max_waiting: int = 64
+    login_hashing_nice: int = 19  # the checking threads' nice value, raised by this much
     # Behind TLS: mark the session cookie Secure always, or when a trusted
     # proxy (by address) says X-Forwarded-Proto: https.
     web_secure_cookies: bool = False

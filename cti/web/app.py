@@ -26,7 +26,7 @@ from cti.service.qa import QaFacade
 from cti.service.supervision import SupervisorFacade
 from cti.web.hub import FEEDS, PROTOCOL_VERSION, Hub, Subscriber, TooManySockets
 from cti.web.json_limits import JsonRefused, loads_limited
-from cti.web.login_guard import LOGIN_GUARD, LoginGuard
+from cti.web.login_guard import LOGIN_GUARD, register_login_guard
 from cti.web.metrics import add_metrics_route
 from cti.web.request_guard import request_guard
 from cti.web.wallboard import register_wallboard
@@ -455,7 +455,7 @@ def build_app(
     app[HUB] = desk.hub
     app[ALLOWED_ORIGINS] = frozenset(desk.settings.web_allowed_origins)
     app[ISSUED] = {}
-    app[LOGIN_GUARD] = LoginGuard.from_settings(desk.settings)
+    register_login_guard(app, desk.settings)  # password checks, throttling
     app.router.add_get("/", root)
     app.router.add_get("/agent", agent_page)
     app.router.add_static("/static", STATIC)

@@ -15,6 +15,7 @@ from cti.auth import hash_password, verify_password
 from cti.db.repository import Repository, create_schema, make_engine
 from cti.demo import DemoSecrets, seed_demo
 from cti.web.login_guard import LoginGuard, LoginLimits, LoginRefused
+from tests.support.waiting import wait_until
 from tests.unit.test_web_desktop import PASSWORD, Desk, desk  # noqa: F401  (fixture)
 
 
@@ -118,3 +119,43 @@ async def test_too_many_waiting_checks_answer_busy(repository: Repository) -> No
     busy = [o for o in outcomes if isinstance(o, LoginRefused)]
     assert busy and all(o.status == 503 for o in busy)
     assert any(o is None for o in outcomes)
+
+
+async def test_a_user_throttled_from_some_addresses_still_logs_in_from_a_clean_one(
+    repository: Repository,
+) -> None:
+    guard = LoginGuard(LoginLimits(failures_per_user=3, failures_per_address=100))
+    for address in ("198.51.100.1", "198.51.100.2", "198.51.100.3"):
+        assert await guard.authenticate(repository, "1002", "wrong", address) is None
+    # the user is past its limit: the addresses that failed are refused...
+    with pytest.raises(LoginRefused) as refused:
+        await guard.authenticate(repository, "1002", PASSWORD, "198.51.100.1")
+    assert refused.value.status == 429
+    # ...a desk that did nothing wrong logs in
+    assert await guard.authenticate(repository, "1002", PASSWORD, "192.0.2.50") is not None
+    # and another address gets one guess at the (again) throttled user, not more
+    for address in ("198.51.100.4", "198.51.100.5", "198.51.100.6"):
+        assert await guard.authenticate(repository, "1002", "wrong", address) is None
+    assert await guard.authenticate(repository, "1002", "wrong", "203.0.113.9") is None
+    with pytest.raises(LoginRefused):
+        await guard.authenticate(repository, "1002", "wrong", "203.0.113.9")
+
+
+async def test_a_clean_address_is_checked_before_a_flooding_one_fills_the_queue(
+    repository: Repository,
+) -> None:
+    guard = LoginGuard(LoginLimits(failures_per_address=100, max_hashing=1, max_waiting=3))
+    assert await guard.authenticate(repository, "ghost", "x", "198.51.100.66") is None
+    flood = [
+        asyncio.create_task(guard.authenticate(repository, f"ghost{i}", "x", "198.51.100.66"))
+        for i in range(8)
+    ]
+    await wait_until(lambda: guard.checks.waiting == 3, within=10, what="a full waiting list")
+    user = await guard.authenticate(repository, "1003", PASSWORD, "192.0.2.51")
+    assert user is not None and user.username == "1003"
+    # checked right after the flood's check under way, before those waiting
+    checked = [t for t in flood if t.done() and t.exception() is None]
+    assert len(checked) <= 1, checked
+    outcomes = await asyncio.gather(*flood, return_exceptions=True)
+    busy = [o for o in outcomes if isinstance(o, LoginRefused)]
+    assert busy and all(o.status == 503 for o in busy)
