@@ -51,12 +51,27 @@ class BoardBuilder:
         self.timezone = timezone
         #: each agent's key in the last board built (``parts`` sends those that moved)
         self.keys: dict[str, AgentKey] = {}
+        #: every agent as last seen (read from the core for a whole board and when
+        #: the clock asks, else kept from the core's effects), by ``agent_id``
+        self.snapshots: dict[str, AgentSnapshot] = {}
+        self.dirty: set[str] = set()  # agents published since the last board built
+
+    def saw(self, agent: AgentSnapshot) -> None:
+        """An agent's state the core published (``PublishAgentState``)."""
+        self.snapshots[agent.agent_id] = agent
+        self.dirty.add(agent.agent_id)
+
+    def _read_agents(self) -> list[AgentSnapshot]:
+        snapshots = sorted(self._agents(), key=lambda a: a.agent_id)
+        self.snapshots = {a.agent_id: a for a in snapshots}
+        return snapshots
 
     def whole(
         self, now: float, alarms: AlarmEngine, recent: list[Alarm]
     ) -> tuple[dict[str, Any], dict[str, float | None]]:
         """The whole board at ``now`` and its clock stamps."""
-        snapshots = sorted(self._agents(), key=lambda a: a.agent_id)
+        snapshots = self._read_agents()
+        self.dirty.clear()
         board, stamps = self._common(now, snapshots, alarms, recent)
         live = self._live()
         occupancy = live.occupancies(now)
@@ -71,15 +86,34 @@ class BoardBuilder:
     ]:
         """The board at ``now`` without its agents; the entries of the agents that
         changed since the last board built; every agent's id; the clock stamps;
-        fresh occupancies (of every agent if ``all_occupancy``)."""
-        snapshots = sorted(self._agents(), key=lambda a: a.agent_id)
+        fresh occupancies (of every agent if ``all_occupancy``, and then every
+        agent read from the core again)."""
+        if all_occupancy:
+            snapshots = self._read_agents()
+            candidates = snapshots
+        else:
+            snapshots = list(self.snapshots.values())
+            live = self._live()
+            # published, or whose count of answered calls moved
+            candidates = [self.snapshots[i] for i in self.dirty if i in self.snapshots]
+            keys = self.keys
+            for agent_id, counters in live.by_agent.items():
+                key = keys.get(agent_id)
+                if key is not None and key[-1] != counters.answered and agent_id in self.snapshots:
+                    candidates.append(self.snapshots[agent_id])
+        self.dirty.clear()
         board, stamps = self._common(now, snapshots, alarms, recent)
         live = self._live()
         moved = []
-        for agent in snapshots:
+        seen: set[str] = set()
+        for agent in candidates:
+            if agent.agent_id in seen:
+                continue
+            seen.add(agent.agent_id)
             today = live.by_agent.get(agent.agent_id)
             if self.keys.get(agent.agent_id) != agent_key(agent, today.answered if today else 0):
                 moved.append(agent)
+        moved.sort(key=lambda a: a.agent_id)
         ids = [a.agent_id for a in moved]
         occupancy = live.occupancies(now, None if all_occupancy else ids)
         entries = [self._agent(a, now, occupancy) for a in moved]

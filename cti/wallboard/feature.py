@@ -135,6 +135,10 @@ class Wallboard:
         Never raises: a fault in the figures must not stop calls being handled.
         """
         try:
+            effects = list(effects)
+            for effect in effects:
+                if isinstance(effect, fx.PublishAgentState):
+                    self.builder.saw(effect.agent)
             observed = self.live.observe(effects, self.clock())
             for change in observed.state_changes:
                 self.writes.put_nowait(change)

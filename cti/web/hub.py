@@ -253,7 +253,10 @@ class Hub:
         # encoded and framed once; the same bytes go to every socket
         frame = self.encode(kind, data)
         wire = text_frame(frame.encode())
-        return sum(self._offer(sub, frame, wire) for sub in subs)
+        sent = 0
+        for sub in subs:
+            sent += self._offer(sub, frame, wire)
+        return sent
 
     def send(self, sub: Subscriber, kind: str, data: dict[str, Any]) -> bool:
         return self._offer(sub, self.encode(kind, data))
