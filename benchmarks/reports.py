@@ -50,7 +50,7 @@ from cti.config import Settings  # noqa: E402
 from cti.db.models import AgentStateRecord, CallRecord, User  # noqa: E402
 from cti.db.repository import Repository, create_schema, make_engine  # noqa: E402
 from cti.domain import events as ev  # noqa: E402
-from cti.heap import freeze_startup_heap  # noqa: E402
+from cti.heap import settle_heap  # noqa: E402
 from cti.kpi.calendar import Calendar  # noqa: E402
 from cti.kpi.options import KpiOptions  # noqa: E402
 from cti.kpi.report import build_book, call_report, lookahead_s, session_report  # noqa: E402
@@ -209,7 +209,7 @@ async def wallboard_latency(tmp: Path, sockets: int, rate: float, seconds: float
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    freeze_startup_heap()  # as `hotline serve` does once it is up
+    settle_heap()  # the collector set as `hotline serve` sets it once it is up
     base = f"http://127.0.0.1:{port}"
     applied: list[float] = []  # time each event batch was applied
     async with aiohttp.ClientSession() as http:
