@@ -273,7 +273,8 @@ class Wallboard:
                 board["seq"] = self.seq
                 self._held = HeldBoard(board, stamps)
                 self._occupancy_due = False
-                self.hub.to_supervisors("wallboard.update", board)
+                whole = ("wallboard.update", board)
+                self.hub.to_supervisors(*whole, lambda: whole)  # a first frame for all
             self.frames_sent += 1
         except Exception:
             self._held = None  # the next frame is whole
