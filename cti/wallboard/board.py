@@ -21,14 +21,16 @@ OCCUPANCY_DIGITS = 3
 AgentKey = tuple[Any, ...]
 
 
-def agent_key(agent: AgentSnapshot, answered: int) -> AgentKey:
-    """What an agent's entry shows, its clock fields (time in state, occupancy) aside."""
+def agent_key(agent: AgentSnapshot, name: str, answered: int) -> AgentKey:
+    """What an agent's entry shows, its clock fields (time in state, occupancy) aside
+    (the count of answered calls last)."""
     return (
         agent.state,
         agent.pause_reason,
         agent.state_since,
         agent.call_id,
         agent.queues,
+        name,
         answered,
     )
 
@@ -111,7 +113,8 @@ class BoardBuilder:
                 continue
             seen.add(agent.agent_id)
             today = live.by_agent.get(agent.agent_id)
-            if self.keys.get(agent.agent_id) != agent_key(agent, today.answered if today else 0):
+            key = agent_key(agent, self.agent_name(agent.agent_id), today.answered if today else 0)
+            if self.keys.get(agent.agent_id) != key:
                 moved.append(agent)
         moved.sort(key=lambda a: a.agent_id)
         ids = [a.agent_id for a in moved]
@@ -128,10 +131,11 @@ class BoardBuilder:
     ) -> dict[str, Any]:
         today = self._live().by_agent.get(agent.agent_id)
         answered = today.answered if today else 0
-        self.keys[agent.agent_id] = agent_key(agent, answered)
+        name = self.agent_name(agent.agent_id)
+        self.keys[agent.agent_id] = agent_key(agent, name, answered)
         return {
             "agent_id": agent.agent_id,
-            "name": self.agent_name(agent.agent_id),
+            "name": name,
             "state": agent.state.value,
             "reason": agent.pause_reason,
             "since_s": round(max(0.0, now - agent.state_since), 1)
