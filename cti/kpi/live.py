@@ -232,12 +232,14 @@ class LiveKpis:
             result[agent_id] = time
         return result
 
-    def occupancies(self, now: float) -> dict[str, float | None]:
-        """Each agent's occupancy today, the current state counted up to ``now``
-        (``agent_times(now)[agent].figures()["occupancy"]``, without building them)."""
+    def occupancies(self, now: float, only: Iterable[str] | None = None) -> dict[str, float | None]:
+        """Each agent's occupancy today (or of the agents ``only``), the current
+        state counted up to ``now`` (``agent_times(now)[agent].figures()["occupancy"]``,
+        without building them)."""
         hi, day_lo = ms(now), ms(self.day_start)
         result: dict[str, float | None] = {}
-        for agent_id in set(self.agent_time) | set(self.tracker.last):
+        known = set(self.agent_time) | set(self.tracker.last)
+        for agent_id in known if only is None else known.intersection(only):
             time = self.agent_time.get(agent_id)
             work, available = time.work_available() if time is not None else (0, 0)
             current = self.tracker.last.get(agent_id)

@@ -40,7 +40,8 @@ from cti.kpi.report import (
     session_report,
     wait_distribution,
 )
-from cti.wallboard.delta import FULL_EVERY_S, board_delta
+from cti.wallboard.board import BoardBuilder
+from cti.wallboard.delta import HeldBoard, NotADelta
 from cti.wallboard.store import WallboardStore
 from cti.wallboard.webhook import AlarmWebhook
 from recordings.transcribe.tags import TagRulesError, load_rules
@@ -56,10 +57,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_FILE = Path(__file__).with_name("wallboard.yaml")
-PUSH_DELAY_S = 0.02  # changes within this are sent in one frame (a delta)
+PUSH_DELAY_S = 0.002  # changes this close (one burst of AMI events) make one frame
+FRAME_GAP_S = 0.02  # frames at most this often: changes meanwhile wait for the next one
 TICK_S = 1.0  # alarms on time (waits grow without events)
-REFRESH_TICKS = 5  # a frame at least this often while supervisors watch
-INTERVAL_FIELDS = ("start", "label", "offered", "answered", "abandoned", "service_level")
+REFRESH_TICKS = 5  # a frame (with fresh occupancies) at least this often while watched
 
 
 def load_config(path: Path | None, tag_rules_file: Path | None = None) -> WallboardConfig:
@@ -118,13 +119,22 @@ class Wallboard:
             else None
         )
         self._push_timer: asyncio.TimerHandle | None = None
+        self._pushed_at = float("-inf")  # loop time of the last frame
+        self._occupancy_due = False  # the next frame refreshes every occupancy
         self._writer: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []  # the clock and the webhook
         self.frames_sent = 0
         self.seq = 0  # number of the last frame sent
-        self._sent: tuple[dict[str, Any], dict[str, float]] | None = None  # it, its stints
-        self._sent_whole_at = 0.0
-        self._watchers = 0  # supervisors' sockets when the last frame went
+        self._held: HeldBoard | None = None  # the board the watching pages hold
+        self.builder = BoardBuilder(
+            lambda: self.live,
+            core.agent_snapshots,
+            self.queues,
+            agent_name,
+            self.config.kpi,
+            self.calendar,
+            self.config.timezone,
+        )
 
     def _new_live(self) -> LiveKpis:
         return LiveKpis(self.config.kpi, self.calendar, self.clock(), queues=self.core.queues)
@@ -136,6 +146,10 @@ class Wallboard:
         Never raises: a fault in the figures must not stop calls being handled.
         """
         try:
+            effects = list(effects)
+            for effect in effects:
+                if isinstance(effect, fx.PublishAgentState):
+                    self.builder.saw(effect.agent)
             observed = self.live.observe(effects, self.clock())
             for change in observed.state_changes:
                 self.writes.put_nowait(change)
@@ -249,38 +263,51 @@ class Wallboard:
 
     # ------------------------------------------------------------ push
     def _schedule_push(self) -> None:
+        """A frame soon: within ``PUSH_DELAY_S``, or ``FRAME_GAP_S`` after the last one."""
         if self._push_timer is None:
             loop = asyncio.get_running_loop()
-            self._push_timer = loop.call_later(PUSH_DELAY_S, self.push)
+            delay = max(PUSH_DELAY_S, self._pushed_at + FRAME_GAP_S - loop.time())
+            self._push_timer = loop.call_later(delay, self.push)
 
     def push(self) -> None:
-        """Judge the alarms and send the board to every supervisor's socket."""
+        """Judge the alarms and send the changes of the board to every supervisor's
+        socket (the whole board to them when nobody watched before)."""
         self._push_timer = None
+        self._pushed_at = asyncio.get_running_loop().time()
         try:
             self.check_alarms()
-            watchers = self.hub.supervisor_count
-            if not watchers:
-                self._sent = None
+            if not self.hub.supervisor_count:
+                self._held = None
                 return
             now = self.clock()
-            board, since = self._board(now)
-            self.seq += 1
-            board["seq"] = self.seq
-            # whole: the first, one at least every FULL_EVERY_S, and when a page joined
-            if (
-                self._sent is None
-                or now - self._sent_whole_at >= FULL_EVERY_S
-                or watchers > self._watchers
-            ):
-                self.hub.to_supervisors("wallboard.update", board)
-                self._sent_whole_at = now
-            else:
-                delta = board_delta(self._sent[0], board, self._sent[1], since)
-                self.hub.to_supervisors("wallboard.delta", delta)
-            self._sent, self._watchers = (board, since), watchers
+            recent = list(self.recent)
+            held = self._held
+            if held is not None:
+                board, agents, present, stamps, occupancy = self.builder.parts(
+                    now, self.alarms, recent, self._occupancy_due
+                )
+                board["seq"] = self.seq + 1
+                try:
+                    delta = held.update(board, agents, present, stamps, occupancy)
+                except NotADelta:
+                    held = None
+                else:
+                    self.seq += 1
+                    self._occupancy_due = False
+                    self.hub.to_supervisors(
+                        "wallboard.delta", delta, lambda: ("wallboard.update", held.board(now))
+                    )
+            if held is None:
+                board, stamps = self.builder.whole(now, self.alarms, recent)
+                self.seq += 1
+                board["seq"] = self.seq
+                self._held = HeldBoard(board, stamps)
+                self._occupancy_due = False
+                whole = ("wallboard.update", board)
+                self.hub.to_supervisors(*whole, lambda: whole)  # a first frame for all
             self.frames_sent += 1
         except Exception:
-            self._sent = None  # the next frame is whole
+            self._held = None  # the next frame is whole
             log.exception("wallboard: no frame sent")
 
     def check_alarms(self) -> list[Alarm]:
@@ -313,6 +340,8 @@ class Wallboard:
             ticks += 1
             try:
                 rolled = self.live.roll(self.clock())
+                if ticks % REFRESH_TICKS == 0:
+                    self._occupancy_due = True
                 if self.check_alarms() or rolled or ticks % REFRESH_TICKS == 0:
                     self._schedule_push()
             except Exception:
@@ -344,71 +373,14 @@ class Wallboard:
 
     def board(self) -> dict[str, Any]:
         """Everything the wallboard shows (the ``wallboard.update`` frame), with the
-        ``seq`` of the last frame sent (deltas after it apply to this board)."""
-        board, _ = self._board(self.clock())
+        ``seq`` of the last frame sent: the board the watching pages hold (the
+        deltas after it apply to it), else a new one."""
+        now = self.clock()
+        if self._held is not None:
+            return self._held.board(now)
+        board, _ = self.builder.whole(now, self.alarms, list(self.recent))
         board["seq"] = self.seq
         return board
-
-    def _board(self, now: float) -> tuple[dict[str, Any], dict[str, float]]:
-        """The board at ``now``, and each agent's stint start (by ``agent_id``)."""
-        live, options = self.live, self.config.kpi
-        snapshots = sorted(self.core.agent_snapshots(), key=lambda a: a.agent_id)
-        queues = []
-        for name in self.queues():
-            counts = {state.value: 0 for state in AgentState if state is not AgentState.LOGGED_OUT}
-            for member in snapshots:
-                if name in member.queues and member.state is not AgentState.LOGGED_OUT:
-                    counts[member.state.value] += 1
-            queues.append(
-                {
-                    "queue": name,
-                    "threshold_s": options.threshold_ms(name) / 1000,
-                    "target": options.target(name),
-                    "waiting": live.waiting_count(name),
-                    "longest_wait_s": live.longest_wait_s(now, name),
-                    "today": live.queue_today(name),
-                    "window": live.window(now, name),
-                    "agents": counts,
-                }
-            )
-        occupancy = live.occupancies(now)
-        agents = []
-        for agent in snapshots:
-            today = live.by_agent.get(agent.agent_id)
-            agents.append(
-                {
-                    "agent_id": agent.agent_id,
-                    "name": self.agent_name(agent.agent_id),
-                    "state": agent.state.value,
-                    "reason": agent.pause_reason,
-                    "since_s": round(max(0.0, now - agent.state_since), 1)
-                    if agent.state is not AgentState.LOGGED_OUT
-                    else None,
-                    "call_id": agent.call_id,
-                    "queues": list(agent.queues),
-                    "answered_today": today.answered if today else 0,
-                    "occupancy": occupancy.get(agent.agent_id),
-                }
-            )
-        board = {
-            "at": now,
-            "date": self.calendar.date_of(now),
-            "timezone": self.config.timezone,
-            "window_s": options.window_s,
-            "target": options.service_level.target,
-            "total": {
-                "waiting": live.waiting_count(),
-                "longest_wait_s": live.longest_wait_s(now),
-                "today": live.today(),
-                "window": live.window(now),
-            },
-            "queues": queues,
-            "agents": agents,
-            "intervals": [{k: row[k] for k in INTERVAL_FIELDS} for row in live.intervals()],
-            "alarms": [a.as_dict() for a in self.alarms.active.values()],
-            "recent_alarms": [a.as_dict() for a in list(self.recent)[:20]],
-        }
-        return board, {a.agent_id: a.state_since for a in snapshots}
 
     def agent_today(self, agent_id: str) -> dict[str, Any]:
         return self.live.agent_today(agent_id, self.clock())

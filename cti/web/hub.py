@@ -25,6 +25,7 @@ import socket
 import struct
 import termios
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,6 +108,7 @@ class Subscriber:
     ) -> None:
         self.ws = ws
         self.skips = FEEDS[feed]  # frame kinds this socket's page does not want
+        self.greeted = False  # had its first frame of a series (see Hub.to_supervisors)
         self.username = username
         self.role = role
         self.session = session  # the login session's token: closed with it
@@ -215,18 +217,46 @@ class Hub:
         return json.dumps({"v": PROTOCOL_VERSION, "type": kind, "data": data}, ensure_ascii=False)
 
     def to_user(self, username: str, kind: str, data: dict[str, Any]) -> int:
+        subs = self._by_user.get(username)
+        if not subs:
+            return 0
         frame = self.encode(kind, data)
-        return sum(self._offer(sub, frame) for sub in list(self._by_user.get(username, ())))
+        return sum(self._offer(sub, frame) for sub in list(subs))
 
-    def to_supervisors(self, kind: str, data: dict[str, Any]) -> int:
-        """One frame, encoded once, to every supervisor's socket that wants it."""
+    def to_supervisors(
+        self,
+        kind: str,
+        data: dict[str, Any],
+        first: Callable[[], tuple[str, dict[str, Any]]] | None = None,
+    ) -> int:
+        """One frame, encoded once, to every supervisor's socket that wants it.
+
+        ``first``: the frame (kind, data) for a socket that has had no frame of
+        this series yet (a page just opened: the whole board, where the others
+        get a delta); built and encoded once, however many sockets are new."""
         subs = [sub for sub in self._supervisors if kind not in sub.skips]
+        if not subs:
+            return 0
+        sent = 0
+        if first is not None:
+            new = [sub for sub in subs if not sub.greeted]
+            if new:
+                subs = [sub for sub in subs if sub.greeted]
+                sent += self._fan_out(new, *first())
+                for sub in new:
+                    sub.greeted = True
+        return sent + self._fan_out(subs, kind, data)
+
+    def _fan_out(self, subs: list[Subscriber], kind: str, data: dict[str, Any]) -> int:
         if not subs:
             return 0
         # encoded and framed once; the same bytes go to every socket
         frame = self.encode(kind, data)
         wire = text_frame(frame.encode())
-        return sum(self._offer(sub, frame, wire) for sub in subs)
+        sent = 0
+        for sub in subs:
+            sent += self._offer(sub, frame, wire)
+        return sent
 
     def send(self, sub: Subscriber, kind: str, data: dict[str, Any]) -> bool:
         return self._offer(sub, self.encode(kind, data))

@@ -1,10 +1,13 @@
 """The board a wallboard page holds, from the frames its socket gets: whole
 boards (``wallboard.update``) taken, deltas (``wallboard.delta``) applied the
-way ``cti/web/static/wallboard.js`` applies them."""
+way ``cti/web/static/wallboard.js`` applies them (``cti.wallboard.delta.apply_delta``)."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
+
+from cti.wallboard.delta import apply_delta
 
 
 class BoardView:
@@ -16,23 +19,13 @@ class BoardView:
         """True when ``frame`` changed the board held (a whole board, or a delta
         on the board it was made against)."""
         if frame["type"] == "wallboard.update":
-            self.data = frame["data"]
+            self.data = copy.deepcopy(frame["data"])
             return True
         if frame["type"] != "wallboard.delta":
             return False
         delta, data = frame["data"], self.data
         if data is None or data["seq"] != delta["base"]:
             return False  # the page would ask for the whole board again
-        aged = delta["at"] - data["at"]
-        for agent in data["agents"]:
-            if agent["since_s"] is not None:
-                agent["since_s"] = round(agent["since_s"] + aged, 1)
-        data.update(delta["changed"])
-        agents = {a["agent_id"]: a for a in data["agents"]}
-        agents.update({a["agent_id"]: a for a in delta["agents"]})
-        for gone in delta["agents_gone"]:
-            agents.pop(gone, None)
-        data["agents"] = [agents[k] for k in sorted(agents)]
-        data["at"], data["seq"] = delta["at"], delta["seq"]
+        apply_delta(data, copy.deepcopy(delta))
         self.deltas += 1
         return True

@@ -440,43 +440,76 @@ async function start() {
   connect();
 }
 
+// A whole board: a wallboard.update frame (taken), or read when the socket opens
+// or a delta did not fit (taken unless the board held is newer); the deltas that
+// came meanwhile and follow it are applied.
+let refreshing = false;
+let pending = []; // deltas that did not fit the board held, waiting for a whole one
+function takeBoard(board, read) {
+  if (read && data && board.seq < data.seq) return;
+  data = board;
+  dataAt = Date.now();
+  const waiting = pending.sort((a, b) => a.seq - b.seq);
+  pending = [];
+  for (const d of waiting) if (d.base === data.seq) patchBoard(d);
+  render();
+}
+
 async function refresh() {
   try {
-    data = await api("/api/wallboard");
-    dataAt = Date.now();
-    render();
+    takeBoard(await api("/api/wallboard"), true);
   } catch (err) {
     if (err.status === 401) showLogin(errorText(err)); else notice(errorText(err));
   }
 }
 
-// A wallboard.delta changes the board held (its seq is the delta's base): the
-// top-level fields in `changed` are replaced, the agents in `agents` replaced or
-// added, those in `agents_gone` dropped; times in state grow by the time between
-// the two frames. Any other base: the whole board is asked for again.
-let refreshing = false;
-function applyDelta(d) {
-  if (!data || data.seq !== d.base) {
-    if (!refreshing) { refreshing = true; refresh().finally(() => { refreshing = false; }); }
-    return;
+const isMap = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+function patch(target, changes) {
+  for (const [k, v] of Object.entries(changes)) {
+    if (isMap(v) && isMap(target[k])) patch(target[k], v); else target[k] = v;
   }
+}
+const byKey = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+
+// A wallboard.delta changes the board held (its seq is the delta's base): the
+// top-level fields in `changed` are replaced, `total` and each queue in `queues`
+// patched (only the keys that changed), the rows in `intervals` and `agents`
+// replaced or added, those in `*_gone` dropped, `occupancy` set; times in state
+// and longest waits grow by the time between the two frames. Any other base:
+// the whole board is read again (the deltas meanwhile kept).
+function patchBoard(d) {
   const aged = d.at - data.at;
-  for (const a of data.agents) if (a.since_s !== null) a.since_s = Math.round((a.since_s + aged) * 10) / 10;
+  for (const a of data.agents) if (a.since_s !== null) a.since_s += aged;
+  for (const q of [data.total, ...data.queues]) if (q.waiting) q.longest_wait_s += aged;
   Object.assign(data, d.changed);
-  const byId = new Map(data.agents.map((a) => [a.agent_id, a]));
-  for (const a of d.agents) byId.set(a.agent_id, a);
-  for (const id of d.agents_gone) byId.delete(id);
-  data.agents = [...byId.values()].sort((a, b) => (a.agent_id < b.agent_id ? -1 : a.agent_id > b.agent_id ? 1 : 0));
+  patch(data.total, d.total || {});
+  for (const [field, key] of [["queues", "queue"], ["intervals", "start"], ["agents", "agent_id"]]) {
+    const rows = new Map(data[field].map((r) => [r[key], r]));
+    for (const gone of d[field + "_gone"] || []) rows.delete(gone);
+    for (const r of d[field] || []) {
+      if (field === "queues" && rows.has(r[key])) patch(rows.get(r[key]), r); else rows.set(r[key], r);
+    }
+    data[field] = [...rows.keys()].sort(byKey).map((k) => rows.get(k));
+  }
+  for (const a of data.agents) if (d.occupancy && a.agent_id in d.occupancy) a.occupancy = d.occupancy[a.agent_id];
   data.at = d.at;
   data.seq = d.seq;
   dataAt = Date.now();
-  render();
+}
+
+function applyDelta(d) {
+  if (data && d.base === data.seq) { patchBoard(d); render(); return; }
+  if (data && d.seq <= data.seq) return; // the board held is newer
+  pending.push(d);
+  if (pending.length > 500) pending.shift();
+  if (!refreshing) { refreshing = true; refresh().finally(() => { refreshing = false; }); }
 }
 
 function connect() {
   const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws?feed=wallboard";
   ws = new WebSocket(url);
   ws.addEventListener("open", () => {
+    data = null; pending = []; // a new socket: its boards are numbered anew (a restart)
     retry = 500; notice(""); renderConn(); refresh();
     window.dispatchEvent(new Event("hotline:connected")); // other panels (crisis.js) load
   });
@@ -484,11 +517,7 @@ function connect() {
     let frame;
     try { frame = JSON.parse(msg.data); } catch { return; }
     if (frame.v !== 1) return;
-    if (frame.type === "wallboard.update") {
-      data = frame.data;
-      dataAt = Date.now();
-      render();
-    }
+    if (frame.type === "wallboard.update") takeBoard(frame.data, false);
     if (frame.type === "wallboard.delta") applyDelta(frame.data);
     if (frame.type === "qa.escalation") showEscalation(frame.data);
     window.dispatchEvent(new CustomEvent("hotline:frame", { detail: frame }));
