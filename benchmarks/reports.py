@@ -49,7 +49,13 @@ from cti.db.repository import Repository, create_schema, make_engine  # noqa: E4
 from cti.domain import events as ev  # noqa: E402
 from cti.kpi.calendar import Calendar  # noqa: E402
 from cti.kpi.options import KpiOptions  # noqa: E402
-from cti.kpi.report import build_book, call_report, lookahead_s, session_report  # noqa: E402
+from cti.kpi.report import (  # noqa: E402
+    build_book,
+    call_report,
+    lookahead,
+    lookahead_s,
+    session_report,
+)
 from cti.service import Hotline  # noqa: E402
 from cti.wallboard.store import WallboardStore  # noqa: E402
 from cti.web.app import build_app  # noqa: E402
@@ -141,7 +147,7 @@ async def time_reports(engine: Any, day: float, options: KpiOptions) -> dict[str
     end = day + 86400
     started = time.perf_counter()
     pool = await store.facts(day, end)
-    pool += await store.later_facts(day, end, end + lookahead_s(options))
+    pool += await store.later_facts(day, lookahead(options, end, end + lookahead_s(options)))
     book = build_book(pool, await store.wrap_ms(day, end + 3600), options)
     rows = [
         call_report(book, day, end, "interval", calendar, interval_s=900, queue=q) for q in QUEUES
@@ -149,7 +155,7 @@ async def time_reports(engine: Any, day: float, options: KpiOptions) -> dict[str
     intervals_ms = (time.perf_counter() - started) * 1000
     started = time.perf_counter()
     pool = await store.facts(day, end)
-    pool += await store.later_facts(day, end, end + lookahead_s(options))
+    pool += await store.later_facts(day, lookahead(options, end, end + lookahead_s(options)))
     book = build_book(pool, await store.wrap_ms(day, end + 3600), options)
     agents = call_report(book, day, end, "agent", calendar)
     changes = await store.changes(day, end)

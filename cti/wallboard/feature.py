@@ -35,6 +35,7 @@ from cti.kpi.report import (
     Group,
     build_book,
     call_report,
+    lookahead,
     lookahead_s,
     session_report,
     wait_distribution,
@@ -419,7 +420,7 @@ class Wallboard:
         horizon = min(end + lookahead_s(options), now + 1)
         pool = await self.store.facts(start, end)
         if horizon > end:
-            pool += await self.store.later_facts(start, end, horizon)
+            pool += await self.store.later_facts(start, lookahead(options, end, horizon))
         # wrap-ups of the period's calls end within the hour after it
         wraps = await self.store.wrap_ms(start, min(end + 3600, now + 1))
         book = build_book(pool, wraps, options)
