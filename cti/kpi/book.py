@@ -42,24 +42,28 @@ class CallBook:
 
     def put_all(self, facts: Iterable[CallFact]) -> None:
         """Add many calls (a report's): the same book as ``put`` of each in turn,
-        with each number's flags computed once instead of once per call."""
-        touched: set[str] = set()
+        with each number's flags computed once instead of once per call (and not
+        at all for a number's first call: a single call repeats nothing)."""
+        known, by_number = self.facts, self._by_number
+        touched: set[str] = set()  # numbers with a call added to others
         for fact in facts:
-            if fact.call_id in self.facts:  # a replacement: as ``put`` does it
+            call_id = fact.call_id
+            if call_id in known:  # a replacement: as ``put`` does it
                 for number in touched:
                     self._relate(number)
                 touched.clear()
                 self.put(fact)
                 continue
-            self.facts[fact.call_id] = fact
-            if fact.caller_number:
-                self._by_number.setdefault(fact.caller_number, []).append(fact.call_id)
-                touched.add(fact.caller_number)
-        by_number, repeated, complaint = self._by_number, self._repeated, self._repeat_complaint
+            known[call_id] = fact
+            number = fact.caller_number
+            if number:
+                ids = by_number.get(number)
+                if ids is None:
+                    by_number[number] = [call_id]
+                else:
+                    ids.append(call_id)
+                    touched.add(number)
         for number in touched:
-            ids = by_number[number]
-            if len(ids) == 1 and ids[0] not in repeated and ids[0] not in complaint:
-                continue  # a single call unflagged: ``_relate`` would change nothing
             self._relate(number)
 
     def add_wrap(self, call_id: str, wrap_ms: int) -> bool:

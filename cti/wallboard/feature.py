@@ -33,10 +33,7 @@ from cti.kpi.live import LiveKpis
 from cti.kpi.options import KpiConfigError, WallboardConfig, parse_config
 from cti.kpi.report import (
     Group,
-    build_book,
     call_report,
-    lookahead,
-    lookahead_s,
     session_report,
     wait_distribution,
 )
@@ -413,17 +410,9 @@ class Wallboard:
         now = self.clock()
         until = min(end, now)
         if kind == "sessions":
-            initial = await self.store.states_at(start)
-            changes = await self.store.changes(start, until)
+            initial, changes = await self.store.session_log(start, until)
             return session_report(initial, changes, start, until, agent)
-        options = self.config.kpi
-        horizon = min(end + lookahead_s(options), now + 1)
-        pool = await self.store.facts(start, end)
-        if horizon > end:
-            pool += await self.store.later_facts(start, lookahead(options, end, horizon))
-        # wrap-ups of the period's calls end within the hour after it
-        wraps = await self.store.wrap_ms(start, min(end + 3600, now + 1))
-        book = build_book(pool, wraps, options)
+        book = await self.store.book(self.config.kpi, start, end, now)
         if kind == "waits":
             return wait_distribution(book, start, end, queue)
         group: Group = kind  # type: ignore[assignment]

@@ -11,8 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from cti.db.models import AgentStateRecord, AlarmRecord, CallRecord
 from cti.kpi.alarms import Alarm
+from cti.kpi.book import CallBook
 from cti.kpi.facts import CallFact, StateChange, ms
-from cti.kpi.report import Lookahead
+from cti.kpi.options import KpiOptions
+from cti.kpi.report import Lookahead, build_book, lookahead, lookahead_s
 
 
 def _epoch(value: datetime | None) -> float | None:
@@ -131,6 +133,10 @@ READ_COLUMNS = tuple(
 )
 
 
+async def _nothing() -> list[CallFact]:
+    return []
+
+
 class WallboardStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine  # reads: plain rows on a connection, no ORM objects
@@ -181,7 +187,7 @@ class WallboardStore:
         in_period = (CallRecord.queued_at >= _dt(start), CallRecord.queued_at < _dt(end))
         async with self.engine.connect() as conn:
             rows = await conn.execute(select(*READ_COLUMNS).where(*in_period))
-            return facts_of_rows(rows)
+            return facts_of_rows(rows.all())  # fetched at once, not row by row
 
     async def later_facts(self, start: float, ahead: Lookahead) -> list[CallFact]:
         """The calls after the period [start, ``ahead.end``) that can make one of its
@@ -215,8 +221,28 @@ class WallboardStore:
         facts: list[CallFact] = []
         async with self.engine.connect() as conn:
             for part in parts:
-                facts += facts_of_rows(await conn.execute(part))
+                facts += facts_of_rows((await conn.execute(part)).all())
         return facts
+
+    async def book(self, options: KpiOptions, start: float, end: float, now: float) -> CallBook:
+        """The call book of a report of [start, end) read at ``now``: the period's
+        calls, the later ones that can flag them (``lookahead``) and the wrap-ups
+        (they end within the hour after the period). One query after the other:
+        in parallel they would fight over the interpreter lock and take longer."""
+        horizon = min(end + lookahead_s(options), now + 1)
+        ahead = lookahead(options, end, horizon)
+        later = self.later_facts(start, ahead) if horizon > end else _nothing()
+        period = await self.facts(start, end)
+        after = await later
+        wraps = await self.wrap_ms(start, min(end + 3600, now + 1))
+        return build_book(period + after, wraps, options)
+
+    async def session_log(
+        self, start: float, until: float
+    ) -> tuple[dict[str, StateChange], list[StateChange]]:
+        """Each agent's state at ``start`` and the state changes in [start, until),
+        (what ``cti.kpi.report.session_report`` takes)."""
+        return await self.states_at(start), await self.changes(start, until)
 
     async def changes(self, start: float, until: float) -> list[StateChange]:
         """State log rows in [start, until), in time order."""

@@ -213,6 +213,9 @@ def test_a_groups_tally_equals_the_sum_of_its_calls_contributions_under_every_op
         CallFact(**{**{f.name: getattr(x, f.name) for f in fields(x)}, "call_id": f"t{n}"})
         for n, x in enumerate(facts)
     ]
+    facts += [  # answered exactly at the threshold and a millisecond after it
+        CallFact(f"edge{n}", "sales", "", "a1", DAY, True, False, True, 15_000 + n) for n in (0, 1)
+    ]
     lost = [x for x in facts if not x.answered][:40]
     facts = [
         CallFact(**{**{f.name: getattr(x, f.name) for f in fields(x)}, "abandoned": False})
