@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import String, and_, func, select, type_coerce, update
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 
 from cti.db.models import AgentStateRecord, AlarmRecord, CallRecord
 from cti.kpi.alarms import Alarm
@@ -153,10 +153,6 @@ READ_COLUMNS = tuple(
 )
 
 
-async def _nothing() -> list[CallFact]:
-    return []
-
-
 class WallboardStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine  # reads: plain rows on a connection, no ORM objects
@@ -202,15 +198,28 @@ class WallboardStore:
                     )
 
     # ------------------------------------------------------------ reads
-    async def facts(self, start: float, end: float) -> list[CallFact]:
+    @asynccontextmanager
+    async def _reading(self, conn: AsyncConnection | None) -> AsyncIterator[AsyncConnection]:
+        """The connection a read was given (one for all reads of a report), or its own."""
+        if conn is not None:
+            yield conn
+            return
+        async with self.engine.connect() as own:
+            yield own
+
+    async def facts(
+        self, start: float, end: float, conn: AsyncConnection | None = None
+    ) -> list[CallFact]:
         """Calls that reached a queue in [start, end)."""
         in_period = (CallRecord.queued_at >= _dt(start), CallRecord.queued_at < _dt(end))
-        async with self.engine.connect() as conn:
+        async with self._reading(conn) as conn:
             rows = await conn.execute(select(*READ_COLUMNS).where(*in_period))
             with bulk_objects():
                 return facts_of_rows(rows.all())  # fetched at once, not row by row
 
-    async def later_facts(self, start: float, ahead: Lookahead) -> list[CallFact]:
+    async def later_facts(
+        self, start: float, ahead: Lookahead, conn: AsyncConnection | None = None
+    ) -> list[CallFact]:
         """The calls after the period [start, ``ahead.end``) that can make one of its
         calls a repeat (FCR, repeat complaints): those ``ahead`` names, found from
         the numbers of the period in the index on (caller_number, queued_at)."""
@@ -240,7 +249,7 @@ class WallboardStore:
                 )
             )
         facts: list[CallFact] = []
-        async with self.engine.connect() as conn:
+        async with self._reading(conn) as conn:
             for part in parts:
                 rows = await conn.execute(part)
                 with bulk_objects():
@@ -253,25 +262,28 @@ class WallboardStore:
         (they end within the hour after the period). One query after the other:
         in parallel they would fight over the interpreter lock and take longer."""
         horizon = min(end + lookahead_s(options), now + 1)
-        ahead = lookahead(options, end, horizon)
-        later = self.later_facts(start, ahead) if horizon > end else _nothing()
-        period = await self.facts(start, end)
-        after = await later
-        wraps = await self.wrap_ms(start, min(end + 3600, now + 1))
+        async with self.engine.connect() as conn:  # one connection for the three reads
+            period = await self.facts(start, end, conn)
+            if horizon > end:
+                period += await self.later_facts(start, lookahead(options, end, horizon), conn)
+            wraps = await self.wrap_ms(start, min(end + 3600, now + 1), conn)
         with bulk_objects():
-            return build_book(period + after, wraps, options)
+            return build_book(period, wraps, options)
 
     async def session_log(
         self, start: float, until: float
     ) -> tuple[dict[str, StateChange], list[StateChange]]:
-        """Each agent's state at ``start`` and the state changes in [start, until),
+        """Each agent's state at ``start`` and the state changes in [start, until)
         (what ``cti.kpi.report.session_report`` takes)."""
-        return await self.states_at(start), await self.changes(start, until)
+        async with self.engine.connect() as conn:
+            return await self.states_at(start, conn), await self.changes(start, until, conn)
 
-    async def changes(self, start: float, until: float) -> list[StateChange]:
+    async def changes(
+        self, start: float, until: float, conn: AsyncConnection | None = None
+    ) -> list[StateChange]:
         """State log rows in [start, until), in time order."""
         log = AgentStateRecord
-        async with self.engine.connect() as conn:
+        async with self._reading(conn) as conn:
             rows = await conn.execute(
                 select(log.agent_id, log.state, log.reason, log.call_id, log.at)
                 .where(log.at >= start, log.at < until)
@@ -280,7 +292,9 @@ class WallboardStore:
             with bulk_objects():
                 return [StateChange(*row) for row in rows.all()]
 
-    async def wrap_ms(self, start: float, until: float) -> dict[str, int]:
+    async def wrap_ms(
+        self, start: float, until: float, conn: AsyncConnection | None = None
+    ) -> dict[str, int]:
         """Wrap-up time per call from the log rows in [start, until): each wrap-up
         closed by the agent's next row (as ``cti.kpi.figures.wrap_ms_by_call``)."""
         log = AgentStateRecord
@@ -296,7 +310,7 @@ class WallboardStore:
             .where(log.at >= start, log.at < until)
             .subquery()
         )
-        async with self.engine.connect() as conn:
+        async with self._reading(conn) as conn:
             rows = await conn.execute(
                 select(stints.c.call_id, stints.c.at, stints.c.next_at).where(
                     stints.c.state == "wrap_up",
@@ -309,7 +323,9 @@ class WallboardStore:
                 result[call_id] = result.get(call_id, 0) + max(0, ms(next_at) - ms(at))
             return result
 
-    async def states_at(self, start: float) -> dict[str, StateChange]:
+    async def states_at(
+        self, start: float, conn: AsyncConnection | None = None
+    ) -> dict[str, StateChange]:
         """Each agent's last state change before ``start`` (the state in force then)."""
         last = (
             select(AgentStateRecord.agent_id, func.max(AgentStateRecord.id).label("id"))
@@ -318,7 +334,7 @@ class WallboardStore:
             .subquery()
         )
         log = AgentStateRecord
-        async with self.engine.connect() as conn:
+        async with self._reading(conn) as conn:
             rows = await conn.execute(
                 select(log.agent_id, log.state, log.reason, log.call_id, log.at).join(
                     last, and_(log.agent_id == last.c.agent_id, log.id == last.c.id)
