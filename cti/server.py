@@ -101,9 +101,7 @@ async def running_hotline(
         guard=agi_guard(settings),
     )
     sessions = SessionStore(settings.session_ttl_s, settings.web_sessions_per_user)
-    runner = web.AppRunner(
-        build_app(hotline.desk, sessions, hotline.supervision, hotline.qa)
-    )
+    runner = web.AppRunner(build_app(hotline.desk, sessions, hotline.supervision, hotline.qa))
     service = asyncio.create_task(
         hotline.run(ami_connect_retries=first_connect_retries), name="hotline"
     )

@@ -8,6 +8,7 @@ figures are used, so a report of today equals the live "today" field by field.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from cti.kpi.book import DAY_S, CallBook
@@ -26,6 +27,37 @@ WAIT_EDGES_S = (5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300)
 def lookahead_s(options: KpiOptions) -> float:
     """How far after a period calls are needed (for repeat calls and complaints)."""
     return max(options.fcr.days, options.complaints.days) * DAY_S
+
+
+@dataclass(frozen=True, slots=True)
+class Lookahead:
+    """The calls after a period [start, end) that can change the repeat flags of
+    its calls, and no others (``CallBook``: a call repeats when the number's next
+    call to the same queue comes within ``fcr.days``; a complaint repeats when the
+    number's next complaint, any queue, comes within ``complaints.days``):
+
+    * in [end, ``repeat_until``): any call of a number that called in the period;
+    * in [``repeat_until``, ``complaint_until``): the calls with one of
+      ``complaint_codes`` of a number that complained in the period.
+
+    Each bound is a second past the window (never short of it by a rounding)
+    and at most the horizon asked for.
+    """
+
+    end: float
+    repeat_until: float
+    complaint_until: float
+    complaint_codes: tuple[str, ...]
+
+
+def lookahead(options: KpiOptions, end: float, horizon: float) -> Lookahead:
+    """What a report of a period ending at ``end`` reads after it, up to ``horizon``."""
+    repeat_until = min(horizon, end + options.fcr.days * DAY_S + 1)
+    complaint_until = min(horizon, end + options.complaints.days * DAY_S + 1)
+    codes = tuple(options.complaints.codes)
+    if not codes:
+        complaint_until = repeat_until
+    return Lookahead(end, repeat_until, max(repeat_until, complaint_until), codes)
 
 
 def build_book(
@@ -57,7 +89,7 @@ def call_report(
     """Rows of KPIs per ``group`` for calls that reached a queue in [start, end)."""
     key_of = _key(group, calendar, interval_s)
     options = book.options
-    grouped: dict[Any, Counters] = {}
+    members: dict[Any, list[str]] = {}
     for call_id, fact in book.facts.items():
         if not start <= fact.queued_at < end:
             continue
@@ -67,7 +99,13 @@ def call_report(
             continue
         if group == "agent" and fact.agent_id is None:
             continue
-        grouped.setdefault(key_of(fact), Counters()).add(book.contribution(call_id))
+        key = key_of(fact)
+        ids = members.get(key)
+        if ids is None:
+            members[key] = [call_id]
+        else:
+            ids.append(call_id)
+    grouped: dict[Any, Counters] = {key: book.tally(ids) for key, ids in members.items()}
     rows = []
     for key in sorted(grouped, key=lambda k: (k is None, k)):
         if group == "queue":

@@ -34,9 +34,7 @@ from cti.kpi.options import ALL_CALLS, KpiConfigError, WallboardConfig, parse_co
 from cti.kpi.red_flags import RedFlagLog, TagSeen, check_tags, named_tags, rule_since
 from cti.kpi.report import (
     Group,
-    build_book,
     call_report,
-    lookahead_s,
     session_report,
     wait_distribution,
 )
@@ -418,17 +416,9 @@ class Wallboard:
         now = self.clock()
         until = min(end, now)
         if kind == "sessions":
-            initial = await self.store.states_at(start)
-            changes = await self.store.changes(start, until)
+            initial, changes = await self.store.session_log(start, until)
             return session_report(initial, changes, start, until, agent)
-        options = self.config.kpi
-        horizon = min(end + lookahead_s(options), now + 1)
-        pool = await self.store.facts(start, end)
-        if horizon > end:
-            pool += await self.store.later_facts(start, end, horizon)
-        # wrap-ups of the period's calls end within the hour after it
-        wraps = await self.store.wrap_ms(start, min(end + 3600, now + 1))
-        book = build_book(pool, wraps, options)
+        book = await self.store.book(self.config.kpi, start, end, now)
         if kind == "waits":
             return wait_distribution(book, start, end, queue)
         group: Group = kind  # type: ignore[assignment]

@@ -200,3 +200,49 @@ def test_the_boards_occupancy_equals_the_agents_time_figures_at_any_moment() -> 
         expected = {a: t.figures()["occupancy"] for a, t in live.agent_times(now).items()}
         assert live.occupancies(now) == expected
         assert sum(v is not None for v in expected.values()) >= 3
+
+
+def test_a_groups_tally_equals_the_sum_of_its_calls_contributions_under_every_option() -> None:
+    facts = seeded_facts(13, 900)
+    facts += [
+        CallFact(**{**{f.name: getattr(x, f.name) for f in fields(x)}, "final": False})
+        for x in seeded_facts(14, 60)
+        if x.answered
+    ]
+    facts = [
+        CallFact(**{**{f.name: getattr(x, f.name) for f in fields(x)}, "call_id": f"t{n}"})
+        for n, x in enumerate(facts)
+    ]
+    facts += [  # answered exactly at the threshold and a millisecond after it
+        CallFact(f"edge{n}", "sales", "", "a1", DAY, True, False, True, 15_000 + n) for n in (0, 1)
+    ]
+    lost = [x for x in facts if not x.answered][:40]
+    facts = [
+        CallFact(**{**{f.name: getattr(x, f.name) for f in fields(x)}, "abandoned": False})
+        if x in lost
+        else x
+        for x in facts
+    ]
+    for config in (
+        {},
+        {"fcr": {"mode": "disposition"}, "csat_good": 5},
+        {"fcr": {"mode": "both", "days": 1}, "complaints": {"days": 1}},
+        {
+            "service_level": {"exclude_short_abandons": True, "short_abandon_s": 20},
+            "queues": {"support": {"threshold_s": 40}},
+        },
+    ):
+        options = KpiOptions.model_validate(config)
+        book = CallBook(options)
+        book.put_all(facts)
+        for n, call_id in enumerate(list(book.facts)[::7]):
+            book.add_wrap(call_id, n * 1000 + 1)
+        ids = [x.call_id for x in facts]
+        expected = Counters()
+        for call_id in ids:
+            expected.add(book.contribution(call_id))
+        assert book.tally(ids) == expected, config
+        assert book.tally(ids[:1]) == book.contribution(ids[0])
+        assert book.tally([]) == Counters()
+    assert expected.fcr_resolved and expected.repeat_complaints and expected.lost
+    assert expected.short_abandoned and expected.wrap_ms and expected.handled < expected.answered
