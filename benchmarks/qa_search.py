@@ -264,7 +264,7 @@ async def main() -> None:
         print(f"  {name}: {figures}")
     result["postgres"] = None
     if args.postgres:
-        from tests.support.databases import start_postgres, stop_postgres
+        from tests.support.pg_cluster import start_postgres, stop_postgres
 
         server = start_postgres()
         try:

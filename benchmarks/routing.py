@@ -20,6 +20,7 @@ import random
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from cti.routing.config import load_routes
@@ -111,8 +112,9 @@ class Driver:
         for i in range(AGENTS):
             r.set_agent(f"a{i:05d}", agent_skills(self.rng), self.now)
         for i in range(AGENTS):
-            self.timed(lambda i=i: r.agent_ready(f"a{i:05d}", self.now), False)
-            self.ready.add(f"a{i:05d}")
+            agent = f"a{i:05d}"
+            self.timed(partial(r.agent_ready, agent, self.now), False)
+            self.ready.add(agent)
         while len(self.open) - len(self.offers) < WAITING:
             self.arrive(False)
             self.answer_all()
