@@ -205,9 +205,15 @@ async def test_a_checking_process_ends_when_its_server_is_killed() -> None:
         await wait_until(lambda: not alive(worker), within=10, what="the worker to end")
     finally:
         server.kill()
+        assert server.stdin is not None
+        server.stdin.close()  # our end of its pipe, closed before the loop is
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(5):
+                # its stdout ends when the worker, which shares it, has ended too
+                await server.stdout.read()
                 await server.wait()
+        with contextlib.suppress(ConnectionError):
+            await server.stdin.wait_closed()
 
 
 def alive(pid: int) -> bool:
