@@ -1,8 +1,12 @@
 """The agent desktop: lookups when a call arrives, the screen-pop, the agent's view.
 
 When a call arrives, the customer (database), the caller's last calls and
-the CRM record are looked up in the background; the pop never waits for
-them: what is not there yet is marked pending and an update follows.
+the CRM record are looked up in the background, once per call (every offer
+of the call and every socket of the agent share them); the pop never waits
+for them: what is not there yet is marked pending and an update follows.
+The database lookups take turns (``cti.service.lookups``): a burst of calls
+never holds every connection of the pool, and the last calls give up when
+their turn does not come soon enough (the pop says they are unavailable).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from cti.domain import events as ev
 from cti.domain.callcenter import CallCenter
 from cti.domain.model import AgentSnapshot, AgentState, CallSnapshot, CallState
 from cti.service.crm import CrmLookup, HttpCrm
+from cti.service.lookups import BoundedLookups, LookupBusy
 from cti.service.tasks import TaskOwner
 from cti.service.views import agent_json, call_json, customer_json, history_json
 from cti.web.hub import Hub
@@ -50,6 +55,7 @@ class Desktop:
             else None
         )
         self.agent_names: dict[str, str] = {}
+        self.db_lookups = BoundedLookups(settings.pop_lookup_concurrency)
         self._customers: dict[str, asyncio.Task[Customer | None]] = {}
         self._context: dict[str, asyncio.Task[dict[str, Any] | None]] = {}
         self._popped: dict[str, set[str]] = {}  # call id -> agents that got its pop
@@ -65,8 +71,10 @@ class Desktop:
             )
 
     def _lookup_customer(self, call: CallSnapshot) -> asyncio.Task[Customer | None]:
+        number = call.caller_number
         return self.tasks.spawn(
-            self.repository.customer_by_phone(call.caller_number), f"customer-{call.call_id}"
+            self.db_lookups.run(lambda: self.repository.customer_by_phone(number)),
+            f"customer-{call.call_id}",
         )
 
     async def customer_for(self, call: CallSnapshot) -> Customer | None:
@@ -109,8 +117,15 @@ class Desktop:
     async def _history(self, number: str) -> list[dict[str, Any]] | None:
         if not number:
             return []
+        limit = self.settings.pop_history_limit
         try:
-            rows = await self.repository.recent_calls(number, self.settings.pop_history_limit)
+            rows = await self.db_lookups.run(
+                lambda: self.repository.recent_calls(number, limit),
+                wait_s=self.settings.pop_history_wait_s,
+            )
+        except LookupBusy as exc:
+            log.warning("last calls of %s not looked up: %s", number, exc)
+            return None
         except Exception:
             log.exception("last calls of %s could not be read", number)
             return None
