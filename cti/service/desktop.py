@@ -12,7 +12,6 @@ their turn does not come soon enough (the pop says they are unavailable).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 from collections.abc import Callable
@@ -67,22 +66,18 @@ class Desktop:
             self._customers[call.call_id] = self._lookup_customer(call)
         if call.call_id not in self._context:
             self._context[call.call_id] = self.tasks.spawn(
-                self._lookup_context(call.caller_number), f"pop-context-{call.call_id}"
+                self._lookup_context(call.call_id, call.caller_number),
+                f"pop-context-{call.call_id}",
             )
 
     def _lookup_customer(self, call: CallSnapshot) -> asyncio.Task[Customer | None]:
         number = call.caller_number
         return self.tasks.spawn(
-            self.db_lookups.run(lambda: self.repository.customer_by_phone(number)),
+            self.db_lookups.run(
+                lambda: self.repository.customer_by_phone(number), key=f"customer-{call.call_id}"
+            ),
             f"customer-{call.call_id}",
         )
-
-    async def customer_for(self, call: CallSnapshot) -> Customer | None:
-        """The caller's customer row (None when unknown or the lookup failed)."""
-        task = self._customers.get(call.call_id)
-        if task is None:
-            task = self._customers[call.call_id] = self._lookup_customer(call)
-        return await asyncio.shield(task)
 
     def customer_done(self, call_id: str) -> Customer | None:
         """The customer if its lookup has finished (never waits)."""
@@ -103,18 +98,34 @@ class Desktop:
             return event
         return dataclasses.replace(event, tier=customer.tier)
 
-    async def take_customer(self, call_id: str) -> Customer | None:
-        """At the call's end: its customer (for the CDR); forgets the call's lookups."""
-        self._context.pop(call_id, None)
-        task = self._customers.pop(call_id, None)
-        return None if task is None else await task
+    async def take_customer(self, call_id: str, number: str) -> Customer | None:
+        """At the call's end: its customer (for the CDR); forgets the call's lookups.
 
-    async def _lookup_context(self, number: str) -> dict[str, Any]:
+        A lookup still waiting for its turn behind other calls' is dropped: the
+        ended call's last calls are no longer shown, and its CDR does not wait
+        in the pops' line (its customer is looked up at once).
+        """
+        context = self._context.pop(call_id, None)
+        if context is not None and not self.db_lookups.is_running(f"history-{call_id}"):
+            context.cancel()
+        task = self._customers.pop(call_id, None)
+        if task is None:
+            return None
+        if task.done() or self.db_lookups.is_running(f"customer-{call_id}"):
+            return await task
+        task.cancel()
+        try:
+            return await self.repository.customer_by_phone(number)
+        except Exception:
+            log.exception("customer of %s could not be read for its CDR", number)
+            return None
+
+    async def _lookup_context(self, call_id: str, number: str) -> dict[str, Any]:
         """The caller's last calls (cdr table) and the external CRM record."""
-        history, crm = await asyncio.gather(self._history(number), self.crm_record(number))
+        history, crm = await asyncio.gather(self._history(call_id, number), self.crm_record(number))
         return {"history": history, "crm": crm}
 
-    async def _history(self, number: str) -> list[dict[str, Any]] | None:
+    async def _history(self, call_id: str, number: str) -> list[dict[str, Any]] | None:
         if not number:
             return []
         limit = self.settings.pop_history_limit
@@ -122,6 +133,7 @@ class Desktop:
             rows = await self.db_lookups.run(
                 lambda: self.repository.recent_calls(number, limit),
                 wait_s=self.settings.pop_history_wait_s,
+                key=f"history-{call_id}",
             )
         except LookupBusy as exc:
             log.warning("last calls of %s not looked up: %s", number, exc)
@@ -201,11 +213,12 @@ class Desktop:
             )
 
     async def _complete_screen_pop(self, agent_id: str, call: CallSnapshot) -> None:
-        await self.customer_for(call)
-        context = self._context.get(call.call_id)
-        if context is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(context)
+        # the call's own lookups, shared by all its offers (never started again here:
+        # a call that ended has none left, and its pop is no longer due)
+        lookups = [self._customers.get(call.call_id), self._context.get(call.call_id)]
+        pending = [task for task in lookups if task is not None]
+        if pending:
+            await asyncio.wait(pending)
         if not self.core.control.pop_still_due(agent_id, call.call_id):
             return
         live = self.core.calls[call.call_id]

@@ -34,9 +34,19 @@ class BoundedLookups:
         self.running = 0  # lookups holding a slot now
         self.waiting = 0  # lookups waiting for one
         self.given_up = 0  # lookups that never got a slot within their wait
+        self._holding: set[str] = set()  # keys of the lookups holding a slot
 
-    async def run(self, lookup: Callable[[], Awaitable[T]], wait_s: float | None = None) -> T:
-        """``lookup()`` once a slot is free; ``LookupBusy`` if none frees within ``wait_s``."""
+    def is_running(self, key: str) -> bool:
+        """Has the lookup run with ``key`` got its turn (and not finished)?"""
+        return key in self._holding
+
+    async def run(
+        self, lookup: Callable[[], Awaitable[T]], wait_s: float | None = None, key: str = ""
+    ) -> T:
+        """``lookup()`` once a slot is free; ``LookupBusy`` if none frees within ``wait_s``.
+
+        Cancelling it while it waits for its turn is safe and costs the database nothing.
+        """
         self.waiting += 1
         try:
             if wait_s is None:
@@ -54,8 +64,10 @@ class BoundedLookups:
         finally:
             self.waiting -= 1
         self.running += 1
+        self._holding.add(key)
         try:
             return await lookup()
         finally:
             self.running -= 1
+            self._holding.discard(key)
             self._slots.release()

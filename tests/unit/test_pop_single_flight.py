@@ -27,10 +27,13 @@ ALICE = "15550100001"  # a demo customer with earlier calls possible
 class CountedLookups:
     """Wraps the repository's pop lookups: how many ran, and how many at once."""
 
-    def __init__(self, desk: RunningDesk, gate: asyncio.Event | None = None) -> None:
+    def __init__(
+        self, desk: RunningDesk, gate: asyncio.Event | None = None, gated: str | None = None
+    ) -> None:
         self.calls: Counter[str] = Counter()
+        self.numbers: Counter[str] = Counter()
         self.running = self.most = 0
-        self.gate = gate
+        self.gate, self.gated = gate, gated  # the gate holds lookups of ``gated`` (or all)
         repository = desk.hotline.repository
         for name in ("customer_by_phone", "recent_calls"):
             setattr(repository, name, self._counted(name, getattr(repository, name)))
@@ -40,10 +43,11 @@ class CountedLookups:
     ) -> Callable[..., Awaitable[Any]]:
         async def lookup(*args: Any) -> Any:
             self.calls[name] += 1
+            self.numbers[args[0]] += 1
             self.running += 1
             self.most = max(self.most, self.running)
             try:
-                if self.gate is not None:
+                if self.gate is not None and self.gated in (None, args[0]):
                     await self.gate.wait()
                 return await real(*args)
             finally:
@@ -157,3 +161,34 @@ async def test_the_pop_goes_out_at_once_while_the_lookups_wait_and_the_rest_foll
         assert update["history"] is None  # the page says "last calls unavailable"
         assert counted.calls["recent_calls"] == 0
         await ws.close()
+
+
+async def test_an_ended_calls_cdr_does_not_wait_in_the_pops_line(tmp_path: Path) -> None:
+    async with running_desk(tmp_path, pop_lookup_concurrency=1) as desk:
+        gate = asyncio.Event()
+        counted = CountedLookups(desk, gate, gated="15550209999")
+        try:
+            t = time.time()
+            # another call's lookup holds the only turn (a slow database)
+            play(desk, ev.CallStarted("busy", "PJSIP/trunk-busy", "15550209999", "", t))
+            await wait_until(lambda: counted.running == 1, within=5, what="the turn taken")
+            play(desk, ev.CallStarted("c1", "PJSIP/trunk-c1", ALICE, "", t))
+            lookups = desk.hotline.desktop.db_lookups
+            # in line: the busy call's last calls, c1's customer and last calls
+            await wait_until(lambda: lookups.waiting == 3, within=5, what="three in line")
+            play(desk, ev.CallEnded("c1", t + 20, "Normal"))
+            # the CDR is handed over and written while the busy lookup still holds
+            store = next(t for t in asyncio.all_tasks() if t.get_name() == "cdr-c1")
+            async with asyncio.timeout(5):
+                await store
+                await desk.hotline.records.queue.join()
+            row = await desk.hotline.repository.cdr("c1")
+            assert row is not None
+            customer = await desk.hotline.repository.customer_by_phone(ALICE)
+            assert customer is not None and row.customer_id == customer.id
+            # c1's own pop lookups were dropped from the line, never run
+            assert lookups.waiting == 1
+            assert counted.numbers[ALICE] == 2  # the CDR's own lookup, and the test's
+            assert counted.calls["recent_calls"] == 0
+        finally:
+            gate.set()  # the busy call's lookup ends, whatever happened
