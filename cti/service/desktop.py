@@ -30,6 +30,8 @@ from cti.service.views import agent_json, call_json, customer_json, history_json
 from cti.web.hub import Hub
 
 log = logging.getLogger(__name__)
+#: at most one warning per this many seconds about lookups given up
+BUSY_LOG_EVERY_S = 10.0
 
 
 class Desktop:
@@ -55,6 +57,7 @@ class Desktop:
         )
         self.agent_names: dict[str, str] = {}
         self.db_lookups = BoundedLookups(settings.pop_lookup_concurrency)
+        self._busy_logged_at = float("-inf")  # when a given-up lookup was last logged
         self._customers: dict[str, asyncio.Task[Customer | None]] = {}
         self._context: dict[str, asyncio.Task[dict[str, Any] | None]] = {}
         self._popped: dict[str, set[str]] = {}  # call id -> agents that got its pop
@@ -98,12 +101,13 @@ class Desktop:
             return event
         return dataclasses.replace(event, tier=customer.tier)
 
-    async def take_customer(self, call_id: str, number: str) -> Customer | None:
+    async def take_customer(self, call_id: str) -> Customer | None:
         """At the call's end: its customer (for the CDR); forgets the call's lookups.
 
         A lookup still waiting for its turn behind other calls' is dropped: the
         ended call's last calls are no longer shown, and its CDR does not wait
-        in the pops' line (its customer is looked up at once).
+        in the pops' line nor take a connection of its own (None: the CDR writer
+        finds the customer by caller number in its own transaction).
         """
         context = self._context.pop(call_id, None)
         if context is not None and not self.db_lookups.is_running(f"history-{call_id}"):
@@ -114,11 +118,7 @@ class Desktop:
         if task.done() or self.db_lookups.is_running(f"customer-{call_id}"):
             return await task
         task.cancel()
-        try:
-            return await self.repository.customer_by_phone(number)
-        except Exception:
-            log.exception("customer of %s could not be read for its CDR", number)
-            return None
+        return None
 
     async def _lookup_context(self, call_id: str, number: str) -> dict[str, Any]:
         """The caller's last calls (cdr table) and the external CRM record."""
@@ -136,7 +136,14 @@ class Desktop:
                 key=f"history-{call_id}",
             )
         except LookupBusy as exc:
-            log.warning("last calls of %s not looked up: %s", number, exc)
+            now = self.clock()
+            if now - self._busy_logged_at >= BUSY_LOG_EVERY_S:  # one line per stretch
+                self._busy_logged_at = now
+                log.warning(
+                    "last calls not looked up (%d given up so far): %s",
+                    self.db_lookups.given_up,
+                    exc,
+                )
             return None
         except Exception:
             log.exception("last calls of %s could not be read", number)

@@ -105,7 +105,7 @@ class Records:
 
     async def store_cdr(self, cdr: CallDetailRecord) -> None:
         """Hand a CDR to the writer with its customer, paths mapped to the host's."""
-        customer = await self.desktop.take_customer(cdr.call_id, cdr.caller_number)
+        customer = await self.desktop.take_customer(cdr.call_id)
         if cdr.recording_path:
             try:
                 local = host_path(self.settings.recordings_dir, cdr.recording_path)
