@@ -165,6 +165,9 @@ class Hub:
         # closings of sockets that stopped reading: owned here, awaited by close_all
         self._closing: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None  # runs while a socket is attached
+        # supervisor frames of this loop turn (kind, text, wire), written together
+        self._burst: list[tuple[str, str, bytes]] = []
+        self._flush: asyncio.Handle | None = None
 
     def check_room(self, session: str) -> None:
         """Raise :class:`TooManySockets` if ``session`` may not open another socket."""
@@ -223,20 +226,51 @@ class Hub:
         return json.dumps({"v": PROTOCOL_VERSION, "type": kind, "data": data}, ensure_ascii=False)
 
     def to_user(self, username: str, kind: str, data: dict[str, Any]) -> int:
+        self.flush_supervisors()  # frames to a supervisor keep their order
         frame = self.encode(kind, data)
         return sum(self._offer(sub, frame) for sub in list(self._by_user.get(username, ())))
 
     def to_supervisors(self, kind: str, data: dict[str, Any]) -> int:
-        """One frame, encoded once, to every supervisor's socket that wants it."""
-        subs = [sub for sub in self._supervisors if kind not in sub.skips]
+        """One frame, encoded once, to every supervisor's socket that wants it.
+
+        The frames of one loop turn (an AMI event's effects, a burst of events,
+        a resync) go out together at the end of the turn: one write per socket,
+        not one per frame and socket (with a hundred supervisor sockets, these
+        writes were what kept the loop busiest). Returns the sockets it is for.
+        """
+        subs = sum(1 for sub in self._supervisors if kind not in sub.skips)
         if not subs:
             return 0
         # encoded and framed once; the same bytes go to every socket
         frame = self.encode(kind, data)
-        wire = text_frame(frame.encode())
-        return sum(self._offer(sub, frame, wire) for sub in subs)
+        self._burst.append((kind, frame, text_frame(frame.encode())))
+        if self._flush is None:
+            self._flush = asyncio.get_running_loop().call_soon(self.flush_supervisors)
+        return subs
+
+    def flush_supervisors(self) -> None:
+        """Write the supervisor frames of this turn now (one write per socket)."""
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
+        burst, self._burst = self._burst, []
+        if not burst:
+            return
+        for sub in list(self._supervisors):
+            mine = [(frame, wire) for kind, frame, wire in burst if kind not in sub.skips]
+            if not mine:
+                continue
+            if len(mine) > 1 and sub.can_write_now():
+                wire = b"".join(wire for _, wire in mine)
+                if self._offer(sub, "", wire):
+                    sub.offered += len(mine) - 1
+                continue
+            for frame, wire in mine:
+                if not self._offer(sub, frame, wire):
+                    break
 
     def send(self, sub: Subscriber, kind: str, data: dict[str, Any]) -> bool:
+        self.flush_supervisors()  # frames to a supervisor keep their order
         return self._offer(sub, self.encode(kind, data))
 
     def _offer(self, sub: Subscriber, frame: str, wire: bytes | None = None) -> bool:
@@ -360,6 +394,7 @@ class Hub:
         return len(subs)
 
     async def close_all(self) -> None:
+        self.flush_supervisors()
         for subs in list(self._by_user.values()):
             for sub in list(subs):
                 with contextlib.suppress(TimeoutError, Exception):

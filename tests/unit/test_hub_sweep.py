@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import asyncio.selector_events
 import dataclasses
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from cti.web.app import SESSIONS
 from cti.web.hub import Subscriber
 from tests.support.waiting import wait_until
 from tests.support.web_desk import running_desk
@@ -51,3 +55,35 @@ async def test_idle_sockets_share_one_sweep_and_are_not_measured(
             within=5,
             what="the sweep to stop with the last socket",
         )
+
+
+async def test_a_burst_of_supervisor_frames_goes_out_in_one_write_per_socket_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_desk(tmp_path, web_sockets_per_session=10) as desk:
+        session = desk.client.app[SESSIONS].open("supervisor", "supervisor", time.time())
+        headers = {"Authorization": f"Bearer {session.token}"}
+        sockets = [await desk.client.ws_connect("/ws", headers=headers) for _ in range(5)]
+        for ws in sockets:
+            assert (await ws.receive_json())["type"] == "hello"
+        await wait_until(
+            lambda: all(s.can_write_now() for s in desk.hub.sockets_of("supervisor")),
+            within=5,
+            what="the hellos written",
+        )
+        writes: list[int] = []
+        real = asyncio.selector_events._SelectorSocketTransport.write  # type: ignore[attr-defined]
+
+        def counted(transport: Any, data: Any) -> None:
+            writes.append(len(data))
+            real(transport, data)
+
+        monkeypatch.setattr(asyncio.selector_events._SelectorSocketTransport, "write", counted)  # type: ignore[attr-defined]
+        for n in range(50):  # one loop turn: a burst of AMI events
+            assert desk.hub.to_supervisors("call.update", {"n": n}) == 5
+        for ws in sockets:
+            got = [(await ws.receive_json())["data"]["n"] for _ in range(50)]
+            assert got == list(range(50))
+        assert len(writes) == 5  # one per socket, not 250
+        for ws in sockets:
+            await ws.close()
