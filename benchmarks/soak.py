@@ -13,9 +13,13 @@ Then, for ``--minutes``:
 * every agent has a sipp phone (tests.support.sipp.AgentPhone, UAS) on its
   static contact, answering after ``--answer-s`` and hanging up after
   ``--talk-s``; the CTI's router offers the waiting calls to the ready agents;
-* a client process holds ``--agent-sockets`` WebSockets per agent (one session
-  each) and ``--supervisor-sockets`` for the supervisor (one session): 1,000 by
-  default. The benchmark raises the per-user limits to allow this
+* ``--client-procs`` client processes (4) hold ``--agent-sockets`` WebSockets
+  per agent (one session each) and ``--supervisor-sockets`` for the supervisor
+  (one session): 1,000 by default, shared out between them (one process reading
+  1,000 sockets on a loaded 2-core machine answered the server's pings late).
+  A socket the server drops reconnects, as the agent page does; the ``hello``
+  after a reconnect carries the ringing call, and counts as that socket's pop.
+  The benchmark raises the per-user limits to allow this
   (``web_sessions_per_user``, ``web_sockets_per_session``; 8 and 4 by default);
 * an AMI connection of its own notes every offer (DialBegin to an agent's
   phone) and every call up in Asterisk (channels whose Uniqueid is their
@@ -35,18 +39,27 @@ writer):
 * ``rss_growth_mb``: the CTI's resident memory at the end minus at the start
   (after the sockets were connected, before the first call), from /proc;
 * ``peak_concurrent``: most calls up in Asterisk at once (AMI view);
-  ``peak_concurrent_callers``: the same from sipp's log.
+  ``peak_concurrent_callers``: the same from sipp's log;
+* ``cti_loop_stalls`` / ``cti_loop_worst_late_s``: ticks of the CTI's event
+  loop later than 1 s, and the latest (its log: ``loop_stall_warn_s``, with
+  the loop thread's stack at each stall).
 
 sipp runs at a lower priority (--sipp-nice), as in benchmarks/ivr_load.py.
 
 Measured (defaults: 10 minutes, 5 calls/s, 55 s on the line, 10 agents, 1,000
-sockets) on a 2-core machine that other test runs loaded to a load average of
-50-90: 3,000 calls placed, 2,951 answered by Asterisk (49 timed out in sipp),
-peak 334 calls up at once (sipp) / 717 channels not yet hung up (AMI); CDRs
-missing 0, duplicated 0; recordings missing 0; CTI RSS +34 MB (134 -> 168 MB).
-Starved of CPU the CTI read Asterisk's events late: offers timed out (RONA)
-before their ring was read, pausing agents (61 offers in all), 35 offers had no
-pop, and every WebSocket was dropped (1006, no pong in time) before the end.
+sockets in 4 client processes) on a 2-core machine that other test runs loaded
+to a load average of 40-110: 3,000 calls placed, all answered by Asterisk, peak
+375 calls up at once (sipp) / 403 (AMI); CDRs missing 0, duplicated 0;
+recordings missing 0; CTI RSS +27 MB (132 -> 159 MB); 232 offers, 2 with no
+pop. No database pool exhaustion (the pop's lookups take turns, 4 at a time).
+Starved of CPU (95 s of CPU in 11 minutes) the CTI's event loop still ran up
+to 11.9 s late (138 ticks over 1 s): 252 sockets missed their pong window (half
+the 20 s heartbeat) in such a stall and were dropped (1006), then reconnected;
+the 2 offers without a pop were rung while the CTI read Asterisk's events late.
+The run before the supervisor frames were batched (same load): the loop up to
+29.8 s late, the AMI connection lost and resynced, 986 sockets dropped, 26
+offers without a pop, and every ended call's CDR looking its customer up on its
+own exhausted the pool (fixed since: the writer finds it in its transaction).
 
 Usage (root, under the PBX lock):
     python benchmarks/soak.py [--minutes 10] [--rate 5] [--hold-s 55]
