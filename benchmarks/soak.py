@@ -13,9 +13,13 @@ Then, for ``--minutes``:
 * every agent has a sipp phone (tests.support.sipp.AgentPhone, UAS) on its
   static contact, answering after ``--answer-s`` and hanging up after
   ``--talk-s``; the CTI's router offers the waiting calls to the ready agents;
-* a client process holds ``--agent-sockets`` WebSockets per agent (one session
-  each) and ``--supervisor-sockets`` for the supervisor (one session): 1,000 by
-  default. The benchmark raises the per-user limits to allow this
+* ``--client-procs`` client processes (4) hold ``--agent-sockets`` WebSockets
+  per agent (one session each) and ``--supervisor-sockets`` for the supervisor
+  (one session): 1,000 by default, shared out between them (one process reading
+  1,000 sockets on a loaded 2-core machine answered the server's pings late).
+  A socket the server drops reconnects, as the agent page does; the ``hello``
+  after a reconnect carries the ringing call, and counts as that socket's pop.
+  The benchmark raises the per-user limits to allow this
   (``web_sessions_per_user``, ``web_sockets_per_session``; 8 and 4 by default);
 * an AMI connection of its own notes every offer (DialBegin to an agent's
   phone) and every call up in Asterisk (channels whose Uniqueid is their
@@ -35,18 +39,27 @@ writer):
 * ``rss_growth_mb``: the CTI's resident memory at the end minus at the start
   (after the sockets were connected, before the first call), from /proc;
 * ``peak_concurrent``: most calls up in Asterisk at once (AMI view);
-  ``peak_concurrent_callers``: the same from sipp's log.
+  ``peak_concurrent_callers``: the same from sipp's log;
+* ``cti_loop_stalls`` / ``cti_loop_worst_late_s``: ticks of the CTI's event
+  loop later than 1 s, and the latest (its log: ``loop_stall_warn_s``, with
+  the loop thread's stack at each stall).
 
 sipp runs at a lower priority (--sipp-nice), as in benchmarks/ivr_load.py.
 
 Measured (defaults: 10 minutes, 5 calls/s, 55 s on the line, 10 agents, 1,000
-sockets) on a 2-core machine that other test runs loaded to a load average of
-50-90: 3,000 calls placed, 2,951 answered by Asterisk (49 timed out in sipp),
-peak 334 calls up at once (sipp) / 717 channels not yet hung up (AMI); CDRs
-missing 0, duplicated 0; recordings missing 0; CTI RSS +34 MB (134 -> 168 MB).
-Starved of CPU the CTI read Asterisk's events late: offers timed out (RONA)
-before their ring was read, pausing agents (61 offers in all), 35 offers had no
-pop, and every WebSocket was dropped (1006, no pong in time) before the end.
+sockets in 4 client processes) on a 2-core machine that other test runs loaded
+to a load average of 40-110: 3,000 calls placed, all answered by Asterisk, peak
+375 calls up at once (sipp) / 403 (AMI); CDRs missing 0, duplicated 0;
+recordings missing 0; CTI RSS +27 MB (132 -> 159 MB); 232 offers, 2 with no
+pop. No database pool exhaustion (the pop's lookups take turns, 4 at a time).
+Starved of CPU (95 s of CPU in 11 minutes) the CTI's event loop still ran up
+to 11.9 s late (138 ticks over 1 s): 252 sockets missed their pong window (half
+the 20 s heartbeat) in such a stall and were dropped (1006), then reconnected;
+the 2 offers without a pop were rung while the CTI read Asterisk's events late.
+The run before the supervisor frames were batched (same load): the loop up to
+29.8 s late, the AMI connection lost and resynced, 986 sockets dropped, 26
+offers without a pop, and every ended call's CDR looking its customer up on its
+own exhausted the pool (fixed since: the writer finds it in its transaction).
 
 Usage (root, under the PBX lock):
     python benchmarks/soak.py [--minutes 10] [--rate 5] [--hold-s 55]
@@ -61,6 +74,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import secrets
 import signal
 import sqlite3
@@ -70,7 +84,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import aiohttp
 from pydantic import SecretStr
@@ -93,43 +107,114 @@ EXTRA_SKILLS = "lang.zh:5,lang.en:5,billing:4,technical:4,security:3"
 EXTRA_QUEUES = "general,billing,technical,account"
 
 CLIENT = r"""
-import asyncio, json, sys
+import asyncio, json, sys, time
 from collections import defaultdict
 import aiohttp
 
 async def main():
     cfg = json.loads(sys.stdin.readline())
-    pops = defaultdict(lambda: defaultdict(int))  # agent -> call id -> sockets that got it
+    pops = defaultdict(lambda: defaultdict(set))  # agent -> call id -> slots that got its pop
     frames = 0
-    closed = []
+    closed = []  # [who, close code, seconds since start]: sockets the server closed
+    started = time.monotonic()
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
-        socks = []
-        for who, token, count in cfg["sessions"]:
-            for _ in range(count):
-                ws = await http.ws_connect(cfg["url"], headers={"Authorization": "Bearer " + token},
-                                           max_msg_size=0, heartbeat=None)
-                socks.append((who, ws))
-        async def reader(who, ws):
+        async def connect(token):
+            while True:  # a reconnect may find the old socket not yet released: retry
+                try:
+                    return await http.ws_connect(
+                        cfg["url"], headers={"Authorization": "Bearer " + token},
+                        max_msg_size=0, heartbeat=None)
+                except aiohttp.ClientError:
+                    await asyncio.sleep(0.5)
+
+        async def slot(who, token, name, ws):
+            # as the agent page does: read every frame; when the server drops the
+            # socket, reconnect; the hello after a reconnect carries the ringing call
             nonlocal frames
-            async for msg in ws:
-                if msg.type != aiohttp.WSMsgType.TEXT:
-                    continue
-                frames += 1
-                if '"screen.pop"' not in msg.data:
-                    continue  # parse only the pops: one client process reads every socket
-                data = json.loads(msg.data)
-                if data["type"] == "screen.pop":
-                    pops[who][data["data"]["call_id"]] += 1
-            closed.append([who, ws.close_code])
-        tasks = [asyncio.create_task(reader(who, ws)) for who, ws in socks]
+            while True:
+                async for msg in ws:
+                    if msg.type != aiohttp.WSMsgType.TEXT:
+                        continue
+                    frames += 1
+                    if '"screen.pop"' in msg.data:  # parse only pops and hellos
+                        data = json.loads(msg.data)
+                        if data["type"] == "screen.pop":
+                            pops[who][data["data"]["call_id"]].add(name)
+                    elif '"hello"' in msg.data:
+                        data = json.loads(msg.data)
+                        call = data["data"].get("call") if data["type"] == "hello" else None
+                        if call:
+                            pops[who][call["call_id"]].add(name)
+                closed.append([who, ws.close_code, round(time.monotonic() - started, 1)])
+                await asyncio.sleep(0.5)
+                ws = await connect(token)
+
+        socks = []
+        for who, token, first, count in cfg["sessions"]:
+            for n in range(first, first + count):
+                socks.append((who, token, n, await connect(token)))
+        tasks = [asyncio.create_task(slot(*s)) for s in socks]
         print("ready", len(socks), flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
         for t in tasks:
             t.cancel()
-    print(json.dumps({"pops": pops, "frames": frames, "closed": closed}), flush=True)
+    counts = {who: {call: len(got) for call, got in calls.items()} for who, calls in pops.items()}
+    print(json.dumps({"pops": counts, "frames": frames, "closed": closed}), flush=True)
 
 asyncio.run(main())
 """
+
+
+async def start_clients(
+    url: str, sessions: list[tuple[str, str, int]], procs: int
+) -> list[asyncio.subprocess.Process]:
+    """The socket clients: each session's sockets shared out over ``procs`` processes
+    (one process reading 1,000 sockets on a loaded machine answers pings late)."""
+    clients = []
+    for p in range(procs):
+        share = []
+        for who, token, count in sessions:
+            first = count * p // procs
+            share.append((who, token, first, count * (p + 1) // procs - first))
+        client = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            CLIENT,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            limit=1 << 26,
+        )
+        assert client.stdin
+        client.stdin.write((json.dumps({"url": url, "sessions": share}) + "\n").encode())
+        await client.stdin.drain()
+        clients.append(client)
+    return clients
+
+
+async def stop_clients(clients: list[asyncio.subprocess.Process]) -> dict[str, Any]:
+    """Stop the socket clients; their reports merged (pops summed per agent and call)."""
+    pops: dict[str, Counter[str]] = {}
+    frames, closed = 0, []
+    for client in clients:
+        assert client.stdin and client.stdout
+        client.stdin.write(b"stop\n")
+        await client.stdin.drain()
+    for client in clients:
+        assert client.stdout
+        async with asyncio.timeout(120):
+            report = json.loads((await client.stdout.readline()).decode())
+        await client.wait()
+        for who, calls in report["pops"].items():
+            pops.setdefault(who, Counter()).update(calls)
+        frames += report["frames"]
+        closed += report["closed"]
+    return {"pops": pops, "frames": frames, "closed": closed}
+
+
+def loop_stalls(log: Path) -> list[float]:
+    """How late each stalled tick of the CTI's event loop ran (its log), seconds."""
+    text = log.read_text(encoding="utf-8", errors="replace")
+    return [float(m) for m in re.findall(r"event loop stall: a tick ran ([0-9.]+) s late", text)]
 
 
 def cpu_s(pid: int) -> float:
@@ -347,6 +432,9 @@ async def main() -> None:
     parser.add_argument("--talk-s", type=float, default=3.0, help="agent hangs up after this")
     parser.add_argument("--agent-sockets", type=int, default=90, help="WebSockets per agent")
     parser.add_argument("--supervisor-sockets", type=int, default=100)
+    parser.add_argument(
+        "--client-procs", type=int, default=4, help="processes holding the sockets, shared out"
+    )
     parser.add_argument("--dtmf-delay-s", type=float, default=2.0)
     parser.add_argument("--dtmf-gap-s", type=float, default=4.0)
     parser.add_argument("--no-audio", action="store_true", help="callers send no RTP")
@@ -423,23 +511,16 @@ async def soak(
             sessions.append((agent, token, args.agent_sockets))
         supervisor = await login(http, web, "supervisor", demo.supervisor_password)
         sessions.append(("supervisor", supervisor, args.supervisor_sockets))
-        client = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            CLIENT,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            limit=1 << 26,
-        )
-        assert client.stdin and client.stdout
         url = web.replace("http", "ws") + "/ws"
-        client.stdin.write((json.dumps({"url": url, "sessions": sessions}) + "\n").encode())
-        await client.stdin.drain()
-        async with asyncio.timeout(300):
-            line = (await client.stdout.readline()).decode().split()
-        if not line or line[0] != "ready":
-            raise RuntimeError(f"socket client failed: {line}")
-        sockets = int(line[1])
+        clients = await start_clients(url, sessions, args.client_procs)
+        sockets = 0
+        for client in clients:
+            assert client.stdout
+            async with asyncio.timeout(300):
+                line = (await client.stdout.readline()).decode().split()
+            if not line or line[0] != "ready":
+                raise RuntimeError(f"socket client failed: {line}")
+            sockets += int(line[1])
         for _, token, _ in sessions[:-1]:
             await ready(http, web, token)
         rss_start = rss_mb(cti_pid)
@@ -475,11 +556,7 @@ async def soak(
         await asyncio.sleep(2.0)  # the last frames cross the CTI and the client's sockets
         rss_end = rss_mb(cti_pid)
         cti_cpu = cpu_s(cti_pid) - cpu_start
-        client.stdin.write(b"stop\n")
-        await client.stdin.drain()
-        async with asyncio.timeout(120):
-            report = json.loads((await client.stdout.readline()).decode())
-        await client.wait()
+        report = await stop_clients(clients)
         answered_by_agents = sum(phone.calls_answered for phone in phones)
     # hotline serve has stopped (SIGTERM): its CDR writer is drained
     rows = count_cdrs(database)
@@ -488,7 +565,11 @@ async def soak(
     cdrs_missing = sum(1 for number in answered if number not in per_caller)
     cdrs_duplicated = sum(n - 1 for n in per_caller.values() if n > 1)
     agent_answered = [row for row in rows if row[1] == "answered" and row[2]]
-    recordings_missing = sum(1 for row in agent_answered if not recording_present(row[3]))
+    recordings_missing = 0
+    for number, _, agent, path in agent_answered:
+        if not recording_present(path):
+            recordings_missing += 1
+            print(f"recording missing: caller {number}, agent {agent}: {path}", file=sys.stderr)
     pops: dict[str, dict[str, int]] = report["pops"]
     pops_missing = pop_frames_missing = 0
     for call_id, agent in sorted(watch.offers):
@@ -497,7 +578,10 @@ async def soak(
             pops_missing += 1
             print(f"offer {call_id} to {agent}: a pop on {got} sockets", file=sys.stderr)
         pop_frames_missing += args.agent_sockets - min(got, args.agent_sockets)
-    closed = Counter(f"{who}:{code}" for who, code in report["closed"])
+    closed = Counter(f"{who}:{code}" for who, code, _ in report["closed"])
+    if report["closed"]:
+        print("sockets the server closed (who, code, s):", report["closed"][:20], file=sys.stderr)
+    stalls = loop_stalls(args.cti_log)
     problems = cti_problems(args.cti_log)
     print(f"CTI warnings and errors: {len(problems)}", *problems[-30:], sep="\n", file=sys.stderr)
     if result.diagnostics:
@@ -524,6 +608,9 @@ async def soak(
         "cti_cpu_s": round(cti_cpu, 1),
         "cti_catch_up_s": round(catch_up, 1),
         "cti_warnings": len(problems),
+        "cti_loop_stalls": len(stalls),
+        "cti_loop_worst_late_s": max(stalls, default=0.0),
+        "client_procs": args.client_procs,
         "frames_received": report["frames"],
         "rss_start_mb": round(rss_start, 1),
         "rss_end_mb": round(rss_end, 1),

@@ -158,6 +158,15 @@ class Settings(BaseSettings):
     )
     # Last calls of the caller shown in the screen-pop (from the cdr table).
     pop_history_limit: int = 5
+    # The pop's database lookups (customer, last calls) running at once: the
+    # rest of the pool stays free for the CDR writer, the IVR and logins. Last
+    # calls that wait longer than pop_history_wait_s for a turn are given up
+    # (the pop says "unavailable"); the pop itself never waits for them.
+    pop_lookup_concurrency: int = Field(default=4, ge=1)
+    pop_history_wait_s: float = Field(default=10.0, gt=0)
+    # The event loop's watch: a stall longer than this is logged with what the
+    # loop was running (a blocked loop delays events, pops and heartbeats). 0: off.
+    loop_stall_warn_s: float = Field(default=1.0, ge=0)
 
     # External CRM lookup (optional): GET this URL, "{number}" replaced by the
     # caller's number (URL-encoded), answering a JSON object (see README). Empty:

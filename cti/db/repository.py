@@ -168,6 +168,8 @@ class Repository:
 
         ``dispositions`` (by call id): what the agent chose before the CDR was
         written; stored in the same transaction when the agent is the CDR's.
+        A CDR handed over without its customer (not looked up in time) gets it
+        here, by caller number, in the same transaction.
         """
         dispositions = dispositions or {}
         items = {cdr.call_id: (cdr, customer_id) for cdr, customer_id in batch}
@@ -182,6 +184,13 @@ class Repository:
             }
             # dispositions kept durably before the CDR existed (e.g. across a restart)
             dispositions = {**await _take_pending_dispositions(session, items), **dispositions}
+            unknown = {c.caller_number for c, known in items.values() if known is None}
+            by_phone: dict[str, int] = {}
+            if unknown:
+                found = await session.execute(
+                    select(Customer.phone, Customer.id).where(Customer.phone.in_(unknown))
+                )
+                by_phone = {row[0]: row[1] for row in found}
             for call_id, (cdr, customer_id) in items.items():
                 row = rows.get(call_id)
                 if row is None:
@@ -189,7 +198,9 @@ class Repository:
                     session.add(row)
                 row.caller_number = cdr.caller_number
                 row.caller_name = cdr.caller_name  # fitted to its column below (fit_row)
-                row.customer_id = customer_id
+                row.customer_id = (
+                    customer_id if customer_id is not None else by_phone.get(cdr.caller_number)
+                )
                 row.ivr_path = cdr.ivr_path
                 row.queue = cdr.queue
                 row.agent_id = cdr.agent_id

@@ -1,14 +1,17 @@
 """The agent desktop: lookups when a call arrives, the screen-pop, the agent's view.
 
 When a call arrives, the customer (database), the caller's last calls and
-the CRM record are looked up in the background; the pop never waits for
-them: what is not there yet is marked pending and an update follows.
+the CRM record are looked up in the background, once per call (every offer
+of the call and every socket of the agent share them); the pop never waits
+for them: what is not there yet is marked pending and an update follows.
+The database lookups take turns (``cti.service.lookups``): a burst of calls
+never holds every connection of the pool, and the last calls give up when
+their turn does not come soon enough (the pop says they are unavailable).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 from collections.abc import Callable
@@ -21,11 +24,14 @@ from cti.domain import events as ev
 from cti.domain.callcenter import CallCenter
 from cti.domain.model import AgentSnapshot, AgentState, CallSnapshot, CallState
 from cti.service.crm import CrmLookup, HttpCrm
+from cti.service.lookups import BoundedLookups, LookupBusy
 from cti.service.tasks import TaskOwner
 from cti.service.views import agent_json, call_json, customer_json, history_json
 from cti.web.hub import Hub
 
 log = logging.getLogger(__name__)
+#: at most one warning per this many seconds about lookups given up
+BUSY_LOG_EVERY_S = 10.0
 
 
 class Desktop:
@@ -50,6 +56,8 @@ class Desktop:
             else None
         )
         self.agent_names: dict[str, str] = {}
+        self.db_lookups = BoundedLookups(settings.pop_lookup_concurrency)
+        self._busy_logged_at = float("-inf")  # when a given-up lookup was last logged
         self._customers: dict[str, asyncio.Task[Customer | None]] = {}
         self._context: dict[str, asyncio.Task[dict[str, Any] | None]] = {}
         self._popped: dict[str, set[str]] = {}  # call id -> agents that got its pop
@@ -61,20 +69,18 @@ class Desktop:
             self._customers[call.call_id] = self._lookup_customer(call)
         if call.call_id not in self._context:
             self._context[call.call_id] = self.tasks.spawn(
-                self._lookup_context(call.caller_number), f"pop-context-{call.call_id}"
+                self._lookup_context(call.call_id, call.caller_number),
+                f"pop-context-{call.call_id}",
             )
 
     def _lookup_customer(self, call: CallSnapshot) -> asyncio.Task[Customer | None]:
+        number = call.caller_number
         return self.tasks.spawn(
-            self.repository.customer_by_phone(call.caller_number), f"customer-{call.call_id}"
+            self.db_lookups.run(
+                lambda: self.repository.customer_by_phone(number), key=f"customer-{call.call_id}"
+            ),
+            f"customer-{call.call_id}",
         )
-
-    async def customer_for(self, call: CallSnapshot) -> Customer | None:
-        """The caller's customer row (None when unknown or the lookup failed)."""
-        task = self._customers.get(call.call_id)
-        if task is None:
-            task = self._customers[call.call_id] = self._lookup_customer(call)
-        return await asyncio.shield(task)
 
     def customer_done(self, call_id: str) -> Customer | None:
         """The customer if its lookup has finished (never waits)."""
@@ -96,21 +102,49 @@ class Desktop:
         return dataclasses.replace(event, tier=customer.tier)
 
     async def take_customer(self, call_id: str) -> Customer | None:
-        """At the call's end: its customer (for the CDR); forgets the call's lookups."""
-        self._context.pop(call_id, None)
-        task = self._customers.pop(call_id, None)
-        return None if task is None else await task
+        """At the call's end: its customer (for the CDR); forgets the call's lookups.
 
-    async def _lookup_context(self, number: str) -> dict[str, Any]:
+        A lookup still waiting for its turn behind other calls' is dropped: the
+        ended call's last calls are no longer shown, and its CDR does not wait
+        in the pops' line nor take a connection of its own (None: the CDR writer
+        finds the customer by caller number in its own transaction).
+        """
+        context = self._context.pop(call_id, None)
+        if context is not None and not self.db_lookups.is_running(f"history-{call_id}"):
+            context.cancel()
+        task = self._customers.pop(call_id, None)
+        if task is None:
+            return None
+        if task.done() or self.db_lookups.is_running(f"customer-{call_id}"):
+            return await task
+        task.cancel()
+        return None
+
+    async def _lookup_context(self, call_id: str, number: str) -> dict[str, Any]:
         """The caller's last calls (cdr table) and the external CRM record."""
-        history, crm = await asyncio.gather(self._history(number), self.crm_record(number))
+        history, crm = await asyncio.gather(self._history(call_id, number), self.crm_record(number))
         return {"history": history, "crm": crm}
 
-    async def _history(self, number: str) -> list[dict[str, Any]] | None:
+    async def _history(self, call_id: str, number: str) -> list[dict[str, Any]] | None:
         if not number:
             return []
+        limit = self.settings.pop_history_limit
         try:
-            rows = await self.repository.recent_calls(number, self.settings.pop_history_limit)
+            rows = await self.db_lookups.run(
+                lambda: self.repository.recent_calls(number, limit),
+                wait_s=self.settings.pop_history_wait_s,
+                key=f"history-{call_id}",
+            )
+        except LookupBusy as exc:
+            now = self.clock()
+            if now - self._busy_logged_at >= BUSY_LOG_EVERY_S:  # one line per stretch
+                self._busy_logged_at = now
+                log.warning(
+                    "last calls not looked up (%d given up so far): %s",
+                    self.db_lookups.given_up,
+                    exc,
+                )
+            return None
         except Exception:
             log.exception("last calls of %s could not be read", number)
             return None
@@ -186,11 +220,12 @@ class Desktop:
             )
 
     async def _complete_screen_pop(self, agent_id: str, call: CallSnapshot) -> None:
-        await self.customer_for(call)
-        context = self._context.get(call.call_id)
-        if context is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(context)
+        # the call's own lookups, shared by all its offers (never started again here:
+        # a call that ended has none left, and its pop is no longer due)
+        lookups = [self._customers.get(call.call_id), self._context.get(call.call_id)]
+        pending = [task for task in lookups if task is not None]
+        if pending:
+            await asyncio.wait(pending)
         if not self.core.control.pop_still_due(agent_id, call.call_id):
             return
         live = self.core.calls[call.call_id]

@@ -38,6 +38,7 @@ from cti.service.callbacks import CallbackDialer
 from cti.service.desktop import Desktop
 from cti.service.facade import DeskFacade
 from cti.service.heartbeat import Heartbeat
+from cti.service.loop_watch import LoopWatch
 from cti.service.pbx_actions import PbxActions
 from cti.service.qa import QaFacade
 from cti.service.records import Records
@@ -130,6 +131,7 @@ class Hotline:
         self.escalations = Escalations(
             qa_store, hub, self.wallboard.webhook, settings.escalation_poll_s, self.wallboard
         )
+        self.loop_watch = LoopWatch(settings.loop_stall_warn_s)  # stalls of the loop, logged
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._routing_timer: asyncio.TimerHandle | None = None
         self._stop = asyncio.Event()
@@ -180,6 +182,7 @@ class Hotline:
                         follow.append(self.tasks.start(self.heartbeat.run(), "cti-heartbeat"))
                 await self.escalations.prime()  # tags stored so far were escalated before
                 follow.append(self.tasks.start(self.escalations.run(), "qa-escalations"))
+                follow.append(self.tasks.start(self.loop_watch.run(), "loop-watch"))
                 worker = self.tasks.start(self.actions.run(), "ami-actions")
                 writer = self.tasks.start(self.records.run_writer(), "cdr-writer")
                 self.started.set()

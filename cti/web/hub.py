@@ -12,6 +12,10 @@ buffer absorbs hundreds of kilobytes before a send ever blocks:
 
 The close sends a close frame (1013) within ``close_grace_s``; a peer that does
 not take even that has its connection aborted.
+
+One sweep task per hub measures every socket each ``check_every_s`` (not a
+task per socket: a thousand idle sockets would wake the loop thousands of
+times a second); a socket that was sent nothing and holds nothing is skipped.
 """
 
 from __future__ import annotations
@@ -117,7 +121,11 @@ class Subscriber:
         self.queued_bytes = 0
         self.sending_since: float | None = None  # loop time the current send began
         self.writer: asyncio.Task[None] | None = None
-        self.watchdog: asyncio.Task[None] | None = None
+        self.offered = 0  # frames offered so far (queued or written)
+        # what the sweep saw last: frames offered, kernel bytes unsent, since when stuck
+        self.swept_offered = 0
+        self.last_unsent = 0
+        self.stuck_since: float | None = None
 
     async def write_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -158,6 +166,11 @@ class Hub:
         self._supervisors: set[Subscriber] = set()
         # closings of sockets that stopped reading: owned here, awaited by close_all
         self._closing: set[asyncio.Task[None]] = set()
+        self._sweeper: asyncio.Task[None] | None = None  # runs while a socket is attached
+        # supervisor frames of this loop turn (kind, text, wire, the ids of the
+        # sockets it is for or None for all), written together
+        self._burst: list[tuple[str, str, bytes, set[int] | None]] = []
+        self._flush: asyncio.Handle | None = None
 
     def check_room(self, session: str) -> None:
         """Raise :class:`TooManySockets` if ``session`` may not open another socket."""
@@ -181,10 +194,11 @@ class Hub:
     ) -> Subscriber:
         sub = Subscriber(ws, username, role, self.limits, session, transport, feed)
         sub.writer = asyncio.create_task(sub.write_loop(), name=f"ws-writer-{username}")
-        sub.watchdog = asyncio.create_task(self._watch(sub), name=f"ws-watchdog-{username}")
         self._by_user[username].add(sub)
         if role in ("supervisor", "admin"):
             self._supervisors.add(sub)
+        if self._sweeper is None or self._sweeper.done():
+            self._sweeper = asyncio.create_task(self._sweep(), name="ws-sweep")
         return sub
 
     def _forget(self, sub: Subscriber) -> None:
@@ -194,19 +208,17 @@ class Hub:
             if not group:
                 del self._by_user[sub.username]
         self._supervisors.discard(sub)
-        if sub.watchdog is not None and sub.watchdog is not asyncio.current_task():
-            sub.watchdog.cancel()
 
     def is_attached(self, sub: Subscriber) -> bool:
         return sub in self._by_user.get(sub.username, ())
 
     async def detach(self, sub: Subscriber) -> None:
         self._forget(sub)
-        for task in (sub.writer, sub.watchdog):
-            if task is not None and task is not asyncio.current_task():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+        task = sub.writer
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
 
     def clients_by_role(self) -> dict[str, int]:
         """Open sockets by role (the operations metrics)."""
@@ -217,6 +229,7 @@ class Hub:
         return json.dumps({"v": PROTOCOL_VERSION, "type": kind, "data": data}, ensure_ascii=False)
 
     def to_user(self, username: str, kind: str, data: dict[str, Any]) -> int:
+        self.flush_supervisors()  # frames to a supervisor keep their order
         subs = self._by_user.get(username)
         if not subs:
             return 0
@@ -233,32 +246,64 @@ class Hub:
 
         ``first``: the frame (kind, data) for a socket that has had no frame of
         this series yet (a page just opened: the whole board, where the others
-        get a delta); built and encoded once, however many sockets are new."""
+        get a delta); built and encoded once, however many sockets are new.
+
+        The frames of one loop turn (an AMI event's effects, a burst of events,
+        a resync) go out together at the end of the turn: one write per socket,
+        not one per frame and socket (with a hundred supervisor sockets, these
+        writes were what kept the loop busiest). Returns the sockets it is for.
+        """
         subs = [sub for sub in self._supervisors if kind not in sub.skips]
         if not subs:
             return 0
-        sent = 0
         if first is not None:
             new = [sub for sub in subs if not sub.greeted]
             if new:
-                subs = [sub for sub in subs if sub.greeted]
-                sent += self._fan_out(new, *first())
+                self._add_to_burst(*first(), only=new)
                 for sub in new:
                     sub.greeted = True
-        return sent + self._fan_out(subs, kind, data)
+                greeted = [sub for sub in subs if sub.greeted and sub not in new]
+                if greeted:
+                    self._add_to_burst(kind, data, only=greeted)
+                return len(subs)
+        self._add_to_burst(kind, data, only=None)
+        return len(subs)
 
-    def _fan_out(self, subs: list[Subscriber], kind: str, data: dict[str, Any]) -> int:
-        if not subs:
-            return 0
-        # encoded and framed once; the same bytes go to every socket
+    def _add_to_burst(self, kind: str, data: dict[str, Any], only: list[Subscriber] | None) -> None:
+        """Encode and frame once; ``only``: the sockets it is for (None: all who want it)."""
         frame = self.encode(kind, data)
-        wire = text_frame(frame.encode())
-        sent = 0
-        for sub in subs:
-            sent += self._offer(sub, frame, wire)
-        return sent
+        targets = None if only is None else {id(sub) for sub in only}
+        self._burst.append((kind, frame, text_frame(frame.encode()), targets))
+        if self._flush is None:
+            self._flush = asyncio.get_running_loop().call_soon(self.flush_supervisors)
+
+    def flush_supervisors(self) -> None:
+        """Write the supervisor frames of this turn now (one write per socket)."""
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
+        burst, self._burst = self._burst, []
+        if not burst:
+            return
+        for sub in list(self._supervisors):
+            mine = [
+                (frame, wire)
+                for kind, frame, wire, targets in burst
+                if kind not in sub.skips and (targets is None or id(sub) in targets)
+            ]
+            if not mine:
+                continue
+            if len(mine) > 1 and sub.can_write_now():
+                wire = b"".join(wire for _, wire in mine)
+                if self._offer(sub, "", wire):
+                    sub.offered += len(mine) - 1
+                continue
+            for frame, wire in mine:
+                if not self._offer(sub, frame, wire):
+                    break
 
     def send(self, sub: Subscriber, kind: str, data: dict[str, Any]) -> bool:
+        self.flush_supervisors()  # frames to a supervisor keep their order
         return self._offer(sub, self.encode(kind, data))
 
     def _offer(self, sub: Subscriber, frame: str, wire: bytes | None = None) -> bool:
@@ -273,6 +318,7 @@ class Hub:
                 self._too_slow(sub, f"{buffered} bytes waiting")
                 return False
             transport.write(wire)
+            sub.offered += 1
             return True
         if sub.queued_bytes + len(frame) > self.limits.pending_bytes:
             self._too_slow(sub, f"{sub.queued_bytes + len(frame)} bytes waiting")
@@ -283,33 +329,47 @@ class Hub:
             self._too_slow(sub, f"{sub.outbox.qsize()} frames waiting")
             return False
         sub.queued_bytes += len(frame)
+        sub.offered += 1
         return True
 
-    async def _watch(self, sub: Subscriber) -> None:
-        """Measure the writer's progress; close the socket when the peer is stuck."""
+    async def _sweep(self) -> None:
+        """Every ``check_every_s``, check every socket; stop when none is left."""
         loop = asyncio.get_running_loop()
-        limits = self.limits
-        last_unsent = 0
-        stuck_since: float | None = None
-        while True:
-            await asyncio.sleep(limits.check_every_s)
+        while self._by_user:
+            await asyncio.sleep(self.limits.check_every_s)
             now = loop.time()
-            pending = sub.pending_bytes()
-            unsent = pending - sub.queued_bytes
-            if pending > limits.pending_bytes:
-                self._too_slow(sub, f"{pending} bytes not taken by the peer")
+            for subs in list(self._by_user.values()):
+                for sub in list(subs):
+                    self._check(sub, now)
+
+    def _check(self, sub: Subscriber, now: float) -> None:
+        """Measure the writer's progress; close the socket when the peer is stuck."""
+        idle = (
+            sub.offered == sub.swept_offered
+            and sub.last_unsent == 0
+            and sub.queued_bytes == 0
+            and sub.sending_since is None
+        )
+        if idle:
+            return  # sent nothing since all it had was taken: nothing to measure
+        sub.swept_offered = sub.offered
+        limits = self.limits
+        pending = sub.pending_bytes()
+        unsent = pending - sub.queued_bytes
+        if pending > limits.pending_bytes:
+            self._too_slow(sub, f"{pending} bytes not taken by the peer")
+            return
+        if sub.sending_since is not None and now - sub.sending_since > limits.send_timeout_s:
+            self._too_slow(sub, f"a frame not taken in {limits.send_timeout_s:g}s")
+            return
+        if unsent > 0 and unsent >= sub.last_unsent:
+            sub.stuck_since = now if sub.stuck_since is None else sub.stuck_since
+            if now - sub.stuck_since > limits.send_timeout_s:
+                self._too_slow(sub, f"{unsent} bytes not moving for {limits.send_timeout_s:g}s")
                 return
-            if sub.sending_since is not None and now - sub.sending_since > limits.send_timeout_s:
-                self._too_slow(sub, f"a frame not taken in {limits.send_timeout_s:g}s")
-                return
-            if unsent > 0 and unsent >= last_unsent:
-                stuck_since = now if stuck_since is None else stuck_since
-                if now - stuck_since > limits.send_timeout_s:
-                    self._too_slow(sub, f"{unsent} bytes not moving for {limits.send_timeout_s:g}s")
-                    return
-            else:
-                stuck_since = None
-            last_unsent = unsent
+        else:
+            sub.stuck_since = None
+        sub.last_unsent = unsent
 
     def _too_slow(self, sub: Subscriber, why: str) -> None:
         if not self.is_attached(sub):
@@ -367,12 +427,17 @@ class Hub:
         return len(subs)
 
     async def close_all(self) -> None:
+        self.flush_supervisors()
         for subs in list(self._by_user.values()):
             for sub in list(subs):
                 with contextlib.suppress(TimeoutError, Exception):
                     async with asyncio.timeout(self.limits.close_grace_s):
                         await sub.ws.close(code=1001, message=b"server shutdown")
                 await self.detach(sub)
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
         if self._closing:
             await asyncio.gather(*list(self._closing), return_exceptions=True)
 
