@@ -407,19 +407,58 @@ async def cti_caught_up(http: aiohttp.ClientSession, base: str, token: str) -> f
             await asyncio.sleep(0.5)
 
 
-def count_cdrs(database: Path) -> list[tuple[str, str, str | None, str | None]]:
+def count_cdrs(database: Path) -> list[tuple[Any, ...]]:
+    """(caller_number, disposition, agent_id, recording_path, answered_at, ended_at, talk_s)."""
     with contextlib.closing(sqlite3.connect(database)) as db:
-        rows = db.execute("SELECT caller_number, disposition, agent_id, recording_path FROM cdr")
-        return [tuple(row) for row in rows]  # type: ignore[misc]
+        rows = db.execute(
+            "SELECT caller_number, disposition, agent_id, recording_path,"
+            " answered_at, ended_at, talk_s FROM cdr"
+        )
+        return [tuple(row) for row in rows]
 
 
-def recording_present(path: str | None) -> bool:
+#: size of a WAV file's header: a file no bigger holds no audio
+WAV_HEADER = 44
+#: a talk shorter than this may leave a party's file without audio (recording_verdict)
+SHORT_BRIDGE_S = 1.0
+
+
+def recording_files(path: str | None) -> dict[str, int | None]:
+    """Sizes of a call's three recording files (mixed, caller, agent); None: absent."""
     if not path:
-        return False
+        return {"mixed": None, "caller": None, "agent": None}
     mixed = Path(path)
     stem = mixed.with_suffix("")
-    files = (mixed, Path(f"{stem}-caller.wav"), Path(f"{stem}-agent.wav"))
-    return all(f.is_file() and f.stat().st_size > 44 for f in files)
+    files = {
+        "mixed": mixed,
+        "caller": Path(f"{stem}-caller.wav"),
+        "agent": Path(f"{stem}-agent.wav"),
+    }
+    return {name: f.stat().st_size if f.is_file() else None for name, f in files.items()}
+
+
+def recording_verdict(sizes: dict[str, int | None], talk_s: float) -> str:
+    """``ok``; ``missing``: a file absent, or empty after a talk of 1 s or more;
+    ``empty_short_bridge``: a file empty, the talk shorter than 1 s.
+
+    MixMonitor (option b) creates its three files at the first frame it reads
+    while the caller is bridged, and writes a party's file only when that party
+    sent audio: when the caller hangs up in the very moment the agent answers,
+    the bridge lasts milliseconds and a party's file may be a bare header. That
+    is the call's truth, not a lost recording.
+    """
+    if any(size is None for size in sizes.values()):
+        return "missing"
+    if all(size is not None and size > WAV_HEADER for size in sizes.values()):
+        return "ok"
+    return "missing" if talk_s >= SHORT_BRIDGE_S else "empty_short_bridge"
+
+
+def sched_s(pid: int) -> tuple[float, float]:
+    """(CPU time, time runnable but waiting for a CPU) of a process's main thread
+    in seconds (/proc/<pid>/schedstat): the second is starvation by other processes."""
+    run_ns, wait_ns, _ = Path(f"/proc/{pid}/schedstat").read_text().split()
+    return int(run_ns) / 1e9, int(wait_ns) / 1e9
 
 
 async def main() -> None:
@@ -525,6 +564,7 @@ async def soak(
             await ready(http, web, token)
         rss_start = rss_mb(cti_pid)
         cpu_start = cpu_s(cti_pid)
+        sched_start = sched_s(cti_pid)
         rss_peak = rss_start
         started = time.monotonic()
 
@@ -556,6 +596,7 @@ async def soak(
         await asyncio.sleep(2.0)  # the last frames cross the CTI and the client's sockets
         rss_end = rss_mb(cti_pid)
         cti_cpu = cpu_s(cti_pid) - cpu_start
+        sched_end = sched_s(cti_pid)
         report = await stop_clients(clients)
         answered_by_agents = sum(phone.calls_answered for phone in phones)
     # hotline serve has stopped (SIGTERM): its CDR writer is drained
@@ -565,11 +606,17 @@ async def soak(
     cdrs_missing = sum(1 for number in answered if number not in per_caller)
     cdrs_duplicated = sum(n - 1 for n in per_caller.values() if n > 1)
     agent_answered = [row for row in rows if row[1] == "answered" and row[2]]
-    recordings_missing = 0
-    for number, _, agent, path in agent_answered:
-        if not recording_present(path):
-            recordings_missing += 1
-            print(f"recording missing: caller {number}, agent {agent}: {path}", file=sys.stderr)
+    verdicts: Counter[str] = Counter()
+    for number, _, agent, path, answered_at, ended_at, talk_s in agent_answered:
+        sizes = recording_files(path)
+        verdict = recording_verdict(sizes, talk_s)
+        verdicts[verdict] += 1
+        if verdict != "ok":
+            print(
+                f"recording {verdict}: caller {number}, agent {agent}, answered {answered_at},"
+                f" ended {ended_at}, talk {talk_s:.3f} s; bytes (None: absent) {sizes}: {path}",
+                file=sys.stderr,
+            )
     pops: dict[str, dict[str, int]] = report["pops"]
     pops_missing = pop_frames_missing = 0
     for call_id, agent in sorted(watch.offers):
@@ -590,7 +637,7 @@ async def soak(
         "calls": calls,
         "cdrs_missing": cdrs_missing,
         "cdrs_duplicated": cdrs_duplicated,
-        "recordings_missing": recordings_missing,
+        "recordings_missing": verdicts["missing"],
         "pops_missing": pops_missing,
         "rss_growth_mb": round(rss_end - rss_start, 1),
         "peak_concurrent": watch.peak,
@@ -599,6 +646,7 @@ async def soak(
         "unanswered": calls - len(answered),
         "cdr_rows": len(rows),
         "cdrs_answered_by_agent": len(agent_answered),
+        "recordings_empty_short_bridge": verdicts["empty_short_bridge"],
         "agent_phone_answers": answered_by_agents,
         "offers": len(watch.offers),
         "pop_frames_missing": pop_frames_missing,
@@ -607,6 +655,8 @@ async def soak(
         "sockets_closed_by": dict(closed),
         "cti_cpu_s": round(cti_cpu, 1),
         "cti_catch_up_s": round(catch_up, 1),
+        "cti_main_thread_cpu_s": round(sched_end[0] - sched_start[0], 1),
+        "cti_runnable_waiting_s": round(sched_end[1] - sched_start[1], 1),
         "cti_warnings": len(problems),
         "cti_loop_stalls": len(stalls),
         "cti_loop_worst_late_s": max(stalls, default=0.0),
