@@ -33,7 +33,14 @@ writer):
 * ``cdrs_missing`` / ``cdrs_duplicated``: callers answered by Asterisk with no
   CDR row / with more than one (rows are told apart by caller number);
 * ``recordings_missing``: CDRs answered by an agent whose mixed recording or
-  either per-party file is not on disk (or empty);
+  either per-party file is not on disk, or holds no audio (a bare 44-byte WAV
+  header) although the CDR's talk lasted 1 s or more;
+  ``recordings_empty_short_bridge``: those with a file holding no audio after
+  a talk under 1 s: the caller hung up in the very moment the agent answered,
+  the bridge lasted milliseconds and MixMonitor (option b: only while bridged)
+  read no frame of it. That is the call's truth (Asterisk's Dial did answer),
+  not a lost recording: each is printed with its files' sizes and the CDR's
+  answered/ended times and talk;
 * ``pops_missing``: offers (call, agent) for which some socket of that agent
   got no ``screen.pop`` of that call; ``pop_frames_missing`` counts sockets;
 * ``rss_growth_mb``: the CTI's resident memory at the end minus at the start
@@ -42,7 +49,11 @@ writer):
   ``peak_concurrent_callers``: the same from sipp's log;
 * ``cti_loop_stalls`` / ``cti_loop_worst_late_s``: ticks of the CTI's event
   loop later than 1 s, and the latest (its log: ``loop_stall_warn_s``, with
-  the loop thread's stack at each stall).
+  the loop thread's stack at each stall);
+* ``cti_main_thread_cpu_s`` / ``cti_runnable_waiting_s``: CPU time of the
+  CTI's loop thread, and the time it was runnable but waiting for a CPU
+  (/proc schedstat): more waiting than running means the loop is starved by
+  the other processes, not busy with work of its own.
 
 sipp runs at a lower priority (--sipp-nice), as in benchmarks/ivr_load.py.
 
@@ -166,10 +177,11 @@ asyncio.run(main())
 
 
 async def start_clients(
-    url: str, sessions: list[tuple[str, str, int]], procs: int
+    url: str, sessions: list[tuple[str, str, int]], procs: int, nice: int = 0
 ) -> list[asyncio.subprocess.Process]:
     """The socket clients: each session's sockets shared out over ``procs`` processes
-    (one process reading 1,000 sockets on a loaded machine answers pings late)."""
+    (one process reading 1,000 sockets on a loaded machine answers pings late);
+    ``nice``: their priority (browsers are not on the CTI's machine)."""
     clients = []
     for p in range(procs):
         share = []
@@ -183,6 +195,7 @@ async def start_clients(
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             limit=1 << 26,
+            preexec_fn=(lambda: os.nice(nice)) if nice else None,
         )
         assert client.stdin
         client.stdin.write((json.dumps({"url": url, "sessions": share}) + "\n").encode())
@@ -478,6 +491,7 @@ async def main() -> None:
     parser.add_argument("--dtmf-gap-s", type=float, default=4.0)
     parser.add_argument("--no-audio", action="store_true", help="callers send no RTP")
     parser.add_argument("--sipp-nice", type=int, default=10)
+    parser.add_argument("--clients-nice", type=int, default=0, help="socket clients' nice")
     parser.add_argument(
         "--cti-log", type=Path, default=Path("soak-cti.log"), help="the CTI's log (kept)"
     )
@@ -551,7 +565,7 @@ async def soak(
         supervisor = await login(http, web, "supervisor", demo.supervisor_password)
         sessions.append(("supervisor", supervisor, args.supervisor_sockets))
         url = web.replace("http", "ws") + "/ws"
-        clients = await start_clients(url, sessions, args.client_procs)
+        clients = await start_clients(url, sessions, args.client_procs, args.clients_nice)
         sockets = 0
         for client in clients:
             assert client.stdout
