@@ -177,11 +177,10 @@ asyncio.run(main())
 
 
 async def start_clients(
-    url: str, sessions: list[tuple[str, str, int]], procs: int, nice: int = 0
+    url: str, sessions: list[tuple[str, str, int]], procs: int
 ) -> list[asyncio.subprocess.Process]:
     """The socket clients: each session's sockets shared out over ``procs`` processes
-    (one process reading 1,000 sockets on a loaded machine answers pings late);
-    ``nice``: their priority (browsers are not on the CTI's machine)."""
+    (one process reading 1,000 sockets on a loaded machine answers pings late)."""
     clients = []
     for p in range(procs):
         share = []
@@ -195,7 +194,6 @@ async def start_clients(
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             limit=1 << 26,
-            preexec_fn=(lambda: os.nice(nice)) if nice else None,
         )
         assert client.stdin
         client.stdin.write((json.dumps({"url": url, "sessions": share}) + "\n").encode())
@@ -491,7 +489,6 @@ async def main() -> None:
     parser.add_argument("--dtmf-gap-s", type=float, default=4.0)
     parser.add_argument("--no-audio", action="store_true", help="callers send no RTP")
     parser.add_argument("--sipp-nice", type=int, default=10)
-    parser.add_argument("--clients-nice", type=int, default=0, help="socket clients' nice")
     parser.add_argument(
         "--cti-log", type=Path, default=Path("soak-cti.log"), help="the CTI's log (kept)"
     )
@@ -565,7 +562,7 @@ async def soak(
         supervisor = await login(http, web, "supervisor", demo.supervisor_password)
         sessions.append(("supervisor", supervisor, args.supervisor_sockets))
         url = web.replace("http", "ws") + "/ws"
-        clients = await start_clients(url, sessions, args.client_procs, args.clients_nice)
+        clients = await start_clients(url, sessions, args.client_procs)
         sockets = 0
         for client in clients:
             assert client.stdout
