@@ -58,19 +58,27 @@ writer):
 sipp runs at a lower priority (--sipp-nice), as in benchmarks/ivr_load.py.
 
 Measured (defaults: 10 minutes, 5 calls/s, 55 s on the line, 10 agents, 1,000
-sockets in 4 client processes) on a 2-core machine that other test runs loaded
-to a load average of 40-110: 3,000 calls placed, all answered by Asterisk, peak
-375 calls up at once (sipp) / 403 (AMI); CDRs missing 0, duplicated 0;
-recordings missing 0; CTI RSS +27 MB (132 -> 159 MB); 232 offers, 2 with no
-pop. No database pool exhaustion (the pop's lookups take turns, 4 at a time).
-Starved of CPU (95 s of CPU in 11 minutes) the CTI's event loop still ran up
-to 11.9 s late (138 ticks over 1 s): 252 sockets missed their pong window (half
-the 20 s heartbeat) in such a stall and were dropped (1006), then reconnected;
-the 2 offers without a pop were rung while the CTI read Asterisk's events late.
-The run before the supervisor frames were batched (same load): the loop up to
-29.8 s late, the AMI connection lost and resynced, 986 sockets dropped, 26
-offers without a pop, and every ended call's CDR looking its customer up on its
-own exhausted the pool (fixed since: the writer finds it in its transaction).
+sockets in 4 client processes) on a 2-core machine that the soak saturates by
+itself (Asterisk, sipp, the socket clients; load average 60-70): 3,000 calls
+placed, all answered by Asterisk, peak 318 calls up at once (sipp) / 340 (AMI);
+CDRs missing 0, duplicated 0; recordings missing 0, and 5 calls answered in the
+very moment their caller hung up (talk 7 to 452 ms, all three files a bare
+header: the bridge ended before MixMonitor read a frame of it; a 60-call sipp
+sweep of callers hanging up around the agent's answer gave the same below
+80 ms); 1,310 offers, 1,287 answered by the agents' phones, 3 offers with no
+pop; CTI RSS +38 MB (117 -> 155 MB). The CTI used 76 s of CPU in 11 minutes
+while its loop thread waited 543 s runnable for a CPU: its 135 ticks over 1 s
+late (worst 5.5 s) are starvation by the other processes, not work of its own
+(most stacks logged at the stalls are in a socket send()). Running the socket
+clients at nice 10 did not change that (3 minutes: 36 s of CPU, 166 s waiting).
+Starved so, a pop's database lookup (1 ms on SQLite with 3,000 CDRs when the
+loop is free) holds its turn for several late loop turns: 1,625 callers' last
+calls were given up after 10 s in line (the customer row is still looked up for
+every call). The run before an agent's frames were batched like the
+supervisors' and before a caller hanging up during the ring stopped pausing
+the agent (RONA): 842 answers by the agents' phones (each such hang-up paused
+an agent for the rest of the run), 86 s of CPU, 142 stalls up to 4.5 s, one
+short bridge counted as a missing recording.
 
 Usage (root, under the PBX lock):
     python benchmarks/soak.py [--minutes 10] [--rate 5] [--hold-s 55]

@@ -457,9 +457,7 @@ def test_caller_hanging_up_while_rung_neither_pauses_the_agent_nor_offers_the_ca
     assert offers(arrive(core, "c2", 13.0)) == [("c2", "1001")]  # and the router knows
 
 
-def test_an_offer_cancelled_with_no_hangup_after_it_is_withdrawn_at_the_ring_timeout() -> (
-    None
-):
+def test_an_offer_cancelled_with_no_hangup_after_it_is_withdrawn_at_the_ring_timeout() -> None:
     core = center(a1001=EN, a1002=EN)
     core.ready("1001", 1.0)
     core.ready("1002", 2.0)
