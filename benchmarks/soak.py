@@ -460,11 +460,11 @@ def recording_verdict(sizes: dict[str, int | None], talk_s: float) -> str:
     """``ok``; ``missing``: a file absent, or empty after a talk of 1 s or more;
     ``empty_short_bridge``: a file empty, the talk shorter than 1 s.
 
-    MixMonitor (option b) creates its three files at the first frame it reads
-    while the caller is bridged, and writes a party's file only when that party
-    sent audio: when the caller hangs up in the very moment the agent answers,
-    the bridge lasts milliseconds and a party's file may be a bare header. That
-    is the call's truth, not a lost recording.
+    MixMonitor (option b) writes frames only while the caller is bridged: when
+    the caller hangs up in the very moment the agent answers, the bridge lasts
+    milliseconds and the files may be bare headers (seen after talks of up to
+    0.45 s on a saturated machine). That is the call's truth, not a lost
+    recording.
     """
     if any(size is None for size in sizes.values()):
         return "missing"
