@@ -33,7 +33,14 @@ writer):
 * ``cdrs_missing`` / ``cdrs_duplicated``: callers answered by Asterisk with no
   CDR row / with more than one (rows are told apart by caller number);
 * ``recordings_missing``: CDRs answered by an agent whose mixed recording or
-  either per-party file is not on disk (or empty);
+  either per-party file is not on disk, or holds no audio (a bare 44-byte WAV
+  header) although the CDR's talk lasted 1 s or more;
+  ``recordings_empty_short_bridge``: those with a file holding no audio after
+  a talk under 1 s: the caller hung up in the very moment the agent answered,
+  the bridge lasted milliseconds and MixMonitor (option b: only while bridged)
+  read no frame of it. That is the call's truth (Asterisk's Dial did answer),
+  not a lost recording: each is printed with its files' sizes and the CDR's
+  answered/ended times and talk;
 * ``pops_missing``: offers (call, agent) for which some socket of that agent
   got no ``screen.pop`` of that call; ``pop_frames_missing`` counts sockets;
 * ``rss_growth_mb``: the CTI's resident memory at the end minus at the start
@@ -42,24 +49,36 @@ writer):
   ``peak_concurrent_callers``: the same from sipp's log;
 * ``cti_loop_stalls`` / ``cti_loop_worst_late_s``: ticks of the CTI's event
   loop later than 1 s, and the latest (its log: ``loop_stall_warn_s``, with
-  the loop thread's stack at each stall).
+  the loop thread's stack at each stall);
+* ``cti_main_thread_cpu_s`` / ``cti_runnable_waiting_s``: CPU time of the
+  CTI's loop thread, and the time it was runnable but waiting for a CPU
+  (/proc schedstat): more waiting than running means the loop is starved by
+  the other processes, not busy with work of its own.
 
 sipp runs at a lower priority (--sipp-nice), as in benchmarks/ivr_load.py.
 
 Measured (defaults: 10 minutes, 5 calls/s, 55 s on the line, 10 agents, 1,000
-sockets in 4 client processes) on a 2-core machine that other test runs loaded
-to a load average of 40-110: 3,000 calls placed, all answered by Asterisk, peak
-375 calls up at once (sipp) / 403 (AMI); CDRs missing 0, duplicated 0;
-recordings missing 0; CTI RSS +27 MB (132 -> 159 MB); 232 offers, 2 with no
-pop. No database pool exhaustion (the pop's lookups take turns, 4 at a time).
-Starved of CPU (95 s of CPU in 11 minutes) the CTI's event loop still ran up
-to 11.9 s late (138 ticks over 1 s): 252 sockets missed their pong window (half
-the 20 s heartbeat) in such a stall and were dropped (1006), then reconnected;
-the 2 offers without a pop were rung while the CTI read Asterisk's events late.
-The run before the supervisor frames were batched (same load): the loop up to
-29.8 s late, the AMI connection lost and resynced, 986 sockets dropped, 26
-offers without a pop, and every ended call's CDR looking its customer up on its
-own exhausted the pool (fixed since: the writer finds it in its transaction).
+sockets in 4 client processes) on a 2-core machine that the soak saturates by
+itself (Asterisk, sipp, the socket clients; load average 60-70): 3,000 calls
+placed, all answered by Asterisk, peak 318 calls up at once (sipp) / 340 (AMI);
+CDRs missing 0, duplicated 0; recordings missing 0, and 5 calls answered in the
+very moment their caller hung up (talk 7 to 452 ms, all three files a bare
+header: the bridge ended before MixMonitor read a frame of it; a 60-call sipp
+sweep of callers hanging up around the agent's answer gave the same below
+80 ms); 1,310 offers, 1,287 answered by the agents' phones, 3 offers with no
+pop; CTI RSS +38 MB (117 -> 155 MB). The CTI used 76 s of CPU in 11 minutes
+while its loop thread waited 543 s runnable for a CPU: its 135 ticks over 1 s
+late (worst 5.5 s) are starvation by the other processes, not work of its own
+(most stacks logged at the stalls are in a socket send()). Running the socket
+clients at nice 10 did not change that (3 minutes: 36 s of CPU, 166 s waiting).
+Starved so, a pop's database lookup (1 ms on SQLite with 3,000 CDRs when the
+loop is free) holds its turn for several late loop turns: 1,625 callers' last
+calls were given up after 10 s in line (the customer row is still looked up for
+every call). The run before an agent's frames were batched like the
+supervisors' and before a caller hanging up during the ring stopped pausing
+the agent (RONA): 842 answers by the agents' phones (each such hang-up paused
+an agent for the rest of the run), 86 s of CPU, 142 stalls up to 4.5 s, one
+short bridge counted as a missing recording.
 
 Usage (root, under the PBX lock):
     python benchmarks/soak.py [--minutes 10] [--rate 5] [--hold-s 55]
@@ -407,19 +426,58 @@ async def cti_caught_up(http: aiohttp.ClientSession, base: str, token: str) -> f
             await asyncio.sleep(0.5)
 
 
-def count_cdrs(database: Path) -> list[tuple[str, str, str | None, str | None]]:
+def count_cdrs(database: Path) -> list[tuple[Any, ...]]:
+    """(caller_number, disposition, agent_id, recording_path, answered_at, ended_at, talk_s)."""
     with contextlib.closing(sqlite3.connect(database)) as db:
-        rows = db.execute("SELECT caller_number, disposition, agent_id, recording_path FROM cdr")
-        return [tuple(row) for row in rows]  # type: ignore[misc]
+        rows = db.execute(
+            "SELECT caller_number, disposition, agent_id, recording_path,"
+            " answered_at, ended_at, talk_s FROM cdr"
+        )
+        return [tuple(row) for row in rows]
 
 
-def recording_present(path: str | None) -> bool:
+#: size of a WAV file's header: a file no bigger holds no audio
+WAV_HEADER = 44
+#: a talk shorter than this may leave a party's file without audio (recording_verdict)
+SHORT_BRIDGE_S = 1.0
+
+
+def recording_files(path: str | None) -> dict[str, int | None]:
+    """Sizes of a call's three recording files (mixed, caller, agent); None: absent."""
     if not path:
-        return False
+        return {"mixed": None, "caller": None, "agent": None}
     mixed = Path(path)
     stem = mixed.with_suffix("")
-    files = (mixed, Path(f"{stem}-caller.wav"), Path(f"{stem}-agent.wav"))
-    return all(f.is_file() and f.stat().st_size > 44 for f in files)
+    files = {
+        "mixed": mixed,
+        "caller": Path(f"{stem}-caller.wav"),
+        "agent": Path(f"{stem}-agent.wav"),
+    }
+    return {name: f.stat().st_size if f.is_file() else None for name, f in files.items()}
+
+
+def recording_verdict(sizes: dict[str, int | None], talk_s: float) -> str:
+    """``ok``; ``missing``: a file absent, or empty after a talk of 1 s or more;
+    ``empty_short_bridge``: a file empty, the talk shorter than 1 s.
+
+    MixMonitor (option b) writes frames only while the caller is bridged: when
+    the caller hangs up in the very moment the agent answers, the bridge lasts
+    milliseconds and the files may be bare headers (seen after talks of up to
+    0.45 s on a saturated machine). That is the call's truth, not a lost
+    recording.
+    """
+    if any(size is None for size in sizes.values()):
+        return "missing"
+    if all(size is not None and size > WAV_HEADER for size in sizes.values()):
+        return "ok"
+    return "missing" if talk_s >= SHORT_BRIDGE_S else "empty_short_bridge"
+
+
+def sched_s(pid: int) -> tuple[float, float]:
+    """(CPU time, time runnable but waiting for a CPU) of a process's main thread
+    in seconds (/proc/<pid>/schedstat): the second is starvation by other processes."""
+    run_ns, wait_ns, _ = Path(f"/proc/{pid}/schedstat").read_text().split()
+    return int(run_ns) / 1e9, int(wait_ns) / 1e9
 
 
 async def main() -> None:
@@ -525,6 +583,7 @@ async def soak(
             await ready(http, web, token)
         rss_start = rss_mb(cti_pid)
         cpu_start = cpu_s(cti_pid)
+        sched_start = sched_s(cti_pid)
         rss_peak = rss_start
         started = time.monotonic()
 
@@ -556,6 +615,7 @@ async def soak(
         await asyncio.sleep(2.0)  # the last frames cross the CTI and the client's sockets
         rss_end = rss_mb(cti_pid)
         cti_cpu = cpu_s(cti_pid) - cpu_start
+        sched_end = sched_s(cti_pid)
         report = await stop_clients(clients)
         answered_by_agents = sum(phone.calls_answered for phone in phones)
     # hotline serve has stopped (SIGTERM): its CDR writer is drained
@@ -565,11 +625,17 @@ async def soak(
     cdrs_missing = sum(1 for number in answered if number not in per_caller)
     cdrs_duplicated = sum(n - 1 for n in per_caller.values() if n > 1)
     agent_answered = [row for row in rows if row[1] == "answered" and row[2]]
-    recordings_missing = 0
-    for number, _, agent, path in agent_answered:
-        if not recording_present(path):
-            recordings_missing += 1
-            print(f"recording missing: caller {number}, agent {agent}: {path}", file=sys.stderr)
+    verdicts: Counter[str] = Counter()
+    for number, _, agent, path, answered_at, ended_at, talk_s in agent_answered:
+        sizes = recording_files(path)
+        verdict = recording_verdict(sizes, talk_s)
+        verdicts[verdict] += 1
+        if verdict != "ok":
+            print(
+                f"recording {verdict}: caller {number}, agent {agent}, answered {answered_at},"
+                f" ended {ended_at}, talk {talk_s:.3f} s; bytes (None: absent) {sizes}: {path}",
+                file=sys.stderr,
+            )
     pops: dict[str, dict[str, int]] = report["pops"]
     pops_missing = pop_frames_missing = 0
     for call_id, agent in sorted(watch.offers):
@@ -590,7 +656,7 @@ async def soak(
         "calls": calls,
         "cdrs_missing": cdrs_missing,
         "cdrs_duplicated": cdrs_duplicated,
-        "recordings_missing": recordings_missing,
+        "recordings_missing": verdicts["missing"],
         "pops_missing": pops_missing,
         "rss_growth_mb": round(rss_end - rss_start, 1),
         "peak_concurrent": watch.peak,
@@ -599,6 +665,7 @@ async def soak(
         "unanswered": calls - len(answered),
         "cdr_rows": len(rows),
         "cdrs_answered_by_agent": len(agent_answered),
+        "recordings_empty_short_bridge": verdicts["empty_short_bridge"],
         "agent_phone_answers": answered_by_agents,
         "offers": len(watch.offers),
         "pop_frames_missing": pop_frames_missing,
@@ -607,6 +674,8 @@ async def soak(
         "sockets_closed_by": dict(closed),
         "cti_cpu_s": round(cti_cpu, 1),
         "cti_catch_up_s": round(catch_up, 1),
+        "cti_main_thread_cpu_s": round(sched_end[0] - sched_start[0], 1),
+        "cti_runnable_waiting_s": round(sched_end[1] - sched_start[1], 1),
         "cti_warnings": len(problems),
         "cti_loop_stalls": len(stalls),
         "cti_loop_worst_late_s": max(stalls, default=0.0),

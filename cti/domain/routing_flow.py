@@ -22,6 +22,9 @@ from cti.routing import (
     PauseAgent,
 )
 
+#: Asterisk's DIALSTATUS when the calling side ended the dial before an answer
+DIAL_CANCELLED = "CANCEL"
+
 
 @dataclass(frozen=True, slots=True)
 class QueueEstimate:
@@ -91,7 +94,15 @@ class RoutingFlow(CoreState):
         if agent_id is None:
             return []
         effects: list[fx.Effect] = []
-        if self.router is not None and self._offered_to(event.call_id) == agent_id:
+        # CANCEL: the caller's side ended the dial (the caller hung up, its Hangup
+        # follows and frees the agent), not the agent: no RONA, no new offer of
+        # a call that is gone. Should no Hangup follow, the ring timer still acts.
+        caller_left = event.status == DIAL_CANCELLED
+        if (
+            self.router is not None
+            and not caller_left
+            and self._offered_to(event.call_id) == agent_id
+        ):
             self._decisions.extend(self.router.offer_failed(event.call_id, agent_id, event.at))
             # RONA first: the agent is paused before its ring is seen to stop
             effects += self._routing_effects(event.at)

@@ -156,6 +156,18 @@ class Subscriber:
         return self.queued_bytes + buffered + kernel_unsent(self.ws)
 
 
+@dataclass(frozen=True, slots=True)
+class _Burst:
+    """A frame of this loop turn: text, wire bytes, the sockets it is for (None:
+    every supervisor's); ``skippable``: a socket's feed may decline its kind."""
+
+    kind: str
+    frame: str
+    wire: bytes
+    subs: list[Subscriber] | None
+    skippable: bool
+
+
 class Hub:
     def __init__(self, limits: HubLimits | None = None, *, queue_depth: int | None = None) -> None:
         limits = limits or HubLimits()
@@ -167,9 +179,8 @@ class Hub:
         # closings of sockets that stopped reading: owned here, awaited by close_all
         self._closing: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None  # runs while a socket is attached
-        # supervisor frames of this loop turn (kind, text, wire, the ids of the
-        # sockets it is for or None for all), written together
-        self._burst: list[tuple[str, str, bytes, set[int] | None]] = []
+        # frames of this loop turn, written together (see to_user, to_supervisors)
+        self._burst: list[_Burst] = []
         self._flush: asyncio.Handle | None = None
 
     def check_room(self, session: str) -> None:
@@ -229,12 +240,19 @@ class Hub:
         return json.dumps({"v": PROTOCOL_VERSION, "type": kind, "data": data}, ensure_ascii=False)
 
     def to_user(self, username: str, kind: str, data: dict[str, Any]) -> int:
-        self.flush_supervisors()  # frames to a supervisor keep their order
+        """One frame, encoded and framed once, to every socket of ``username``.
+
+        Written at the end of the loop turn with the turn's other frames (one
+        write per socket): an agent's page may be open on many sockets, and a
+        pop, the call's updates and the agent's state come in the same turn.
+        Returns the sockets it is for.
+        """
         subs = self._by_user.get(username)
         if not subs:
             return 0
         frame = self.encode(kind, data)
-        return sum(self._offer(sub, frame) for sub in list(subs))
+        self._queue_burst(_Burst(kind, frame, text_frame(frame.encode()), list(subs), False))
+        return len(subs)
 
     def to_supervisors(
         self,
@@ -272,27 +290,27 @@ class Hub:
     def _add_to_burst(self, kind: str, data: dict[str, Any], only: list[Subscriber] | None) -> None:
         """Encode and frame once; ``only``: the sockets it is for (None: all who want it)."""
         frame = self.encode(kind, data)
-        targets = None if only is None else {id(sub) for sub in only}
-        self._burst.append((kind, frame, text_frame(frame.encode()), targets))
-        if self._flush is None:
-            self._flush = asyncio.get_running_loop().call_soon(self.flush_supervisors)
+        self._queue_burst(_Burst(kind, frame, text_frame(frame.encode()), only, True))
 
-    def flush_supervisors(self) -> None:
-        """Write the supervisor frames of this turn now (one write per socket)."""
+    def _queue_burst(self, item: _Burst) -> None:
+        self._burst.append(item)
+        if self._flush is None:
+            self._flush = asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Write the frames of this turn now (one write per socket), in order."""
         if self._flush is not None:
             self._flush.cancel()
             self._flush = None
         burst, self._burst = self._burst, []
         if not burst:
             return
-        for sub in list(self._supervisors):
-            mine = [
-                (frame, wire)
-                for kind, frame, wire, targets in burst
-                if kind not in sub.skips and (targets is None or id(sub) in targets)
-            ]
-            if not mine:
-                continue
+        per_socket: dict[Subscriber, list[tuple[str, bytes]]] = {}
+        for item in burst:
+            for sub in self._supervisors if item.subs is None else item.subs:
+                if not (item.skippable and item.kind in sub.skips):
+                    per_socket.setdefault(sub, []).append((item.frame, item.wire))
+        for sub, mine in per_socket.items():
             if len(mine) > 1 and sub.can_write_now():
                 wire = b"".join(wire for _, wire in mine)
                 if self._offer(sub, "", wire):
@@ -303,7 +321,7 @@ class Hub:
                     break
 
     def send(self, sub: Subscriber, kind: str, data: dict[str, Any]) -> bool:
-        self.flush_supervisors()  # frames to a supervisor keep their order
+        self.flush()  # the frames of this turn go first: each socket keeps its order
         return self._offer(sub, self.encode(kind, data))
 
     def _offer(self, sub: Subscriber, frame: str, wire: bytes | None = None) -> bool:
@@ -408,6 +426,7 @@ class Hub:
 
     async def close(self, sub: Subscriber, code: int, message: str, flush_s: float = 2.0) -> None:
         """Send what is queued for ``sub`` (within ``flush_s``), then close its socket."""
+        self.flush()  # this turn's frames first
         self._forget(sub)
         writer = sub.writer
         if writer is not None:
@@ -427,7 +446,7 @@ class Hub:
         return len(subs)
 
     async def close_all(self) -> None:
-        self.flush_supervisors()
+        self.flush()
         for subs in list(self._by_user.values()):
             for sub in list(subs):
                 with contextlib.suppress(TimeoutError, Exception):

@@ -245,6 +245,29 @@ async def test_unanswered_offer_goes_to_the_next_agent_and_pauses_the_first(
             assert result.answered
 
 
+async def test_a_caller_hanging_up_while_the_agent_rings_leaves_the_agent_ready(
+    hotline_settings, tmp_path
+) -> None:
+    skills = {"1001": EN_BILLING, "1002": EN_BILLING}
+    async with routing_hotline(hotline_settings, tmp_path, skills) as running:
+        core = running.hotline.core
+        go_ready(running, "1001")  # longest idle: offered first
+        go_ready(running, "1002")
+        async with (
+            AgentPhone(agent_port(1001), answer=False) as ringing,
+            AgentPhone(agent_port(1002), answer_after_s=0.3) as other,
+        ):
+            # the caller hangs up 2 s after its digits, within the 4 s ring
+            call = await caller(hotline_settings, BOB, "11", talk_s=2)
+            await ringing.wait_ringing(1, timeout=30)
+            result = await call.wait(30)
+            assert result.answered and result.local_hangup, result.describe()
+            await wait_until(lambda: not core.calls, within=15, what="the call to end")
+            agent = core.agents["1001"]
+            assert agent.state is AgentState.READY, (agent.state, agent.pause_reason)
+            assert other.calls_received == 0  # the gone call was offered to nobody else
+
+
 async def channel_variable(running: Running, channel: str, name: str) -> str:
     reply = await running.ami.action({"Action": "Getvar", "Channel": channel, "Variable": name})
     return str(reply.get("Value", "") or "")

@@ -439,3 +439,29 @@ def test_an_answered_offer_that_rang_as_usual_pops_only_once() -> None:
     core.apply(ev.OfferRinging("c1", "PJSIP/agent1001", 10.5))
     answered = core.apply(ev.OfferAnswered("c1", "PJSIP/agent1001", 12.0))
     assert not any(isinstance(e, fx.PublishScreenPop) for e in answered)
+
+
+def test_caller_hanging_up_while_rung_neither_pauses_the_agent_nor_offers_the_call_again() -> None:
+    # Asterisk's order: the dial ends CANCEL on the caller's channel, then its Hangup
+    core = center(a1001=EN, a1002=EN)
+    core.ready("1001", 1.0)
+    core.ready("1002", 2.0)
+    arrive(core, "c1", 10.0)
+    core.apply(ev.OfferRinging("c1", "PJSIP/agent1001", 10.2))
+    effects = core.apply(ev.OfferFailed("c1", "PJSIP/agent1001", "CANCEL", 11.0))
+    assert offers(effects) == []  # the call is gone: no Setvar/Redirect of a dead channel
+    assert not [e for e in effects if isinstance(e, fx.PauseQueueMember)]
+    core.apply(ev.CallEnded("c1", 11.01, "Normal Clearing"))
+    assert core.agents["1001"].state is AgentState.READY
+    assert core.agents["1002"].state is AgentState.READY
+    assert offers(arrive(core, "c2", 13.0)) == [("c2", "1001")]  # and the router knows
+
+
+def test_an_offer_cancelled_with_no_hangup_after_it_is_withdrawn_at_the_ring_timeout() -> None:
+    core = center(a1001=EN, a1002=EN)
+    core.ready("1001", 1.0)
+    core.ready("1002", 2.0)
+    arrive(core, "c1", 10.0)
+    core.apply(ev.OfferFailed("c1", "PJSIP/agent1001", "CANCEL", 11.0))
+    effects = core.routing_timer(10.0 + RING_S)
+    assert offers(effects) == [("c1", "1002")]

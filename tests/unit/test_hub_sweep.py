@@ -87,3 +87,36 @@ async def test_a_burst_of_supervisor_frames_goes_out_in_one_write_per_socket_in_
         assert len(writes) == 5  # one per socket, not 250
         for ws in sockets:
             await ws.close()
+
+
+async def test_a_burst_of_frames_to_an_agent_goes_out_in_one_write_per_socket_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_desk(tmp_path, web_sockets_per_session=10) as desk:
+        status, body = await desk.login("1001")
+        assert status == 200, body
+        headers = {"Authorization": f"Bearer {body['token']}"}
+        sockets = [await desk.client.ws_connect("/ws", headers=headers) for _ in range(5)]
+        for ws in sockets:
+            assert (await ws.receive_json())["type"] == "hello"
+        await wait_until(
+            lambda: all(s.can_write_now() for s in desk.hub.sockets_of("1001")),
+            within=5,
+            what="the hellos written",
+        )
+        writes: list[int] = []
+        real = asyncio.selector_events._SelectorSocketTransport.write  # type: ignore[attr-defined]
+
+        def counted(transport: Any, data: Any) -> None:
+            writes.append(len(data))
+            real(transport, data)
+
+        monkeypatch.setattr(asyncio.selector_events._SelectorSocketTransport, "write", counted)  # type: ignore[attr-defined]
+        for n in range(50):  # one loop turn: a pop, the call's updates, the agent's state
+            assert desk.hub.to_user("1001", "agent.state", {"n": n}) == 5
+        for ws in sockets:
+            got = [(await ws.receive_json())["data"]["n"] for _ in range(50)]
+            assert got == list(range(50))
+        assert len(writes) == 5  # one per socket, not 250
+        for ws in sockets:
+            await ws.close()
