@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -49,11 +50,48 @@ class Agent:
             return r.status, await r.json()
 
     @asynccontextmanager
-    async def socket(self) -> AsyncIterator[aiohttp.ClientWebSocketResponse]:
+    async def socket(self, **options: Any) -> AsyncIterator[aiohttp.ClientWebSocketResponse]:
+        """The agent's WebSocket (``options`` for ``ws_connect``), read by the caller."""
         async with self.http.ws_connect(
-            f"{self.base}/ws", headers={"Authorization": f"Bearer {self.token}"}
+            f"{self.base}/ws", headers={"Authorization": f"Bearer {self.token}"}, **options
         ) as ws:
             yield ws
+
+    @asynccontextmanager
+    async def frames(self, **options: Any) -> AsyncIterator[Frames]:
+        """The agent's WebSocket, read all the time (as the agent page does)."""
+        async with self.socket(**options) as ws:
+            frames = Frames(ws)
+            try:
+                yield frames
+            finally:
+                frames.reader.cancel()
+
+
+class Frames:
+    """Every frame a WebSocket receives, with its arrival time (``time.time``, the
+    clock of Asterisk's event timestamps)."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self.queue: asyncio.Queue[tuple[float, dict[str, Any]] | None] = asyncio.Queue()
+        self.reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        async for msg in self.ws:
+            if msg.type == aiohttp.WSMsgType.TEXT:
+                self.queue.put_nowait((time.time(), json.loads(msg.data)))
+        self.queue.put_nowait(None)
+
+    async def next(self, kind: str, within: float) -> tuple[float, Any]:
+        """(arrival time, data) of the next frame of type ``kind`` (others are skipped)."""
+        async with asyncio.timeout(within):
+            while True:
+                item = await self.queue.get()
+                assert item is not None, f"the socket closed ({self.ws.close_code})"
+                at, frame = item
+                if frame["type"] == kind:
+                    return at, frame["data"]
 
 
 async def next_of_type(ws: aiohttp.ClientWebSocketResponse, kind: str, within: float) -> Any:

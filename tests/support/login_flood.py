@@ -33,8 +33,9 @@ import aiohttp
 
 from cti.config import Settings
 from cti.demo import DemoSecrets
+from tests.support.agent_client import Agent, Frames
 from tests.support.cti_process import CtiProcess
-from tests.support.fault_desk import DeskAgent, Frames, next_of_type, percentile
+from tests.support.fault_desk import next_of_type, percentile
 from tests.support.pbx_fixture import RawAmi
 from tests.support.sipp import AgentPhone, CallHandle, agent_port, start_call
 
@@ -328,9 +329,9 @@ async def calls_with_and_without_flood(
         async with aiohttp.ClientSession() as http, contextlib.AsyncExitStack() as stack:
             sockets: dict[str, Frames] = {}
             for agent in agents:
-                desk = DeskAgent(http, cti.base, agent)
+                desk = Agent(http, cti.base, agent)
                 await desk.login(demo.agent_password)
-                sockets[agent] = await stack.enter_async_context(desk.socket())
+                sockets[agent] = await stack.enter_async_context(desk.frames())
                 await next_of_type(sockets[agent], "hello", 10)
                 assert (await desk.post("/api/agent/state", {"state": "ready"}))[0] == 200
             # caller numbers of this test's own (1555-08/09): the suite's Asterisk

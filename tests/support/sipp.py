@@ -12,9 +12,10 @@
   calls started at a rate, caller numbers and digits per call from an
   injection file, results per call from the same message log.
 
-The scenarios in ``sipp/`` are templates rendered per process. Progress is
-read from sipp's message log (``-trace_logs``), which sipp flushes line by
-line: every wait is on an explicit event with a timeout, never a bare sleep.
+The scenarios in ``sipp_scenarios/`` are templates rendered per process.
+Progress is read from sipp's message log (``-trace_logs``), which sipp flushes
+line by line: every wait is on an explicit event with a timeout, never a bare
+sleep.
 Every sipp process is ended and reaped on exit (``async with``).
 """
 
@@ -56,7 +57,7 @@ __all__ = [
     "start_call",
 ]
 
-SCENARIO_DIR = Path(__file__).with_name("sipp")
+SCENARIO_DIR = Path(__file__).with_name("sipp_scenarios")
 _SIPP = "sipp"
 _POLL_S = 0.02
 _SIPP_STOP_GRACE_S = 3.0
@@ -104,7 +105,8 @@ def render_scenario(
     values: Mapping[str, object],
     blocks: Mapping[str, Sequence[Mapping[str, object]]] | None = None,
 ) -> str:
-    """Render ``sipp/<name>`` (the agent phone, the caller load; the caller is cti.sipp's)."""
+    """Render ``sipp_scenarios/<name>`` (the agent phone, the caller load; the
+    caller is cti.sipp's)."""
     return scenarios.render_scenario(SCENARIO_DIR / name, values, blocks)
 
 

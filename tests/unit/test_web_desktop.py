@@ -518,21 +518,29 @@ async def test_screen_pop_carries_customer_history_and_followups(desk: Desk) -> 
     await ws.close()
 
 
-async def test_a_caller_who_passed_the_pin_check_pops_verified_and_its_cdr_says_so(
-    desk: Desk,
-) -> None:
+async def pop_after_the_pin_check(
+    desk: Desk, call_id: str, verified: bool
+) -> tuple[aiohttp.ClientWebSocketResponse, Any]:
+    """Agent 1001 ready with its socket; a caller whose PIN check ended ``verified``
+    queues and rings 1001. The socket and the screen-pop on it."""
     token = await desk.login("1001")
     await desk.post("/api/agent/state", token, {"state": "ready"})
     ws = await desk.client.ws_connect("/ws", headers={"Authorization": f"Bearer {token}"})
     await next_of_type(ws, "hello")
     t = desk.now[0]
     desk.play(
-        ev.CallStarted("v1", "PJSIP/trunk-v1", "15550100001", "", t),
-        ev.IdentityChecked("v1", True),
-        ev.CallQueued("v1", "billing", 1, t + 1),
-        ev.AgentRang("v1", "1001", "billing", t + 2),
+        ev.CallStarted(call_id, f"PJSIP/trunk-{call_id}", "15550100001", "", t),
+        ev.IdentityChecked(call_id, verified),
+        ev.CallQueued(call_id, "billing", 1, t + 1),
+        ev.AgentRang(call_id, "1001", "billing", t + 2),
     )
-    pop = await next_of_type(ws, "screen.pop")
+    return ws, await next_of_type(ws, "screen.pop")
+
+
+async def test_a_caller_who_passed_the_pin_check_pops_verified_and_its_cdr_says_so(
+    desk: Desk,
+) -> None:
+    ws, pop = await pop_after_the_pin_check(desk, "v1", True)
     assert (pop["call_id"], pop["verified"]) == ("v1", True)
     # the page's resync shows it the same way
     await ws.send_json({"type": "resync"})
@@ -547,18 +555,7 @@ async def test_a_caller_who_passed_the_pin_check_pops_verified_and_its_cdr_says_
 
 
 async def test_a_caller_who_failed_the_pin_check_pops_not_verified(desk: Desk) -> None:
-    token = await desk.login("1001")
-    await desk.post("/api/agent/state", token, {"state": "ready"})
-    ws = await desk.client.ws_connect("/ws", headers={"Authorization": f"Bearer {token}"})
-    await next_of_type(ws, "hello")
-    t = desk.now[0]
-    desk.play(
-        ev.CallStarted("v2", "PJSIP/trunk-v2", "15550100001", "", t),
-        ev.IdentityChecked("v2", False),
-        ev.CallQueued("v2", "billing", 1, t + 1),
-        ev.AgentRang("v2", "1001", "billing", t + 2),
-    )
-    pop = await next_of_type(ws, "screen.pop")
+    ws, pop = await pop_after_the_pin_check(desk, "v2", False)
     assert (pop["call_id"], pop["verified"]) == ("v2", False)
     await ws.close()
 
