@@ -58,13 +58,7 @@ sys.path.insert(0, str(ROOT))
 from cti.config import Settings  # noqa: E402
 from cti.db.models import CallRecord  # noqa: E402
 from cti.server import running_hotline  # noqa: E402
-from tests.support.pbx_load import (  # noqa: E402
-    add_caller_load_options,
-    asterisk,
-    caller_load,
-    load_callers,
-    scratch_settings,
-)
+from tests.support import pbx_load  # noqa: E402
 from tests.support.waiting import wait_until  # noqa: E402
 
 #: (digits, IVR path, queue) a caller's choice leads to in ivr/flows/hotline.yaml
@@ -84,18 +78,20 @@ def pct(values: list[float], p: float) -> float:
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=200)
-    add_caller_load_options(parser, rate=40.0, hold_s=12.0, hold_help="time in queue per caller")
+    pbx_load.add_caller_load_options(
+        parser, rate=40.0, hold_s=12.0, hold_help="time in queue per caller"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        settings = scratch_settings(Path(tmp))
-        async with asterisk(settings):
+        settings = pbx_load.scratch_settings(Path(tmp))
+        async with pbx_load.asterisk(settings):
             result = await load(settings, args)
     print(json.dumps(result))
 
 
 async def load(settings: Settings, args: argparse.Namespace) -> dict[str, object]:
     calls: int = args.calls
-    callers = load_callers(calls, [digits for digits, _, _ in CHOICES])
+    callers = pbx_load.load_callers(calls, [digits for digits, _, _ in CHOICES])
     expected = {number: CHOICES[n % len(CHOICES)] for n, (number, _) in enumerate(callers)}
     async with running_hotline(settings) as running:
         core = running.hotline.core
@@ -112,7 +108,7 @@ async def load(settings: Settings, args: argparse.Namespace) -> dict[str, object
         sampler = asyncio.create_task(sample())
         started = time.perf_counter()
         try:
-            async with caller_load(settings, callers, args) as callers_load:
+            async with pbx_load.caller_load(settings, callers, args) as callers_load:
                 result = await callers_load.wait()
             with contextlib.suppress(AssertionError):
                 await wait_until(lambda: not core.calls, within=60, what="every call to end")

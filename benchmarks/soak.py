@@ -96,14 +96,8 @@ from cti.auth import hash_password  # noqa: E402
 from cti.config import Settings  # noqa: E402
 from cti.db.models import User  # noqa: E402
 from cti.demo import DEMO_AGENTS, DemoSecrets  # noqa: E402
-from tests.support.pbx_load import (  # noqa: E402
-    add_caller_load_options,
-    asterisk,
-    caller_load,
-    load_callers,
-    scratch_settings,
-    seed_database,
-)
+from tests.support import pbx_load  # noqa: E402
+from tests.support.client_procs import start_client  # noqa: E402
 from tests.support.sipp import AgentPhone, agent_port  # noqa: E402
 
 #: digits a caller presses (language, menu): English/Mandarin x billing/technical
@@ -181,18 +175,7 @@ async def start_clients(
         for who, token, count in sessions:
             first = count * p // procs
             share.append((who, token, first, count * (p + 1) // procs - first))
-        client = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            CLIENT,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            limit=1 << 26,
-        )
-        assert client.stdin
-        client.stdin.write((json.dumps({"url": url, "sessions": share}) + "\n").encode())
-        await client.stdin.drain()
-        clients.append(client)
+        clients.append(await start_client(CLIENT, {"url": url, "sessions": share}))
     return clients
 
 
@@ -422,7 +405,7 @@ def recording_present(path: str | None) -> bool:
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--minutes", type=float, default=10.0, help="time calls are placed")
-    add_caller_load_options(
+    pbx_load.add_caller_load_options(
         parser, rate=5.0, hold_s=55.0, hold_help="caller stays after its digits"
     )
     parser.add_argument("--agents", type=int, default=10, help="agents 1001.. (at most 10)")
@@ -442,15 +425,15 @@ async def main() -> None:
         agent_port(agent)  # a static contact exists for it
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
-        settings = scratch_settings(
+        settings = pbx_load.scratch_settings(
             base,
             # the benchmark's 1,000 sockets: more than the default limits allow
             web_sessions_per_user=8,
             web_sockets_per_session=max(args.agent_sockets, args.supervisor_sockets, 4),
         )
         demo = DemoSecrets.generate(secrets.token_urlsafe(12))
-        await seed_database(settings, demo, extra_agents(demo, agents))
-        async with asterisk(settings):
+        await pbx_load.seed_database(settings, demo, extra_agents(demo, agents))
+        async with pbx_load.asterisk(settings):
             result = await soak(settings, demo, agents, args, base / "hotline.db")
     print(json.dumps(result))
 
@@ -475,7 +458,7 @@ async def soak(
         "web_sockets_per_session",
     ]
     calls = max(1, round(args.rate * args.minutes * 60))
-    callers = load_callers(calls, CHOICES)
+    callers = pbx_load.load_callers(calls, CHOICES)
     watch = AmiWatch()
     phones = [
         AgentPhone(agent_port(a), answer_after_s=args.answer_s, hangup_after_s=args.talk_s)
@@ -520,7 +503,7 @@ async def soak(
 
         sampler = asyncio.create_task(sample_rss())
         try:
-            async with caller_load(settings, callers, args) as load:
+            async with pbx_load.caller_load(settings, callers, args) as load:
                 result = await load.wait()
             async with asyncio.timeout(120):  # Asterisk ends every call
                 await watch.idle.wait()

@@ -3,9 +3,6 @@ agent page uses them, and waits on the agent's state in the CTI's core."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,6 +12,9 @@ import aiohttp
 from cti.domain.model import AgentState
 from cti.server import Running
 from tests.support.waiting import wait_until
+from tests.support.ws_frames import Frames, next_of_type
+
+__all__ = ["Agent", "Frames", "login", "next_of_type", "ready_in_asterisk", "set_state", "talking"]
 
 
 async def login(http: aiohttp.ClientSession, base: str, user: str, password: str) -> str:
@@ -66,44 +66,6 @@ class Agent:
                 yield frames
             finally:
                 frames.reader.cancel()
-
-
-class Frames:
-    """Every frame a WebSocket receives, with its arrival time (``time.time``, the
-    clock of Asterisk's event timestamps)."""
-
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        self.ws = ws
-        self.queue: asyncio.Queue[tuple[float, dict[str, Any]] | None] = asyncio.Queue()
-        self.reader = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        async for msg in self.ws:
-            if msg.type == aiohttp.WSMsgType.TEXT:
-                self.queue.put_nowait((time.time(), json.loads(msg.data)))
-        self.queue.put_nowait(None)
-
-    async def next(self, kind: str, within: float) -> tuple[float, Any]:
-        """(arrival time, data) of the next frame of type ``kind`` (others are skipped)."""
-        async with asyncio.timeout(within):
-            while True:
-                item = await self.queue.get()
-                assert item is not None, f"the socket closed ({self.ws.close_code})"
-                at, frame = item
-                if frame["type"] == kind:
-                    return at, frame["data"]
-
-
-async def next_of_type(ws: aiohttp.ClientWebSocketResponse, kind: str, within: float) -> Any:
-    """The data of the next frame of type ``kind`` (other frames are skipped)."""
-    async with asyncio.timeout(within):
-        while True:
-            msg = await ws.receive()
-            assert msg.type == aiohttp.WSMsgType.TEXT, msg
-            data = json.loads(msg.data)
-            assert data["v"] == 1
-            if data["type"] == kind:
-                return data["data"]
 
 
 async def ready_in_asterisk(running: Running, agent: str) -> None:

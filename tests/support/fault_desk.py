@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from cti.db.models import CallRecord
 from cti.db.repository import Repository
-from tests.support.agent_client import Frames
+from tests.support.ws_frames import Frames
 
 
 async def next_of_type(frames: Frames, kind: str, within: float) -> Any:

@@ -26,8 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import aiohttp
 
@@ -36,6 +35,7 @@ from cti.demo import DemoSecrets
 from tests.support.agent_client import Agent, Frames
 from tests.support.cti_process import CtiProcess
 from tests.support.fault_desk import next_of_type, percentile
+from tests.support.lifecycle import StartStop
 from tests.support.pbx_fixture import RawAmi
 from tests.support.sipp import AgentPhone, CallHandle, agent_port, start_call
 
@@ -60,7 +60,7 @@ class FloodResult:
         return count / self.seconds if self.seconds else 0.0
 
 
-class Flood:
+class Flood(StartStop):
     """``processes`` flooders at ``rate`` wrong logins per second in all, from
     ``addresses`` source addresses (split between them), cycling ``usernames``.
     They run ``nice`` lower in CPU priority: an attacker's clients run on
@@ -108,7 +108,7 @@ class Flood:
                 self._answers.notify_all()
         return ""
 
-    async def __aenter__(self) -> Self:
+    async def start(self) -> None:
         loop = asyncio.get_running_loop()
         for i in range(self.processes):
             proc = await asyncio.create_subprocess_exec(
@@ -136,14 +136,16 @@ class Flood:
             assert line.strip() == b"ready", f"a flooder did not start: {line!r}"
         self._readers = [asyncio.create_task(self._read(proc)) for proc in self._procs]
         self._started = loop.time()
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def stop(self) -> FloodResult:
+        """Stop the flooders; what the server answered them, in ``result``."""
+        return await self._stop(report=True)
+
+    async def abort(self) -> FloodResult:
+        """Stop the flooders without reading their reports (the block failed)."""
+        return await self._stop(report=False)
+
+    async def _stop(self, *, report: bool) -> FloodResult:
         self.result.seconds = asyncio.get_running_loop().time() - self._started
         try:
             for proc in self._procs:
@@ -153,12 +155,12 @@ class Flood:
             for reader in self._readers:
                 async with asyncio.timeout(60):
                     line = await reader
-                if exc_type is None:
-                    report: dict[str, Any] = json.loads(line)
-                    self.result.sent += report["sent"]
-                    self.result.skipped += report["skipped"]
-                    self.result.statuses.update({int(k): v for k, v in report["statuses"].items()})
-                    self.result.errors.update(report["errors"])
+                if report:
+                    figures: dict[str, Any] = json.loads(line)
+                    self.result.sent += figures["sent"]
+                    self.result.skipped += figures["skipped"]
+                    self.result.statuses.update({int(k): v for k, v in figures["statuses"].items()})
+                    self.result.errors.update(figures["errors"])
         finally:
             for reader in self._readers:
                 reader.cancel()
@@ -166,6 +168,7 @@ class Flood:
                 if proc.returncode is None:
                     proc.kill()
                 await proc.wait()
+        return self.result
 
 
 def flood_addresses(count: int) -> list[str]:

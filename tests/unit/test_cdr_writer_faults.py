@@ -32,8 +32,8 @@ from cti.db.repository import AgentDisposition, Repository, create_schema, make_
 from cti.service import Hotline
 from cti.service.records import LATE_DISPOSITION_TRIES, CallbackWrite
 from cti.web.hub import Hub
-from tests.unit.test_pending_callbacks_store import PENDING, cdr
-from tests.unit.test_web_desktop import StubAmi
+from tests.support.call_records import PENDING, cdr
+from tests.support.stub_service import StubAmi
 
 
 @pytest.fixture

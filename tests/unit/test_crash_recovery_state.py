@@ -17,8 +17,8 @@ from cti.domain import effects as fx
 from cti.domain import events as ev
 from cti.domain.callcenter import CallCenter, PbxChannel, PbxSnapshot
 from cti.domain.model import Disposition
+from tests.support.call_records import cdr
 from tests.unit.test_cdr_backfill import line
-from tests.unit.test_pending_callbacks_store import cdr
 from tests.unit.test_web_desktop import Desk, desk  # noqa: F401  (fixture)
 
 REC = "/var/spool/asterisk/monitor/hotline/1764000000.5.wav"

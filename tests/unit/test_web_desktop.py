@@ -7,8 +7,6 @@ produce); AMI actions the desktop sends are recorded by the stub.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,69 +15,42 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 
-from cti.ami.client import AmiError
 from cti.auth import SessionStore
 from cti.config import Settings
-from cti.db.repository import Repository, create_schema, make_engine
-from cti.demo import DemoSecrets, seed_demo
+from cti.db.repository import make_engine
 from cti.domain import events as ev
 from cti.domain.model import AgentState
 from cti.service import Hotline, HttpCrm
-from cti.web.app import SESSIONS, build_app
+from cti.web.app import SESSIONS
 from cti.web.hub import Hub
+from tests.support.stub_service import (
+    PASSWORD,
+    T0,
+    Client,
+    StubAmi,
+    login_token,
+    seeded,
+    serving,
+)
 from tests.support.waiting import wait_until
+from tests.support.ws_frames import next_of_type
 
-PASSWORD = "correct horse"
-SUPERVISOR_PASSWORD = "battery staple"  # the demo's supervisor has a password of its own
 TTL = 3600
-
-
-class StubAmi:
-    """Records actions and answers them with Success (or refuses them all)."""
-
-    generation = 1
-
-    def __init__(self) -> None:
-        self.actions: list[dict[str, str]] = []
-        self.refuse: str | None = None
-        # what the operations metrics read of the AMI client: never connected
-        self.logged_in = asyncio.Event()
-        self.events: asyncio.Queue[Any] = asyncio.Queue()
-
-    async def action(self, fields: dict[str, Any], *, answer_within: float | None = None) -> Any:
-        self.actions.append({k: str(v) for k, v in fields.items()})
-        if self.refuse:
-            raise AmiError(self.refuse)
-        return {"Response": "Success"}
-
-    async def list_action(self, fields: dict[str, Any], **_: Any) -> list[dict[str, str]]:
-        self.actions.append({k: str(v) for k, v in fields.items()})
-        return []
-
-    def named(self, action: str) -> list[dict[str, str]]:
-        return [a for a in self.actions if a.get("Action") == action]
 
 
 @dataclass
 class Desk:
     hotline: Hotline
     ami: StubAmi
-    client: TestClient[web.Request, web.Application]
-    now: list[float] = field(default_factory=lambda: [1_800_000_000.0])
+    client: Client
+    now: list[float] = field(default_factory=lambda: [T0])
 
     def advance(self, seconds: float) -> None:
         self.now[0] += seconds
 
     async def login(self, user: str, password: str | None = None) -> str:
-        if password is None:
-            password = SUPERVISOR_PASSWORD if user == "supervisor" else PASSWORD
-        async with self.client.post(
-            "/api/login", json={"username": user, "password": password}
-        ) as r:
-            assert r.status == 200, await r.text()
-            return str((await r.json())["token"])
+        return await login_token(self.client, user, password)
 
     async def post(self, path: str, token: str, body: dict[str, Any] | None = None) -> Any:
         async with self.client.post(
@@ -120,44 +91,15 @@ async def desk(tmp_path: Path, db_url: str) -> AsyncIterator[Desk]:
         recordings_dir=tmp_path / "recordings",
     )
     engine = make_engine(settings.effective_database_url)
-    await create_schema(engine)
-    repository = Repository(engine)
-    demo = dataclasses.replace(
-        DemoSecrets.generate(PASSWORD), supervisor_password=SUPERVISOR_PASSWORD
-    )
-    await seed_demo(repository, demo)
-    now = [1_800_000_000.0]
-    ami = StubAmi()
-    hotline = Hotline(settings, repository, ami, Hub(), clock=lambda: now[0])  # type: ignore[arg-type]
-    await hotline.load_agents()
-    service = asyncio.create_task(hotline.run(follow_ami=False))
-    await hotline.started.wait()
-    client = TestClient(
-        TestServer(
-            build_app(
-                hotline.desk, SessionStore(settings.session_ttl_s), hotline.supervision, hotline.qa
-            )
-        )
-    )
-    await client.start_server()
     try:
-        yield Desk(hotline, ami, client, now)
+        repository = await seeded(engine)
+        now = [T0]
+        ami = StubAmi()
+        hotline = Hotline(settings, repository, ami, Hub(), clock=lambda: now[0])  # type: ignore[arg-type]
+        async with serving(hotline, SessionStore(settings.session_ttl_s)) as client:
+            yield Desk(hotline, ami, client, now)
     finally:
-        await client.close()
-        hotline.stop()
-        await service
         await engine.dispose()
-
-
-async def next_of_type(ws: aiohttp.ClientWebSocketResponse, kind: str, within: float = 5) -> Any:
-    async with asyncio.timeout(within):
-        while True:
-            msg = await ws.receive()
-            assert msg.type == aiohttp.WSMsgType.TEXT, msg
-            data = json.loads(msg.data)
-            assert data["v"] == 1
-            if data["type"] == kind:
-                return data["data"]
 
 
 # --------------------------------------------------------------------------- login
