@@ -366,9 +366,10 @@ async def main() -> None:
             pg_engine = await fill(url, calls, log)
             print(f"stored in PostgreSQL in {time.perf_counter() - started:.1f} s", file=sys.stderr)
             # the reports are timed in a process holding what a server holds, not
-            # the generator's million rows (they would lengthen every collection)
+            # the generator's million rows (they would lengthen every collection),
+            # with the collector set as `hotline serve` sets it once it is up
             del calls, log
-            gc.collect()
+            settle_heap()
             sqlite = await time_reports(engine, day, options)
             await engine.dispose()
             print(f"SQLite: {sqlite}", file=sys.stderr)
