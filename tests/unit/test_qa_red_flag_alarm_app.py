@@ -7,13 +7,9 @@ which tags the escalation reader hands the wallboard."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-import aiohttp
 
 from cti.db.models import CallRecord, CallTag
 from cti.db.repository import create_schema, make_engine
@@ -64,17 +60,6 @@ async def transcribed(board: Board, call_id: str, said: str, when: float) -> lis
     return [t.tag for t in tags]
 
 
-async def next_board(
-    view: BoardView, ws: aiohttp.ClientWebSocketResponse, check: Any, within: float
-) -> Any:
-    async with asyncio.timeout(within):
-        while True:
-            msg = await ws.receive()
-            assert msg.type == aiohttp.WSMsgType.TEXT, msg
-            if view.take(json.loads(msg.data)) and check(view.data):
-                return view.data
-
-
 async def test_red_flagged_calls_raise_the_alarm_on_the_wallboard_and_it_clears_later(
     tmp_path: Path, db_url: str
 ) -> None:
@@ -106,7 +91,7 @@ async def raise_and_clear(board: Board, posted: list[dict[str, Any]]) -> None:
         assert board.hotline.wallboard.alarms.active == {}
         tags = await transcribed(board, "c2", "this is unacceptable I will complain", T0 + 30)
         assert "complaint" in tags
-        data = await next_board(view, ws, lambda d: bool(d["alarms"]), 5.0)
+        data = await view.until(ws, lambda d: bool(d["alarms"]), 5.0)
         (alarm,) = data["alarms"]
         assert (alarm["rule"], alarm["kind"], alarm["queue"], alarm["value"]) == (
             "red-flags",
@@ -130,7 +115,7 @@ async def raise_and_clear(board: Board, posted: list[dict[str, Any]]) -> None:
         assert "qa_red_flags of queue billing is 2" in raised["text"]
         # ten minutes on, both calls left the window: the clock clears it
         board.now[0] = T0 + 631
-        data = await next_board(view, ws, lambda d: not d["alarms"], 5.0)
+        data = await view.until(ws, lambda d: not d["alarms"], 5.0)
         assert [(a["rule"], a["active"]) for a in data["recent_alarms"]] == [
             ("red-flags", False),
             ("red-flags", True),

@@ -54,13 +54,7 @@ VIEWS: dict[int, BoardView] = {}  # by socket: the board its page would hold
 async def next_update(
     ws: aiohttp.ClientWebSocketResponse, check: Callable[[Any], bool], within: float
 ) -> Any:
-    view = VIEWS.setdefault(id(ws), BoardView())
-    async with asyncio.timeout(within):
-        while True:
-            msg = await ws.receive()
-            assert msg.type == aiohttp.WSMsgType.TEXT, msg
-            if view.take(json.loads(msg.data)) and check(view.data):
-                return view.data
+    return await VIEWS.setdefault(id(ws), BoardView()).until(ws, check, within)
 
 
 def queue_of(data: Any, name: str) -> Any:
