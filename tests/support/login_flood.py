@@ -32,12 +32,13 @@ import aiohttp
 
 from cti.config import Settings
 from cti.demo import DemoSecrets
-from tests.support.agent_client import Agent, Frames
+from tests.support.agent_client import Agent
 from tests.support.cti_process import CtiProcess
 from tests.support.fault_desk import next_of_type, percentile
 from tests.support.lifecycle import StartStop
 from tests.support.pbx_fixture import RawAmi
 from tests.support.sipp import AgentPhone, CallHandle, agent_port, start_call
+from tests.support.ws_frames import Frames
 
 FLOODER = Path(__file__).with_name("login_flooder.py")
 
