@@ -146,8 +146,7 @@ async def test_a_pending_disposition_survives_a_restart(db_file: str) -> None:
 async def test_pending_is_answered_only_once_the_disposition_is_stored(
     desk: Desk,  # noqa: F811
 ) -> None:
-    token = await desk.login("1001")
-    await desk.post("/api/agent/state", token, {"state": "ready"})
+    token = await desk.ready("1001")
     desk.ring("c9", "1001")
     desk.answer("c9", "1001")
     status, body = await desk.post(

@@ -52,6 +52,12 @@ class Desk:
     async def login(self, user: str, password: str | None = None) -> str:
         return await login_token(self.client, user, password)
 
+    async def ready(self, agent: str) -> str:
+        """``agent`` logged in and asked to be ready; its session token."""
+        token = await self.login(agent)
+        await self.post("/api/agent/state", token, {"state": "ready"})
+        return token
+
     async def post(self, path: str, token: str, body: dict[str, Any] | None = None) -> Any:
         async with self.client.post(
             path, json=body or {}, headers={"Authorization": f"Bearer {token}"}
@@ -81,6 +87,12 @@ class Desk:
     def hang_up(self, call_id: str, agent: str) -> None:
         t = self.now[0] + 30
         self.play(ev.AgentCallCompleted(call_id, agent, t), ev.CallEnded(call_id, t, "Normal"))
+
+    def talk(self, call_id: str, agent: str) -> None:
+        """A call rung to ``agent``, answered and hung up."""
+        self.ring(call_id, agent)
+        self.answer(call_id, agent)
+        self.hang_up(call_id, agent)
 
 
 @pytest.fixture
@@ -259,16 +271,14 @@ async def test_acting_on_another_agents_call_is_refused(desk: Desk) -> None:
 
 
 async def test_a_ringing_call_cannot_be_acted_on_before_it_is_answered(desk: Desk) -> None:
-    token = await desk.login("1001")
-    await desk.post("/api/agent/state", token, {"state": "ready"})
+    token = await desk.ready("1001")
     desk.ring("c1", "1001")
     status, answer = await desk.post("/api/calls/c1/hangup", token)
     assert (status, answer["error"]) == (403, "not_your_call")
 
 
 async def test_disposition_during_the_call_is_stored_with_the_cdr(desk: Desk) -> None:
-    token = await desk.login("1001")
-    await desk.post("/api/agent/state", token, {"state": "ready"})
+    token = await desk.ready("1001")
     desk.ring("c1", "1001")
     desk.answer("c1", "1001")
     status, body = await desk.post(
@@ -295,8 +305,7 @@ async def test_disposition_during_the_call_is_stored_with_the_cdr(desk: Desk) ->
 
 
 async def test_disposition_between_call_end_and_cdr_commit_is_not_lost(desk: Desk) -> None:
-    token = await desk.login("1001")
-    await desk.post("/api/agent/state", token, {"state": "ready"})
+    token = await desk.ready("1001")
     desk.ring("c1", "1001")
     desk.answer("c1", "1001")
     desk.hang_up("c1", "1001")  # the CDR is on its way to the writer, not committed
@@ -320,8 +329,7 @@ async def test_disposition_code_must_be_a_known_one(desk: Desk) -> None:
 
 
 async def test_blind_transfer_to_a_queue_sends_the_caller_back_to_waiting(desk: Desk) -> None:
-    token = await desk.login("1001")
-    await desk.post("/api/agent/state", token, {"state": "ready"})
+    token = await desk.ready("1001")
     desk.ring("c1", "1001")
     desk.answer("c1", "1001")
     status, body = await desk.post("/api/calls/c1/transfer", token, {"queue": "nowhere"})
@@ -411,12 +419,9 @@ async def test_websocket_needs_a_session_and_an_allowed_origin(desk: Desk) -> No
 
 
 async def test_screen_pop_carries_customer_history_and_followups(desk: Desk) -> None:
-    token = await desk.login("1001")
-    await desk.post("/api/agent/state", token, {"state": "ready"})
+    token = await desk.ready("1001")
     # an earlier call of the same customer, with its disposition
-    desk.ring("c0", "1001")
-    desk.answer("c0", "1001")
-    desk.hang_up("c0", "1001")
+    desk.talk("c0", "1001")
     await desk.hotline.drain()
     await desk.post(
         "/api/calls/c0/disposition", token, {"disposition": "follow_up", "notes": "refund promised"}
@@ -465,8 +470,7 @@ async def pop_after_the_pin_check(
 ) -> tuple[aiohttp.ClientWebSocketResponse, Any]:
     """Agent 1001 ready with its socket; a caller whose PIN check ended ``verified``
     queues and rings 1001. The socket and the screen-pop on it."""
-    token = await desk.login("1001")
-    await desk.post("/api/agent/state", token, {"state": "ready"})
+    token = await desk.ready("1001")
     ws = await desk.client.ws_connect("/ws", headers={"Authorization": f"Bearer {token}"})
     await next_of_type(ws, "hello")
     t = desk.now[0]
@@ -503,11 +507,8 @@ async def test_a_caller_who_failed_the_pin_check_pops_not_verified(desk: Desk) -
 
 
 async def test_hello_after_a_drop_offers_the_call_still_without_disposition(desk: Desk) -> None:
-    token = await desk.login("1001")
-    await desk.post("/api/agent/state", token, {"state": "ready"})
-    desk.ring("c1", "1001")
-    desk.answer("c1", "1001")
-    desk.hang_up("c1", "1001")
+    token = await desk.ready("1001")
+    desk.talk("c1", "1001")
     ws = await desk.client.ws_connect("/ws", headers={"Authorization": f"Bearer {token}"})
     hello = await next_of_type(ws, "hello")
     assert hello["call"] is None
@@ -521,13 +522,10 @@ async def test_hello_after_a_drop_offers_the_call_still_without_disposition(desk
 
 async def test_wrap_up_countdown_is_published(desk: Desk) -> None:
     desk.hotline.core.agents["1001"].wrap_up_s = 30
-    token = await desk.login("1001")
-    await desk.post("/api/agent/state", token, {"state": "ready"})
+    token = await desk.ready("1001")
     ws = await desk.client.ws_connect("/ws", headers={"Authorization": f"Bearer {token}"})
     await next_of_type(ws, "hello")
-    desk.ring("c1", "1001")
-    desk.answer("c1", "1001")
-    desk.hang_up("c1", "1001")
+    desk.talk("c1", "1001")
     while (state := await next_of_type(ws, "agent.state"))["state"] != "wrap_up":
         pass
     # the call ended at now + 30 (see Desk.hang_up): 30 s of wrap-up from then
@@ -555,8 +553,7 @@ async def test_slow_or_failing_crm_never_holds_the_pop_back(desk: Desk, fails: b
     crm = SlowCrm()
     crm.fail = fails
     desk.hotline.desktop.crm = crm
-    token = await desk.login("1001")
-    await desk.post("/api/agent/state", token, {"state": "ready"})
+    token = await desk.ready("1001")
     ws = await desk.client.ws_connect("/ws", headers={"Authorization": f"Bearer {token}"})
     await next_of_type(ws, "hello")
     desk.ring("c1", "1001")
