@@ -44,14 +44,12 @@ import argparse
 import asyncio
 import contextlib
 import json
-import secrets
 import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
-from pydantic import SecretStr
 from sqlalchemy import select
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,10 +57,8 @@ sys.path.insert(0, str(ROOT))
 
 from cti.config import Settings  # noqa: E402
 from cti.db.models import CallRecord  # noqa: E402
-from cti.pbx import runtime  # noqa: E402
 from cti.server import running_hotline  # noqa: E402
-from tests.support.pbx_fixture import free_tcp_port, free_udp_port  # noqa: E402
-from tests.support.sipp import AUDIO_PCAP, CallerLoad  # noqa: E402
+from tests.support import pbx_load  # noqa: E402
 from tests.support.waiting import wait_until  # noqa: E402
 
 #: (digits, IVR path, queue) a caller's choice leads to in ivr/flows/hotline.yaml
@@ -82,44 +78,20 @@ def pct(values: list[float], p: float) -> float:
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=200)
-    parser.add_argument("--rate", type=float, default=40.0, help="new calls per second")
-    parser.add_argument("--hold-s", type=float, default=12.0, help="time in queue per caller")
-    parser.add_argument(
-        "--dtmf-delay-s", type=float, default=2.0, help="answer to the language digit"
-    )
-    parser.add_argument(
-        "--dtmf-gap-s", type=float, default=4.0, help="language digit to the menu digit"
-    )
-    parser.add_argument(
-        "--no-audio", action="store_true", help="callers send no RTP (DTMF is SIP INFO anyway)"
-    )
-    parser.add_argument(
-        "--sipp-nice", type=int, default=10, help="priority of the load generator (nice)"
+    pbx_load.add_caller_load_options(
+        parser, rate=40.0, hold_s=12.0, hold_help="time in queue per caller"
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        base = Path(tmp)
-        settings = Settings(
-            ami_port=free_tcp_port(),
-            ami_secret=SecretStr(secrets.token_urlsafe(24)),
-            sip_port=free_udp_port(),
-            agi_port=free_tcp_port(),
-            web_port=free_tcp_port(),
-            asterisk_run_dir=base / "run",
-            recordings_dir=base / "recordings",
-            database_url=f"sqlite+aiosqlite:///{base / 'hotline.db'}",
-        )
-        await asyncio.to_thread(runtime.start, settings)
-        try:
+        settings = pbx_load.scratch_settings(Path(tmp))
+        async with pbx_load.asterisk(settings):
             result = await load(settings, args)
-        finally:
-            await asyncio.to_thread(runtime.stop, settings)
     print(json.dumps(result))
 
 
 async def load(settings: Settings, args: argparse.Namespace) -> dict[str, object]:
     calls: int = args.calls
-    callers = [(f"1555{n:07d}", CHOICES[n % len(CHOICES)][0]) for n in range(calls)]
+    callers = pbx_load.load_callers(calls, [digits for digits, _, _ in CHOICES])
     expected = {number: CHOICES[n % len(CHOICES)] for n, (number, _) in enumerate(callers)}
     async with running_hotline(settings) as running:
         core = running.hotline.core
@@ -136,16 +108,7 @@ async def load(settings: Settings, args: argparse.Namespace) -> dict[str, object
         sampler = asyncio.create_task(sample())
         started = time.perf_counter()
         try:
-            async with CallerLoad(
-                settings.sip_port,
-                callers,
-                rate=args.rate,
-                dtmf_delay_s=args.dtmf_delay_s,
-                dtmf_gap_s=args.dtmf_gap_s,
-                hold_s=args.hold_s,
-                audio=None if args.no_audio else AUDIO_PCAP,
-                nice=args.sipp_nice,
-            ) as callers_load:
+            async with pbx_load.caller_load(settings, callers, args) as callers_load:
                 result = await callers_load.wait()
             with contextlib.suppress(AssertionError):
                 await wait_until(lambda: not core.calls, within=60, what="every call to end")

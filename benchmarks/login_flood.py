@@ -42,7 +42,6 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
-from pydantic import SecretStr
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -51,18 +50,13 @@ from cti.auth import SessionStore  # noqa: E402
 from cti.config import Settings  # noqa: E402
 from cti.db.repository import Repository, create_schema, make_engine  # noqa: E402
 from cti.demo import DemoSecrets, seed_demo  # noqa: E402
-from cti.pbx import runtime  # noqa: E402
 from cti.service import Hotline  # noqa: E402
 from cti.web import login_guard  # noqa: E402
 from cti.web.app import build_app  # noqa: E402
 from cti.web.hub import Hub  # noqa: E402
 from tests.support.login_flood import calls_with_and_without_flood  # noqa: E402
-from tests.support.pbx_fixture import (  # noqa: E402
-    RawAmi,
-    free_tcp_port,
-    free_udp_port,
-    site_files,
-)
+from tests.support.pbx_fixture import Pbx, free_udp_port, site_files  # noqa: E402
+from tests.support.pbx_load import asterisk, scratch_settings, seed_database  # noqa: E402
 
 
 class NoAmi:
@@ -141,49 +135,31 @@ async def main(rate: float, seconds: float, inline: bool) -> dict[str, Any]:
 async def on_pbx(calls: int, rate: float, addresses: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
-        settings = Settings(
-            ami_port=free_tcp_port(),
-            ami_secret=SecretStr(secrets.token_urlsafe(24)),
-            sip_port=free_udp_port(),
-            agi_port=free_tcp_port(),
-            web_port=free_tcp_port(),
+        settings = scratch_settings(
+            base,
             trunk_host=f"127.0.0.1:{free_udp_port()}",
-            asterisk_run_dir=base / "run",
-            recordings_dir=base / "recordings",
-            database_url=f"sqlite+aiosqlite:///{base / 'hotline.db'}",
             ami_ping_interval_s=1.0,
             ami_ping_timeout_s=2.0,
         )
         demo = DemoSecrets.generate(secrets.token_urlsafe(12))
-        engine = make_engine(settings.effective_database_url)
-        await create_schema(engine)
-        await seed_demo(Repository(engine), demo)
-        await engine.dispose()
-        await asyncio.to_thread(runtime.start, settings, extra_files=site_files(settings))
-        try:
-            ami = await RawAmi.login(
-                settings.ami_host,
-                settings.ami_port,
-                settings.ami_user,
-                settings.ami_secret.get_secret_value(),
-                events="call",
+        await seed_database(settings, demo)
+        async with (
+            asterisk(settings, extra_files=site_files(settings)),
+            await Pbx(settings).ami(events="call") as ami,
+        ):
+            run = await calls_with_and_without_flood(
+                settings,
+                ami,
+                demo,
+                base / "serve.log",
+                agents=("1001", "1002"),
+                calls=calls,
+                gap_s=0.7,
+                rate=rate,
+                addresses=addresses,
+                usernames=("1001", "1002", "1003", "1004", "supervisor", "qa")
+                + tuple(f"ghost{n}" for n in range(6)),
             )
-            async with ami:
-                run = await calls_with_and_without_flood(
-                    settings,
-                    ami,
-                    demo,
-                    base / "serve.log",
-                    agents=("1001", "1002"),
-                    calls=calls,
-                    gap_s=0.7,
-                    rate=rate,
-                    addresses=addresses,
-                    usernames=("1001", "1002", "1003", "1004", "supervisor", "qa")
-                    + tuple(f"ghost{n}" for n in range(6)),
-                )
-        finally:
-            await asyncio.to_thread(runtime.stop, settings)
     return {"mode": "pbx", "calls_per_phase": calls, "flood_rate": rate, **run.figures()}
 
 

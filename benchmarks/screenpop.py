@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from cti.config import Settings  # noqa: E402
 from cti.server import Running, running_hotline  # noqa: E402
+from tests.support.client_procs import start_client  # noqa: E402
 
 
 def free_port() -> int:
@@ -169,19 +170,8 @@ async def phase(
     stuck_tokens = [
         running.sessions.open("supervisor", "supervisor", time.time()).token for _ in range(stuck)
     ]
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        CLIENT,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        limit=1 << 26,
-    )
+    proc = await start_client(CLIENT, {"url": url, "tokens": tokens, "stuck_tokens": stuck_tokens})
     assert proc.stdin and proc.stdout
-    proc.stdin.write(
-        (json.dumps({"url": url, "tokens": tokens, "stuck_tokens": stuck_tokens}) + "\n").encode()
-    )
-    await proc.stdin.drain()
     async with asyncio.timeout(120):
         assert (await proc.stdout.readline()).strip() == b"ready"
     sent: dict[str, float] = {}

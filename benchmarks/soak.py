@@ -114,11 +114,10 @@ sys.path.insert(0, str(ROOT))
 from cti.auth import hash_password  # noqa: E402
 from cti.config import Settings  # noqa: E402
 from cti.db.models import User  # noqa: E402
-from cti.db.repository import Repository, create_schema, make_engine  # noqa: E402
-from cti.demo import DEMO_AGENTS, DemoSecrets, seed_demo  # noqa: E402
-from cti.pbx import runtime  # noqa: E402
-from tests.support.pbx_fixture import free_tcp_port, free_udp_port  # noqa: E402
-from tests.support.sipp import AUDIO_PCAP, AgentPhone, CallerLoad, agent_port  # noqa: E402
+from cti.demo import DEMO_AGENTS, DemoSecrets  # noqa: E402
+from tests.support import pbx_load  # noqa: E402
+from tests.support.client_procs import start_client  # noqa: E402
+from tests.support.sipp import AgentPhone, agent_port  # noqa: E402
 
 #: digits a caller presses (language, menu): English/Mandarin x billing/technical
 CHOICES = ("11", "12", "21", "22")
@@ -195,18 +194,7 @@ async def start_clients(
         for who, token, count in sessions:
             first = count * p // procs
             share.append((who, token, first, count * (p + 1) // procs - first))
-        client = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            CLIENT,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            limit=1 << 26,
-        )
-        assert client.stdin
-        client.stdin.write((json.dumps({"url": url, "sessions": share}) + "\n").encode())
-        await client.stdin.drain()
-        clients.append(client)
+        clients.append(await start_client(CLIENT, {"url": url, "sessions": share}))
     return clients
 
 
@@ -313,31 +301,23 @@ class AmiWatch:
             self._writer.close()
 
 
-async def seed(settings: Settings, demo: DemoSecrets, agents: list[str]) -> None:
-    engine = make_engine(settings.effective_database_url)
-    try:
-        await create_schema(engine)
-        repository = Repository(engine)
-        await seed_demo(repository, demo)
-        password_hash = hash_password(demo.agent_password)
-        await repository.upsert_users(
-            [
-                User(
-                    username=agent,
-                    display_name=f"Soak {agent}",
-                    password_hash=password_hash,
-                    role="agent",
-                    interface=f"PJSIP/agent{agent}",
-                    queues=EXTRA_QUEUES,
-                    skills=EXTRA_SKILLS,
-                    wrap_up_s=0.0,
-                )
-                for agent in agents
-                if agent not in DEMO_AGENTS
-            ]
+def extra_agents(demo: DemoSecrets, agents: list[str]) -> list[User]:
+    """The agents beyond the demo's (1005...), with the demo agents' password."""
+    password_hash = hash_password(demo.agent_password)
+    return [
+        User(
+            username=agent,
+            display_name=f"Soak {agent}",
+            password_hash=password_hash,
+            role="agent",
+            interface=f"PJSIP/agent{agent}",
+            queues=EXTRA_QUEUES,
+            skills=EXTRA_SKILLS,
+            wrap_up_s=0.0,
         )
-    finally:
-        await engine.dispose()
+        for agent in agents
+        if agent not in DEMO_AGENTS
+    ]
 
 
 def cti_environment(settings: Settings, fields: list[str]) -> dict[str, str]:
@@ -483,8 +463,9 @@ def sched_s(pid: int) -> tuple[float, float]:
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--minutes", type=float, default=10.0, help="time calls are placed")
-    parser.add_argument("--rate", type=float, default=5.0, help="new calls per second")
-    parser.add_argument("--hold-s", type=float, default=55.0, help="caller stays after its digits")
+    pbx_load.add_caller_load_options(
+        parser, rate=5.0, hold_s=55.0, hold_help="caller stays after its digits"
+    )
     parser.add_argument("--agents", type=int, default=10, help="agents 1001.. (at most 10)")
     parser.add_argument("--answer-s", type=float, default=0.3, help="agent phone rings this long")
     parser.add_argument("--talk-s", type=float, default=3.0, help="agent hangs up after this")
@@ -493,10 +474,6 @@ async def main() -> None:
     parser.add_argument(
         "--client-procs", type=int, default=4, help="processes holding the sockets, shared out"
     )
-    parser.add_argument("--dtmf-delay-s", type=float, default=2.0)
-    parser.add_argument("--dtmf-gap-s", type=float, default=4.0)
-    parser.add_argument("--no-audio", action="store_true", help="callers send no RTP")
-    parser.add_argument("--sipp-nice", type=int, default=10)
     parser.add_argument(
         "--cti-log", type=Path, default=Path("soak-cti.log"), help="the CTI's log (kept)"
     )
@@ -506,26 +483,16 @@ async def main() -> None:
         agent_port(agent)  # a static contact exists for it
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
-        settings = Settings(
-            ami_port=free_tcp_port(),
-            ami_secret=SecretStr(secrets.token_urlsafe(24)),
-            sip_port=free_udp_port(),
-            agi_port=free_tcp_port(),
-            web_port=free_tcp_port(),
-            asterisk_run_dir=base / "run",
-            recordings_dir=base / "recordings",
-            database_url=f"sqlite+aiosqlite:///{base / 'hotline.db'}",
+        settings = pbx_load.scratch_settings(
+            base,
             # the benchmark's 1,000 sockets: more than the default limits allow
             web_sessions_per_user=8,
             web_sockets_per_session=max(args.agent_sockets, args.supervisor_sockets, 4),
         )
         demo = DemoSecrets.generate(secrets.token_urlsafe(12))
-        await seed(settings, demo, agents)
-        await asyncio.to_thread(runtime.start, settings)
-        try:
+        await pbx_load.seed_database(settings, demo, extra_agents(demo, agents))
+        async with pbx_load.asterisk(settings):
             result = await soak(settings, demo, agents, args, base / "hotline.db")
-        finally:
-            await asyncio.to_thread(runtime.stop, settings)
     print(json.dumps(result))
 
 
@@ -549,7 +516,7 @@ async def soak(
         "web_sockets_per_session",
     ]
     calls = max(1, round(args.rate * args.minutes * 60))
-    callers = [(f"1555{n:07d}", CHOICES[n % len(CHOICES)]) for n in range(calls)]
+    callers = pbx_load.load_callers(calls, CHOICES)
     watch = AmiWatch()
     phones = [
         AgentPhone(agent_port(a), answer_after_s=args.answer_s, hangup_after_s=args.talk_s)
@@ -595,16 +562,7 @@ async def soak(
 
         sampler = asyncio.create_task(sample_rss())
         try:
-            async with CallerLoad(
-                settings.sip_port,
-                callers,
-                rate=args.rate,
-                dtmf_delay_s=args.dtmf_delay_s,
-                dtmf_gap_s=args.dtmf_gap_s,
-                hold_s=args.hold_s,
-                audio=None if args.no_audio else AUDIO_PCAP,
-                nice=args.sipp_nice,
-            ) as load:
+            async with pbx_load.caller_load(settings, callers, args) as load:
                 result = await load.wait()
             async with asyncio.timeout(120):  # Asterisk ends every call
                 await watch.idle.wait()
@@ -626,13 +584,13 @@ async def soak(
     cdrs_duplicated = sum(n - 1 for n in per_caller.values() if n > 1)
     agent_answered = [row for row in rows if row[1] == "answered" and row[2]]
     verdicts: Counter[str] = Counter()
-    for number, _, agent, path, answered_at, ended_at, talk_s in agent_answered:
+    for number, _, agent_id, path, answered_at, ended_at, talk_s in agent_answered:
         sizes = recording_files(path)
         verdict = recording_verdict(sizes, talk_s)
         verdicts[verdict] += 1
         if verdict != "ok":
             print(
-                f"recording {verdict}: caller {number}, agent {agent}, answered {answered_at},"
+                f"recording {verdict}: caller {number}, agent {agent_id}, answered {answered_at},"
                 f" ended {ended_at}, talk {talk_s:.3f} s; bytes (None: absent) {sizes}: {path}",
                 file=sys.stderr,
             )

@@ -8,8 +8,9 @@ from playwright.async_api import Dialog, async_playwright, expect
 
 from tests.browser.page import ARTIFACTS
 from tests.browser.test_staffing_page import CHROMIUM_ARGS
+from tests.support.stub_service import SUPERVISOR_PASSWORD
 from tests.unit import test_web_desktop
-from tests.unit.test_web_desktop import SUPERVISOR_PASSWORD, Desk
+from tests.unit.test_web_desktop import Desk
 
 desk = test_web_desktop.desk  # the desktop tests' fixture: real core, database, web app
 

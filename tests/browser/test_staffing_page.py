@@ -14,9 +14,10 @@ from datetime import UTC, date, datetime
 from playwright.async_api import async_playwright, expect
 
 from tests.browser.page import ARTIFACTS
+from tests.support.stub_service import SUPERVISOR_PASSWORD
 from tests.support.waiting import wait_until
 from tests.unit import test_web_desktop
-from tests.unit.test_web_desktop import SUPERVISOR_PASSWORD, Desk
+from tests.unit.test_web_desktop import Desk
 from tests.unit.test_web_supervisor import cdr, talking_call
 
 desk = test_web_desktop.desk  # the desktop tests' fixture: real core, database, web app

@@ -19,7 +19,8 @@ import pytest
 from cti.domain.model import AgentState
 from cti.pbx import runtime
 from cti.server import Running
-from tests.support.fault_desk import DeskAgent, all_cdr_ids, cdr_rows, next_of_type
+from tests.support.agent_client import Agent
+from tests.support.fault_desk import all_cdr_ids, cdr_rows, next_of_type
 from tests.support.sipp import AgentPhone, agent_port, start_call
 from tests.support.waiting import wait_until
 
@@ -44,11 +45,11 @@ async def test_kill_9_of_asterisk_mid_call_resyncs_and_keeps_one_cdr_with_its_re
         aiohttp.ClientSession() as http,
         AgentPhone(port=agent_port(1001), answer_after_s=0.3) as phone,
     ):
-        agent = DeskAgent(http, running.web_url, "1001")
+        agent = Agent(http, running.web_url, "1001")
         await agent.login(demo_password)
         assert (await agent.post("/api/agent/state", {"state": "ready"}))[0] == 200
         await wait_until(lambda: members_in_core(running, "1001"), within=10, what="1001 ready")
-        async with agent.socket() as ws:
+        async with agent.frames() as ws:
             await next_of_type(ws, "hello", 5)
             call = await start_call(
                 settings.sip_port, caller_number="15550100001", dtmf="11", talk_s=60

@@ -22,8 +22,9 @@ from pydantic import SecretStr
 from cti.config import Settings
 from cti.domain.model import AgentState
 from cti.server import running_hotline
+from tests.support.agent_client import Agent
 from tests.support.cti_process import CtiProcess
-from tests.support.fault_desk import DeskAgent, all_cdr_ids
+from tests.support.fault_desk import all_cdr_ids
 from tests.support.pbx_fixture import Pbx
 from tests.support.sipp import AgentPhone, agent_port, start_call
 from tests.support.waiting import wait_until
@@ -78,7 +79,7 @@ async def test_kill_9_of_the_cti_with_calls_talking_and_waiting_loses_and_double
                     await asyncio.sleep(0.1)
 
             for agent_id in ("1001", "1002"):
-                agent = DeskAgent(http, cti.base, agent_id)
+                agent = Agent(http, cti.base, agent_id)
                 await agent.login(demo_password)
                 assert (await agent.post("/api/agent/state", {"state": "ready"}))[0] == 200
             await wait_metric('hotline_agents{state="ready"}', 2, "two agents ready", 10)
@@ -120,7 +121,7 @@ async def test_kill_9_of_the_cti_with_calls_talking_and_waiting_loses_and_double
             assert core.agents[live.agent_id].state is AgentState.TALKING
             # the adopted call is the agent's to control: it hangs up
             async with aiohttp.ClientSession() as http:
-                agent = DeskAgent(http, running.web_url, live.agent_id)
+                agent = Agent(http, running.web_url, live.agent_id)
                 await agent.login(demo_password)
                 status, answer = await agent.post(f"/api/calls/{live.call_id}/hangup")
                 assert status == 200, answer

@@ -23,7 +23,8 @@ import pytest
 
 from cti.config import Settings
 from cti.server import running_hotline
-from tests.support.fault_desk import DeskAgent, all_cdr_ids, cdr_rows, next_of_type
+from tests.support.agent_client import Agent
+from tests.support.fault_desk import all_cdr_ids, cdr_rows, next_of_type
 from tests.support.sipp import AgentPhone, agent_port, start_call
 from tests.support.waiting import wait_until
 
@@ -84,7 +85,7 @@ async def test_cdrs_of_calls_while_the_disk_is_full_are_written_once_it_has_room
             AgentPhone(port=agent_port(1002), answer_after_s=0.3) as phone2,
         ):
             service, core = running.hotline, running.hotline.core
-            agents = {a: DeskAgent(http, running.web_url, a) for a in ("1001", "1002")}
+            agents = {a: Agent(http, running.web_url, a) for a in ("1001", "1002")}
             for agent in agents.values():
                 await agent.login(demo_password)
                 assert (await agent.post("/api/agent/state", {"state": "ready"}))[0] == 200
@@ -93,7 +94,7 @@ async def test_cdrs_of_calls_while_the_disk_is_full_are_written_once_it_has_room
                 within=10,
                 what="two agents ready",
             )
-            async with agents["1001"].socket() as ws1, agents["1002"].socket() as ws2:
+            async with agents["1001"].frames() as ws1, agents["1002"].frames() as ws2:
                 await next_of_type(ws1, "hello", 5)
                 await next_of_type(ws2, "hello", 5)
                 filler = fill(disk)

@@ -18,8 +18,9 @@ from sqlalchemy import select
 from cti.db.models import AuditEntry, CallRecord, CallTag, Transcript
 from cti.qa.sample import pick, week_of
 from tests.browser.fixtures import LoggedInPage
+from tests.support.stub_service import PASSWORD, SUPERVISOR_PASSWORD
 from tests.support.waiting import wait_until
-from tests.support.wallboard_app import PASSWORD, SUPERVISOR_PASSWORD, T0, Board, wallboard_app
+from tests.support.wallboard_app import T0, Board, wallboard_app
 
 NOW = datetime.fromtimestamp(T0, UTC)  # the server's clock: 2027-01-15, week 2027-W02
 

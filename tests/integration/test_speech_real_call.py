@@ -41,12 +41,12 @@ from tests.support.speech_call import (
     RecordedCall,
     ScriptedAudio,
     lay_out,
-    next_frame,
     place_scripted_call,
     recorded_seconds,
     run_one_worker,
     speech_end_s,
 )
+from tests.support.ws_frames import next_of_type
 
 pytestmark = pytest.mark.asterisk
 
@@ -179,7 +179,7 @@ async def test_an_english_call_through_asterisk_is_transcribed_tagged_and_escala
         async with http.ws_connect(
             f"{running.web_url}/ws", headers={"Authorization": f"Bearer {token}"}
         ) as supervisor:
-            await next_frame(supervisor, "hello", 5)
+            await next_of_type(supervisor, "hello", 5)
             async with Frames(supervisor, "qa.escalation") as escalations:
                 call = await place_scripted_call(running, audio, demo_secrets.agent_password)
                 check_alignment(call, audio)

@@ -18,7 +18,8 @@ from playwright.async_api import Browser, Page, async_playwright
 
 from cti.domain import events as ev
 from tests.browser.page import ARTIFACTS, chromium_path
-from tests.support.wallboard_app import SUPERVISOR_PASSWORD, T0, wallboard_app
+from tests.support.stub_service import SUPERVISOR_PASSWORD
+from tests.support.wallboard_app import T0, wallboard_app
 
 RULES = """
 timezone: UTC

@@ -3,8 +3,6 @@ agent page uses them, and waits on the agent's state in the CTI's core."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -14,6 +12,9 @@ import aiohttp
 from cti.domain.model import AgentState
 from cti.server import Running
 from tests.support.waiting import wait_until
+from tests.support.ws_frames import Frames, next_of_type
+
+__all__ = ["Agent", "Frames", "login", "next_of_type", "ready_in_asterisk", "set_state", "talking"]
 
 
 async def login(http: aiohttp.ClientSession, base: str, user: str, password: str) -> str:
@@ -49,23 +50,22 @@ class Agent:
             return r.status, await r.json()
 
     @asynccontextmanager
-    async def socket(self) -> AsyncIterator[aiohttp.ClientWebSocketResponse]:
+    async def socket(self, **options: Any) -> AsyncIterator[aiohttp.ClientWebSocketResponse]:
+        """The agent's WebSocket (``options`` for ``ws_connect``), read by the caller."""
         async with self.http.ws_connect(
-            f"{self.base}/ws", headers={"Authorization": f"Bearer {self.token}"}
+            f"{self.base}/ws", headers={"Authorization": f"Bearer {self.token}"}, **options
         ) as ws:
             yield ws
 
-
-async def next_of_type(ws: aiohttp.ClientWebSocketResponse, kind: str, within: float) -> Any:
-    """The data of the next frame of type ``kind`` (other frames are skipped)."""
-    async with asyncio.timeout(within):
-        while True:
-            msg = await ws.receive()
-            assert msg.type == aiohttp.WSMsgType.TEXT, msg
-            data = json.loads(msg.data)
-            assert data["v"] == 1
-            if data["type"] == kind:
-                return data["data"]
+    @asynccontextmanager
+    async def frames(self, **options: Any) -> AsyncIterator[Frames]:
+        """The agent's WebSocket, read all the time (as the agent page does)."""
+        async with self.socket(**options) as ws:
+            frames = Frames(ws)
+            try:
+                yield frames
+            finally:
+                frames.reader.cancel()
 
 
 async def ready_in_asterisk(running: Running, agent: str) -> None:

@@ -13,15 +13,19 @@ Fixtures (enabled from ``tests/conftest.py``):
 * ``new_database_url``: makes a new empty database on the test's backend and
   returns its SQLAlchemy URL (call it again for more databases).
 * ``db_url``: one new empty database on the test's backend.
+* ``db_engine``: an engine on ``db_url`` with the schema made, disposed after
+  the test.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cti.db.repository import create_schema, make_engine
 from tests.support.pg_cluster import PostgresServer, start_postgres, stop_postgres
 
 BACKENDS = ("sqlite", "postgresql")
@@ -68,3 +72,13 @@ def new_database_url(
 @pytest.fixture
 def db_url(new_database_url: Callable[[], str]) -> str:
     return new_database_url()
+
+
+@pytest.fixture
+async def db_engine(db_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(db_url)
+    await create_schema(engine)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()

@@ -9,28 +9,20 @@ users out: the guard itself is tested in test_login_guard.py.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
-
-from cti.auth import SessionStore, hash_password
+from cti.auth import hash_password
 from cti.config import Settings
 from cti.db.models import User
-from cti.db.repository import Repository, create_schema, make_engine
-from cti.demo import DemoSecrets, seed_demo
+from cti.db.repository import make_engine
 from cti.service import Hotline
-from cti.web.app import build_app
 from cti.web.hub import Hub
+from tests.support import stub_service
 
-PASSWORD = "correct horse"
-SUPERVISOR_PASSWORD = "battery staple"
 #: a user of each role
 USERS = {"agent": "1001", "qa": "qa", "supervisor": "supervisor", "admin": "admin"}
 #: a fuzzer's run sends far more failed logins than a person would
@@ -38,86 +30,48 @@ FUZZ_LOGIN_LIMIT = 1_000_000
 
 
 def password_of(role: str) -> str:
-    return SUPERVISOR_PASSWORD if role == "supervisor" else PASSWORD
-
-
-class StubAmi:
-    """Answers every AMI action with Success."""
-
-    generation = 1
-
-    def __init__(self) -> None:
-        # what the operations metrics read of the AMI client: never connected
-        self.logged_in = asyncio.Event()
-        self.events: asyncio.Queue[Any] = asyncio.Queue()
-
-    async def action(self, fields: dict[str, Any], *, answer_within: float | None = None) -> Any:
-        return {"Response": "Success"}
-
-    async def list_action(self, fields: dict[str, Any], **_: Any) -> list[dict[str, str]]:
-        return []
+    return stub_service.password_for(USERS[role])
 
 
 @dataclass
 class RunningDesk:
     hotline: Hotline
-    client: TestClient[web.Request, web.Application]
+    client: stub_service.Client
 
     @property
     def base_url(self) -> str:
         return str(self.client.make_url("/")).rstrip("/")
 
     async def login(self, role: str) -> str:
-        body = {"username": USERS[role], "password": password_of(role)}
-        async with self.client.post("/api/login", json=body) as r:
-            assert r.status == 200, await r.text()
-            return str((await r.json())["token"])
+        return await stub_service.login_token(self.client, USERS[role], password_of(role))
 
 
 @contextlib.asynccontextmanager
-async def running_desk(tmp_path: Path) -> AsyncIterator[RunningDesk]:
+async def running_desk(tmp_path: Path, **overrides: Any) -> AsyncIterator[RunningDesk]:
+    """The desk on a SQLite file in ``tmp_path``; ``overrides``: more settings."""
     settings = Settings(
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}",
         session_ttl_s=3600,
         recordings_dir=tmp_path / "recordings",
         login_failures_per_user=FUZZ_LOGIN_LIMIT,
         login_failures_per_address=FUZZ_LOGIN_LIMIT,
+        **overrides,
     )
     engine = make_engine(settings.effective_database_url)
     try:
-        async with _serving(settings, engine) as desk:
-            yield desk
+        repository = await stub_service.seeded(engine)
+        password_hash = hash_password(stub_service.PASSWORD)
+        await repository.upsert_users(
+            User(
+                username=name, display_name=name, password_hash=password_hash, role=role, queues=""
+            )
+            for role, name in USERS.items()
+            if role in ("qa", "admin")
+        )
+        now = [stub_service.T0]
+        ami = stub_service.StubAmi()
+        hotline = Hotline(settings, repository, ami, Hub(), clock=lambda: now[0])  # type: ignore[arg-type]
+        async with stub_service.serving(hotline) as client:
+            yield RunningDesk(hotline, client)
     finally:
         await engine.dispose()
-
-
-@contextlib.asynccontextmanager
-async def _serving(settings: Settings, engine: Any) -> AsyncIterator[RunningDesk]:
-    await create_schema(engine)
-    repository = Repository(engine)
-    demo = dataclasses.replace(
-        DemoSecrets.generate(PASSWORD), supervisor_password=SUPERVISOR_PASSWORD
-    )
-    await seed_demo(repository, demo)
-    password_hash = hash_password(PASSWORD)
-    await repository.upsert_users(
-        User(username=name, display_name=name, password_hash=password_hash, role=role, queues="")
-        for role, name in USERS.items()
-        if role in ("qa", "admin")
-    )
-    now = [1_800_000_000.0]
-    hotline = Hotline(settings, repository, StubAmi(), Hub(), clock=lambda: now[0])  # type: ignore[arg-type]
-    await hotline.load_agents()
-    service = asyncio.create_task(hotline.run(follow_ami=False))
-    await hotline.started.wait()
-    app = build_app(
-        hotline.desk, SessionStore(settings.session_ttl_s), hotline.supervision, hotline.qa
-    )
-    client = TestClient(TestServer(app, host="127.0.0.1"))
-    await client.start_server()
-    try:
-        yield RunningDesk(hotline, client)
-    finally:
-        await client.close()
-        hotline.stop()
-        await service

@@ -26,17 +26,19 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import aiohttp
 
 from cti.config import Settings
 from cti.demo import DemoSecrets
+from tests.support.agent_client import Agent
 from tests.support.cti_process import CtiProcess
-from tests.support.fault_desk import DeskAgent, Frames, next_of_type, percentile
+from tests.support.fault_desk import next_of_type, percentile
+from tests.support.lifecycle import StartStop
 from tests.support.pbx_fixture import RawAmi
 from tests.support.sipp import AgentPhone, CallHandle, agent_port, start_call
+from tests.support.ws_frames import Frames
 
 FLOODER = Path(__file__).with_name("login_flooder.py")
 
@@ -59,7 +61,7 @@ class FloodResult:
         return count / self.seconds if self.seconds else 0.0
 
 
-class Flood:
+class Flood(StartStop):
     """``processes`` flooders at ``rate`` wrong logins per second in all, from
     ``addresses`` source addresses (split between them), cycling ``usernames``.
     They run ``nice`` lower in CPU priority: an attacker's clients run on
@@ -107,7 +109,7 @@ class Flood:
                 self._answers.notify_all()
         return ""
 
-    async def __aenter__(self) -> Self:
+    async def start(self) -> None:
         loop = asyncio.get_running_loop()
         for i in range(self.processes):
             proc = await asyncio.create_subprocess_exec(
@@ -135,14 +137,16 @@ class Flood:
             assert line.strip() == b"ready", f"a flooder did not start: {line!r}"
         self._readers = [asyncio.create_task(self._read(proc)) for proc in self._procs]
         self._started = loop.time()
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def stop(self) -> FloodResult:
+        """Stop the flooders; what the server answered them, in ``result``."""
+        return await self._stop(report=True)
+
+    async def abort(self) -> FloodResult:
+        """Stop the flooders without reading their reports (the block failed)."""
+        return await self._stop(report=False)
+
+    async def _stop(self, *, report: bool) -> FloodResult:
         self.result.seconds = asyncio.get_running_loop().time() - self._started
         try:
             for proc in self._procs:
@@ -152,12 +156,12 @@ class Flood:
             for reader in self._readers:
                 async with asyncio.timeout(60):
                     line = await reader
-                if exc_type is None:
-                    report: dict[str, Any] = json.loads(line)
-                    self.result.sent += report["sent"]
-                    self.result.skipped += report["skipped"]
-                    self.result.statuses.update({int(k): v for k, v in report["statuses"].items()})
-                    self.result.errors.update(report["errors"])
+                if report:
+                    figures: dict[str, Any] = json.loads(line)
+                    self.result.sent += figures["sent"]
+                    self.result.skipped += figures["skipped"]
+                    self.result.statuses.update({int(k): v for k, v in figures["statuses"].items()})
+                    self.result.errors.update(figures["errors"])
         finally:
             for reader in self._readers:
                 reader.cancel()
@@ -165,6 +169,7 @@ class Flood:
                 if proc.returncode is None:
                     proc.kill()
                 await proc.wait()
+        return self.result
 
 
 def flood_addresses(count: int) -> list[str]:
@@ -328,9 +333,9 @@ async def calls_with_and_without_flood(
         async with aiohttp.ClientSession() as http, contextlib.AsyncExitStack() as stack:
             sockets: dict[str, Frames] = {}
             for agent in agents:
-                desk = DeskAgent(http, cti.base, agent)
+                desk = Agent(http, cti.base, agent)
                 await desk.login(demo.agent_password)
-                sockets[agent] = await stack.enter_async_context(desk.socket())
+                sockets[agent] = await stack.enter_async_context(desk.frames())
                 await next_of_type(sockets[agent], "hello", 10)
                 assert (await desk.post("/api/agent/state", {"state": "ready"}))[0] == 200
             # caller numbers of this test's own (1555-08/09): the suite's Asterisk

@@ -33,15 +33,15 @@ import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from types import TracebackType
-from typing import Self
 
 import pytest
 from pydantic import SecretStr
 
 from cti.config import Settings
 from cti.pbx import runtime
+from cti.sipp import free_udp_port as free_udp_port
 from tests.support import sipp
+from tests.support.lifecycle import StartStop
 
 __all__ = [
     "LOOPTEST_CALLER",
@@ -147,13 +147,6 @@ exten => heard,1,Set(HEARD=${HOTLINE_REC_DIR}/looptest-${TONE}-${UNIQUEID})
 
 def free_tcp_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
-def free_udp_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind((host, 0))
         port: int = probe.getsockname()[1]
     return port
@@ -281,7 +274,7 @@ class AmiMessage:
         return dict(item.split("=", 1) for item in self.getall("ChanVariable") if "=" in item)
 
 
-class RawAmi:
+class RawAmi(StartStop):
     """Minimal AMI client on a raw asyncio socket (no panoramisk).
 
     Frames are split on ``\\r\\n\\r\\n`` before decoding (UTF-8 names stay
@@ -330,15 +323,8 @@ class RawAmi:
             raise AmiLoginError(reply.get("Message") or "login refused")
         return ami
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def stop(self) -> None:
+        """:meth:`close` (the end of ``async with``)."""
         await self.close()
 
     async def close(self) -> None:

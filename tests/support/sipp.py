@@ -12,9 +12,10 @@
   calls started at a rate, caller numbers and digits per call from an
   injection file, results per call from the same message log.
 
-The scenarios in ``sipp/`` are templates rendered per process. Progress is
-read from sipp's message log (``-trace_logs``), which sipp flushes line by
-line: every wait is on an explicit event with a timeout, never a bare sleep.
+The scenarios in ``sipp_scenarios/`` are templates rendered per process.
+Progress is read from sipp's message log (``-trace_logs``), which sipp flushes
+line by line: every wait is on an explicit event with a timeout, never a bare
+sleep.
 Every sipp process is ended and reaped on exit (``async with``).
 """
 
@@ -29,17 +30,24 @@ import signal
 import socket
 import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import TracebackType
-from typing import Self
+from typing import ParamSpec
 
 from cti import sipp as scenarios
-from cti.sipp import AUDIO_PCAP, NUMBER, caller_args, caller_scenario, pcap_duration_ms
+from cti.sipp import (
+    AUDIO_PCAP,
+    NUMBER,
+    caller_args,
+    caller_scenario,
+    pcap_duration_ms,
+    sipp_command,
+)
 from cti.sipp import free_media_port as _free_media_port
 from cti.sipp import free_udp_port as free_udp_port
 from cti.sipp import udp_free as _udp_free
+from tests.support.lifecycle import StartStop
 
 __all__ = [
     "AUDIO_PCAP",
@@ -56,7 +64,8 @@ __all__ = [
     "start_call",
 ]
 
-SCENARIO_DIR = Path(__file__).with_name("sipp")
+SCENARIO_DIR = Path(__file__).with_name("sipp_scenarios")
+_P = ParamSpec("_P")
 _SIPP = "sipp"
 _POLL_S = 0.02
 _SIPP_STOP_GRACE_S = 3.0
@@ -104,7 +113,8 @@ def render_scenario(
     values: Mapping[str, object],
     blocks: Mapping[str, Sequence[Mapping[str, object]]] | None = None,
 ) -> str:
-    """Render ``sipp/<name>`` (the agent phone, the caller load; the caller is cti.sipp's)."""
+    """Render ``sipp_scenarios/<name>`` (the agent phone, the caller load; the
+    caller is cti.sipp's)."""
     return scenarios.render_scenario(SCENARIO_DIR / name, values, blocks)
 
 
@@ -135,19 +145,7 @@ class _Sipp:
         self.log_path = self.workdir / "messages.log"
         self.error_path = self.workdir / "errors.log"
         self.screen_path = self.workdir / "screen.txt"
-        self.args = [
-            _SIPP,
-            "-sf",
-            str(self.scenario_path),
-            "-trace_logs",
-            "-log_file",
-            str(self.log_path),
-            "-trace_err",
-            "-error_file",
-            str(self.error_path),
-            "-nostdin",
-            *args,
-        ]
+        self.args = sipp_command(self.scenario_path, self.log_path, self.error_path, args)
         self.proc: asyncio.subprocess.Process | None = None
         self.returncode: int | None = None
         self._offset = 0
@@ -243,7 +241,7 @@ def _count(lines: Iterable[str], event: str) -> int:
 # --------------------------------------------------------------------------- agent phone
 
 
-class AgentPhone:
+class AgentPhone(StartStop):
     """A sipp UAS answering as an agent phone on 127.0.0.1:<port>.
 
     ``answer_after_s``: ring this long before answering; ``answer=False``
@@ -279,18 +277,6 @@ class AgentPhone:
         self.exit_code: int | None = None
         self.failed_calls: int | None = None
         self.successful_calls: int | None = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     async def start(self, *, timeout: float = 5.0) -> None:
         """Start sipp and return once it listens on the port."""
@@ -444,23 +430,12 @@ class CallResult:
 
 
 @dataclass
-class CallHandle:
+class CallHandle(StartStop):
     """A running :func:`start_call` call; ``await handle.wait()``."""
 
     _sipp: _Sipp
     timeout: float
     _result: CallResult | None = field(default=None, init=False)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     @property
     def answered(self) -> bool:
@@ -593,44 +568,20 @@ async def start_call(
     return CallHandle(sipp, limit + 10.0)
 
 
-async def place_call(
-    sip_port: int,
-    *,
-    caller_number: str,
-    caller_name: str | None = None,
-    exten: str = "4000",
-    dtmf: str = "1",
-    dtmf_delay_s: float = 0.5,
-    dtmf_gap_s: float = 0.25,
-    late_dtmf: str = "",
-    late_dtmf_delay_s: float = 5.0,
-    talk_s: float | None = 5.0,
-    local_port: int | None = None,
-    sip_host: str = "127.0.0.1",
-    local_host: str = "127.0.0.1",
-    timeout: float | None = None,
-    audio: Path = AUDIO_PCAP,
-) -> CallResult:
-    """Place a call and wait until it ends; arguments as :func:`start_call`."""
-    handle = await start_call(
-        sip_port,
-        caller_number=caller_number,
-        caller_name=caller_name,
-        exten=exten,
-        dtmf=dtmf,
-        dtmf_delay_s=dtmf_delay_s,
-        dtmf_gap_s=dtmf_gap_s,
-        late_dtmf=late_dtmf,
-        late_dtmf_delay_s=late_dtmf_delay_s,
-        talk_s=talk_s,
-        local_port=local_port,
-        sip_host=sip_host,
-        local_host=local_host,
-        timeout=timeout,
-        audio=audio,
-    )
-    async with handle:
-        return await handle.wait()
+def _waited(
+    start: Callable[_P, Awaitable[CallHandle]],
+) -> Callable[_P, Coroutine[None, None, CallResult]]:
+    """``start`` a call, then wait until it ends (its sipp stopped in any case)."""
+
+    async def place(*args: _P.args, **kwargs: _P.kwargs) -> CallResult:
+        async with await start(*args, **kwargs) as handle:
+            return await handle.wait()
+
+    return place
+
+
+#: Place a call and wait until it ends; arguments as :func:`start_call`.
+place_call = _waited(start_call)
 
 
 # --------------------------------------------------------------------------- many callers
@@ -689,7 +640,7 @@ class LoadResult:
         return peak
 
 
-class CallerLoad:
+class CallerLoad(StartStop):
     """ONE sipp UAC placing many calls to the hotline (caller_load.xml).
 
     ``callers`` is one ``(caller number, DTMF digits)`` per call, all with the
@@ -757,18 +708,6 @@ class CallerLoad:
         self.nice = nice
         self._sipp: _Sipp | None = None
         self._result: LoadResult | None = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     @property
     def planned_s(self) -> float:

@@ -34,6 +34,7 @@ from tests.support.rtp_pcap import pcap_from_wav
 from tests.support.sipp import AgentPhone, start_call
 from tests.support.speech import RATE, read, say, seconds, track, write
 from tests.support.waiting import wait_until
+from tests.support.ws_frames import next_of_type
 
 PARTIES = ("caller", "agent")
 #: the caller's lines are sent this much later than laid out in call time: the
@@ -250,17 +251,6 @@ async def _login(http: aiohttp.ClientSession, base: str, user: str, password: st
         return str((await r.json())["token"])
 
 
-async def next_frame(ws: aiohttp.ClientWebSocketResponse, kind: str, within: float) -> Any:
-    """The data of the next WebSocket frame of type ``kind``."""
-    async with asyncio.timeout(within):
-        while True:
-            msg = await ws.receive()
-            assert msg.type == aiohttp.WSMsgType.TEXT, msg
-            data = msg.json()
-            if data["type"] == kind:
-                return data["data"]
-
-
 class Frames:
     """Reads a WebSocket in the background (answering the server's pings) and keeps
     the frames of one type; ``async with Frames(ws, kind) as frames``."""
@@ -311,7 +301,7 @@ async def place_scripted_call(
         token = await _login(http, base, "1001", agent_password)
         headers = {"Authorization": f"Bearer {token}"}
         async with http.ws_connect(f"{base}/ws", headers=headers) as ws:
-            await next_frame(ws, "hello", 5)
+            await next_of_type(ws, "hello", 5)
             async with http.post(
                 f"{base}/api/agent/state", json={"state": "ready"}, headers=headers
             ) as r:
@@ -336,7 +326,7 @@ async def place_scripted_call(
                     audio=audio.pcaps["caller"],
                 )
                 async with call:
-                    pop = await next_frame(ws, "screen.pop", 30)
+                    pop = await next_of_type(ws, "screen.pop", 30)
                     call_id = str(pop["call_id"])
                     await wait_until(
                         lambda: (
@@ -368,11 +358,11 @@ async def place_scripted_call(
     recorded = RecordedCall(call_id, files)
     for party in PARTIES:
         recorded.offsets[party] = offset_in_recording(files[party], audio.tracks[party])
-    mixed = read(files["mixed"])[0]
+    mixed_data = read(files["mixed"])[0]
     party_data = {party: read(files[party])[0] for party in PARTIES}
     for line in audio.lines:
         around = recorded.offsets[line.party].in_recording(line.track_start_s)
-        recorded.heard.append(locate_line(party_data[line.party], mixed, line, around))
+        recorded.heard.append(locate_line(party_data[line.party], mixed_data, line, around))
     return recorded
 
 

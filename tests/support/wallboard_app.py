@@ -4,53 +4,28 @@ AMI, calls are played into the core as domain events, the clock is the test's.""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import dataclasses
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
-
 from cti.auth import SessionStore
 from cti.config import Settings
-from cti.db.repository import Repository, create_schema, make_engine
-from cti.demo import DemoSecrets, seed_demo
+from cti.db.repository import make_engine
 from cti.domain import events as ev
 from cti.service import Hotline
-from cti.web.app import build_app
 from cti.web.hub import Hub
+from tests.support.stub_service import T0, Client, StubAmi, login_token, seeded, serving
 
-PASSWORD = "correct horse"
-SUPERVISOR_PASSWORD = "battery staple"  # the demo's supervisor has a password of its own
-T0 = 1_800_000_000.0
-
-
-class StubAmi:
-    generation = 1
-
-    def __init__(self) -> None:
-        self.actions: list[dict[str, str]] = []
-        # what the operations metrics read of the AMI client: never connected
-        self.logged_in = asyncio.Event()
-        self.events: asyncio.Queue[Any] = asyncio.Queue()
-
-    async def action(self, fields: dict[str, Any], **_: Any) -> Any:
-        self.actions.append({k: str(v) for k, v in fields.items()})
-        return {"Response": "Success"}
-
-    async def list_action(self, fields: dict[str, Any], **_: Any) -> list[dict[str, str]]:
-        return []
+__all__ = ["T0", "Board", "wallboard_app"]
 
 
 @dataclass
 class Board:
     hotline: Hotline
-    client: TestClient[web.Request, web.Application]
+    client: Client
     now: list[float]
 
     @property
@@ -58,15 +33,7 @@ class Board:
         return str(self.client.make_url("/"))
 
     async def login(self, user: str) -> str:
-        async with self.client.post(
-            "/api/login",
-            json={
-                "username": user,
-                "password": SUPERVISOR_PASSWORD if user == "supervisor" else PASSWORD,
-            },
-        ) as r:
-            assert r.status == 200, await r.text()
-            return str((await r.json())["token"])
+        return await login_token(self.client, user)
 
     async def get(self, path: str, token: str | None) -> tuple[int, Any]:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -107,32 +74,10 @@ async def wallboard_app(
     )
     engine = make_engine(settings.effective_database_url)
     try:
-        await create_schema(engine)
-        repository = Repository(engine)
-        demo = dataclasses.replace(
-            DemoSecrets.generate(PASSWORD), supervisor_password=SUPERVISOR_PASSWORD
-        )
-        await seed_demo(repository, demo)
+        repository = await seeded(engine)
         now = [start]
         hotline = Hotline(settings, repository, StubAmi(), Hub(), clock=lambda: now[0])  # type: ignore[arg-type]
-        await hotline.load_agents()
-        service = asyncio.create_task(hotline.run(follow_ami=False), name="hotline")
-        started = asyncio.create_task(hotline.started.wait())
-        await asyncio.wait({service, started}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
-        if not started.done():  # the service failed (its error) or hung while starting
-            started.cancel()
-            if not service.done():
-                service.cancel()
-            await service
-        client = TestClient(
-            TestServer(build_app(hotline.desk, SessionStore(3600), hotline.supervision, hotline.qa))
-        )
-        await client.start_server()
-        try:
+        async with serving(hotline, SessionStore(3600)) as client:
             yield Board(hotline, client, now)
-        finally:
-            await client.close()
-            hotline.stop()
-            await service
     finally:
         await engine.dispose()

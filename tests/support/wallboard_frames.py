@@ -4,8 +4,13 @@ way ``cti/web/static/wallboard.js`` applies them (``cti.wallboard.delta.apply_de
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import json
+from collections.abc import Callable
 from typing import Any
+
+import aiohttp
 
 from cti.wallboard.delta import apply_delta
 
@@ -29,3 +34,14 @@ class BoardView:
         apply_delta(data, copy.deepcopy(delta))
         self.deltas += 1
         return True
+
+    async def until(
+        self, ws: aiohttp.ClientWebSocketResponse, check: Callable[[Any], bool], within: float
+    ) -> Any:
+        """Read ``ws`` until the board held passes ``check``; that board."""
+        async with asyncio.timeout(within):
+            while True:
+                msg = await ws.receive()
+                assert msg.type == aiohttp.WSMsgType.TEXT, msg
+                if self.take(json.loads(msg.data)) and check(self.data):
+                    return self.data

@@ -2,42 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
-
-from cti.auth import SessionStore
 from cti.config import Settings
-from cti.db.repository import Repository, create_schema, make_engine
-from cti.demo import DemoSecrets, seed_demo
+from cti.db.repository import make_engine
+from cti.demo import DemoSecrets
 from cti.service import Hotline
-from cti.web.app import build_app
 from cti.web.hub import Hub, HubLimits
+from tests.support.stub_service import PASSWORD, Client, StubAmi, seeded, serving
 
-PASSWORD = "correct horse"
-Client = TestClient[web.Request, web.Application]
-
-
-class StubAmi:
-    """Answers every action with Success and records it."""
-
-    generation = 1
-
-    def __init__(self) -> None:
-        self.actions: list[dict[str, str]] = []
-
-    async def action(self, fields: dict[str, Any], *, answer_within: float | None = None) -> Any:
-        self.actions.append({k: str(v) for k, v in fields.items()})
-        return {"Response": "Success"}
-
-    async def list_action(self, fields: dict[str, Any], **_: Any) -> list[dict[str, str]]:
-        return []
+__all__ = ["PASSWORD", "Client", "RunningDesk", "running_desk"]
 
 
 @dataclass
@@ -61,23 +39,11 @@ async def running_desk(tmp_path: Path, **overrides: Any) -> AsyncIterator[Runnin
         **overrides,
     )
     engine = make_engine(settings.effective_database_url)
-    await create_schema(engine)
-    repository = Repository(engine)
-    await seed_demo(repository, DemoSecrets.generate(PASSWORD))
-    hub = Hub(HubLimits.from_settings(settings))
-    hotline = Hotline(settings, repository, StubAmi(), hub)  # type: ignore[arg-type]
-    await hotline.load_agents()
-    service = asyncio.create_task(hotline.run(follow_ami=False))
-    await hotline.started.wait()
-    sessions = SessionStore(settings.session_ttl_s, settings.web_sessions_per_user)
-    client = TestClient(
-        TestServer(build_app(hotline.desk, sessions, hotline.supervision, hotline.qa))
-    )
-    await client.start_server()
     try:
-        yield RunningDesk(client, hotline, hub)
+        repository = await seeded(engine, DemoSecrets.generate(PASSWORD))
+        hub = Hub(HubLimits.from_settings(settings))
+        hotline = Hotline(settings, repository, StubAmi(), hub)  # type: ignore[arg-type]
+        async with serving(hotline) as client:
+            yield RunningDesk(client, hotline, hub)
     finally:
-        await client.close()
-        hotline.stop()
-        await service
         await engine.dispose()

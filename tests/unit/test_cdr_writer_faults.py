@@ -32,8 +32,8 @@ from cti.db.repository import AgentDisposition, Repository, create_schema, make_
 from cti.service import Hotline
 from cti.service.records import LATE_DISPOSITION_TRIES, CallbackWrite
 from cti.web.hub import Hub
-from tests.unit.test_pending_callbacks_store import PENDING, cdr
-from tests.unit.test_web_desktop import StubAmi
+from tests.support.call_records import PENDING, cdr
+from tests.support.stub_service import StubAmi
 
 
 @pytest.fixture
@@ -42,6 +42,22 @@ async def repository(tmp_path: Path) -> AsyncIterator[Repository]:
     await create_schema(engine)
     try:
         yield Repository(engine)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def hotline(tmp_path: Path) -> AsyncIterator[Hotline]:
+    """The service on a SQLite file of its own (``tmp_path / "hotline.db"``), with
+    an AMI that is never connected; its CDR writer is not running."""
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}",
+        recordings_dir=tmp_path / "recordings",
+    )
+    engine = make_engine(settings.effective_database_url)
+    await create_schema(engine)
+    try:
+        yield Hotline(settings, Repository(engine), StubAmi(), Hub())  # type: ignore[arg-type]
     finally:
         await engine.dispose()
 
@@ -71,14 +87,7 @@ async def test_a_refused_record_is_set_aside_and_the_rest_of_its_batch_stored(
     assert json.loads(letter.record)["cdr"]["entered_at"] == 1e20
 
 
-async def test_the_hotline_writer_goes_on_after_a_poisoned_record(tmp_path: Path) -> None:
-    settings = Settings(
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}",
-        recordings_dir=tmp_path / "recordings",
-    )
-    engine = make_engine(settings.effective_database_url)
-    await create_schema(engine)
-    hotline = Hotline(settings, Repository(engine), StubAmi(), Hub())  # type: ignore[arg-type]
+async def test_the_hotline_writer_goes_on_after_a_poisoned_record(hotline: Hotline) -> None:
     writer = asyncio.create_task(hotline.records.run_writer())
     try:
         hotline.records.queue.put_nowait((poisoned("bad"), None))
@@ -96,7 +105,6 @@ async def test_the_hotline_writer_goes_on_after_a_poisoned_record(tmp_path: Path
     finally:
         writer.cancel()
         await asyncio.gather(writer, return_exceptions=True)
-        await engine.dispose()
 
 
 async def test_the_databases_own_failures_are_retried_not_set_aside() -> None:
@@ -137,15 +145,8 @@ async def test_a_full_queue_spills_to_the_dead_letter_file_with_a_clear_log(
 
 
 async def test_shutdown_with_a_locked_database_ends_in_time_and_keeps_the_records(
-    tmp_path: Path,
+    hotline: Hotline, tmp_path: Path
 ) -> None:
-    settings = Settings(
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}",
-        recordings_dir=tmp_path / "recordings",
-    )
-    engine = make_engine(settings.effective_database_url)
-    await create_schema(engine)
-    hotline = Hotline(settings, Repository(engine), StubAmi(), Hub())  # type: ignore[arg-type]
     lock = sqlite3.connect(tmp_path / "hotline.db", timeout=0)
     lock.execute("BEGIN EXCLUSIVE")  # another process holds the database
     writer = asyncio.create_task(hotline.records.run_writer())
@@ -160,7 +161,7 @@ async def test_shutdown_with_a_locked_database_ends_in_time_and_keeps_the_record
         assert not drained and time.monotonic() - started < 3.0
         spilled = [
             json.loads(line)["record"]["cdr"]["call_id"]
-            for line in settings.dead_letter_file.read_text().splitlines()
+            for line in hotline.settings.dead_letter_file.read_text().splitlines()
         ]
         assert sorted(spilled) == ["first", "second"]
     finally:
@@ -168,7 +169,6 @@ async def test_shutdown_with_a_locked_database_ends_in_time_and_keeps_the_record
         await asyncio.gather(writer, return_exceptions=True)
         lock.rollback()
         lock.close()
-        await engine.dispose()
 
 
 async def test_hostile_caller_ids_are_fitted_to_their_columns(repository: Repository) -> None:
@@ -188,15 +188,8 @@ async def test_hostile_caller_ids_are_fitted_to_their_columns(repository: Reposi
 
 
 async def test_a_late_disposition_the_database_keeps_failing_is_set_aside_not_retried_forever(
-    tmp_path: Path,
+    hotline: Hotline,
 ) -> None:
-    settings = Settings(
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}",
-        recordings_dir=tmp_path / "recordings",
-    )
-    engine = make_engine(settings.effective_database_url)
-    await create_schema(engine)
-    hotline = Hotline(settings, Repository(engine), StubAmi(), Hub())  # type: ignore[arg-type]
     records = hotline.records
     tries: list[str] = []
 
@@ -209,20 +202,17 @@ async def test_a_late_disposition_the_database_keeps_failing_is_set_aside_not_re
 
     records.repository.set_agent_disposition = locked  # type: ignore[method-assign]
     records.sleep = no_sleep
-    try:
-        async with asyncio.timeout(10):
-            await records._store_late_disposition(
-                "late", AgentDisposition("1001", "resolved", "called back")
-            )
-        assert len(tries) == LATE_DISPOSITION_TRIES
-        (line,) = settings.dead_letter_file.read_text().splitlines()
-        letter = json.loads(line)
-        assert "database is locked" in letter["reason"]
-        assert letter["record"]["LateDisposition"] == {
-            "call_id": "late",
-            "agent_id": "1001",
-            "code": "resolved",
-            "notes": "called back",
-        }
-    finally:
-        await engine.dispose()
+    async with asyncio.timeout(10):
+        await records._store_late_disposition(
+            "late", AgentDisposition("1001", "resolved", "called back")
+        )
+    assert len(tries) == LATE_DISPOSITION_TRIES
+    (line,) = hotline.settings.dead_letter_file.read_text().splitlines()
+    letter = json.loads(line)
+    assert "database is locked" in letter["reason"]
+    assert letter["record"]["LateDisposition"] == {
+        "call_id": "late",
+        "agent_id": "1001",
+        "code": "resolved",
+        "notes": "called back",
+    }

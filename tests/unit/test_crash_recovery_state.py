@@ -17,11 +17,21 @@ from cti.domain import effects as fx
 from cti.domain import events as ev
 from cti.domain.callcenter import CallCenter, PbxChannel, PbxSnapshot
 from cti.domain.model import Disposition
+from tests.support.call_records import cdr
 from tests.unit.test_cdr_backfill import line
-from tests.unit.test_pending_callbacks_store import cdr
 from tests.unit.test_web_desktop import Desk, desk  # noqa: F401  (fixture)
 
 REC = "/var/spool/asterisk/monitor/hotline/1764000000.5.wav"
+
+
+def answered_by_1001(uniqueid: str, channel: str) -> str:
+    """The CDR line of a call agent 1001 talked on for 40 s (its channel's number)."""
+    return line(
+        uniqueid=uniqueid,
+        linkedid=uniqueid,
+        dstchannel=f"PJSIP/agent1001-{channel}",
+        billsec=40,
+    )
 
 
 def test_core_show_channel_carries_the_calls_variables() -> None:
@@ -77,12 +87,7 @@ def test_a_call_adopted_after_a_restart_keeps_what_it_carries() -> None:
 
 
 def test_a_recovered_cdr_points_at_its_recording_and_voicemail() -> None:
-    answered = line(
-        uniqueid="1764000000.5",
-        linkedid="1764000000.5",
-        dstchannel="PJSIP/agent1001-00000002",
-        billsec=40,
-    )
+    answered = answered_by_1001("1764000000.5", "00000002")
     message = line(
         uniqueid="1764000000.6",
         linkedid="1764000000.6",
@@ -141,8 +146,7 @@ async def test_a_pending_disposition_survives_a_restart(db_file: str) -> None:
 async def test_pending_is_answered_only_once_the_disposition_is_stored(
     desk: Desk,  # noqa: F811
 ) -> None:
-    token = await desk.login("1001")
-    await desk.post("/api/agent/state", token, {"state": "ready"})
+    token = await desk.ready("1001")
     desk.ring("c9", "1001")
     desk.answer("c9", "1001")
     status, body = await desk.post(
@@ -160,18 +164,8 @@ def test_recovered_paths_name_the_hosts_files_only_when_they_exist(tmp_path: Pat
     from cti.db.backfill import read_calls
 
     cdr_file = tmp_path / "hotline-cdr.json"
-    answered = line(
-        uniqueid="1764000000.5",
-        linkedid="1764000000.5",
-        dstchannel="PJSIP/agent1001-00000002",
-        billsec=40,
-    )
-    missing = line(
-        uniqueid="1764000000.7",
-        linkedid="1764000000.7",
-        dstchannel="PJSIP/agent1001-00000003",
-        billsec=40,
-    )
+    answered = answered_by_1001("1764000000.5", "00000002")
+    missing = answered_by_1001("1764000000.7", "00000003")
     cdr_file.write_text(answered + "\n" + missing + "\n")
     recordings = tmp_path / "recordings"
     recordings.mkdir()

@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from cti.config import PROJECT_ROOT, Settings
+from cti.config import PROJECT_ROOT
 from cti.crisis.profiles import prepare
 from cti.crisis.spec import DEFAULT_PROFILES, CrisisProfileSpec
-from cti.db.repository import make_engine
 from ivr.prompts import prompt_names
-from tests.support.desk_app import FUZZ_LOGIN_LIMIT, RunningDesk, _serving
+from tests.support.desk_app import RunningDesk, running_desk
 
 SHIPPED = PROJECT_ROOT / "cti" / "crisis" / "files"
 
@@ -42,23 +40,8 @@ def profiles() -> dict[str, CrisisProfileSpec]:
     }
 
 
-@contextlib.asynccontextmanager
-async def desk(tmp_path: Path) -> AsyncIterator[RunningDesk]:
-    settings = Settings(
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}",
-        session_ttl_s=3600,
-        recordings_dir=tmp_path / "recordings",
-        login_failures_per_user=FUZZ_LOGIN_LIMIT,
-        login_failures_per_address=FUZZ_LOGIN_LIMIT,
-        crisis_dir=tmp_path / "crisis",
-        crisis_profiles=profiles(),
-    )
-    engine = make_engine(settings.effective_database_url)
-    try:
-        async with _serving(settings, engine) as running:
-            yield running
-    finally:
-        await engine.dispose()
+def desk(tmp_path: Path) -> contextlib.AbstractAsyncContextManager[RunningDesk]:
+    return running_desk(tmp_path, crisis_dir=tmp_path / "crisis", crisis_profiles=profiles())
 
 
 async def switch(running: RunningDesk, role: str, body: Any) -> tuple[int, dict[str, Any]]:

@@ -15,8 +15,9 @@ from cti.auth import hash_password, verify_password
 from cti.db.repository import Repository, create_schema, make_engine
 from cti.demo import DemoSecrets, seed_demo
 from cti.web.login_guard import LoginGuard, LoginLimits, LoginRefused
+from tests.support.stub_service import PASSWORD
 from tests.support.waiting import wait_until
-from tests.unit.test_web_desktop import PASSWORD, Desk, desk  # noqa: F401  (fixture)
+from tests.unit.test_web_desktop import Desk, desk  # noqa: F401  (fixture)
 
 
 async def post_login(d: Desk, user: str, password: str) -> tuple[int, dict[str, object], str]:

@@ -4,15 +4,12 @@ and sockets (real core, database and web; an AMI client that is never connected)
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
@@ -21,18 +18,14 @@ from cti.ami.client import AmiClient
 from cti.auth import SessionStore, hash_password
 from cti.config import Settings
 from cti.db.models import User
-from cti.db.repository import Repository, create_schema, make_engine
-from cti.demo import DemoSecrets, seed_demo
+from cti.db.repository import make_engine
 from cti.domain import events as ev
 from cti.service import Hotline
-from cti.web.app import build_app
 from cti.web.hub import Hub
+from tests.support.stub_service import PASSWORD, T0, Client, login_token, seeded, serving
 from tests.support.waiting import wait_until
 
-PASSWORD = "correct horse"
-SUPERVISOR_PASSWORD = "battery staple"
 SCRAPER_TOKEN = "scrape-me-0123456789"
-T0 = 1_800_000_000.0
 
 
 class QuietAmi(AmiClient):
@@ -50,19 +43,11 @@ class QuietAmi(AmiClient):
 class Service:
     hotline: Hotline
     ami: QuietAmi
-    client: TestClient[web.Request, web.Application]
+    client: Client
     now: list[float]
 
     async def login(self, user: str) -> str:
-        async with self.client.post(
-            "/api/login",
-            json={
-                "username": user,
-                "password": SUPERVISOR_PASSWORD if user == "supervisor" else PASSWORD,
-            },
-        ) as r:
-            assert r.status == 200, await r.text()
-            return str((await r.json())["token"])
+        return await login_token(self.client, user)
 
     async def scrape(self, token: str = SCRAPER_TOKEN) -> dict[tuple[str, tuple[Any, ...]], float]:
         async with self.client.get("/metrics", headers={"Authorization": f"Bearer {token}"}) as r:
@@ -88,37 +73,24 @@ async def service(tmp_path: Path) -> AsyncIterator[Service]:
         metrics_bearer_token=SCRAPER_TOKEN,  # type: ignore[arg-type]
     )
     engine = make_engine(settings.effective_database_url)
-    await create_schema(engine)
-    repository = Repository(engine)
-    await seed_demo(
-        repository,
-        dataclasses.replace(
-            DemoSecrets.generate(PASSWORD), supervisor_password=SUPERVISOR_PASSWORD
-        ),
-    )
-    await repository.upsert_users(
-        [
-            User(
-                username="ops",
-                display_name="Ops",
-                password_hash=hash_password(PASSWORD),
-                role="admin",
-            )
-        ]
-    )
-    now = [T0]
-    ami = QuietAmi("127.0.0.1", 9, "hotline", "secret")
-    hotline = Hotline(settings, repository, ami, Hub(), clock=lambda: now[0])
-    await hotline.load_agents()
-    run = asyncio.create_task(hotline.run(follow_ami=False))
-    await hotline.started.wait()
     try:
-        app = build_app(hotline.desk, SessionStore(3600), hotline.supervision, hotline.qa)
-        async with TestClient(TestServer(app)) as client:
+        repository = await seeded(engine)
+        await repository.upsert_users(
+            [
+                User(
+                    username="ops",
+                    display_name="Ops",
+                    password_hash=hash_password(PASSWORD),
+                    role="admin",
+                )
+            ]
+        )
+        now = [T0]
+        ami = QuietAmi("127.0.0.1", 9, "hotline", "secret")
+        hotline = Hotline(settings, repository, ami, Hub(), clock=lambda: now[0])
+        async with serving(hotline, SessionStore(3600)) as client:
             yield Service(hotline, ami, client, now)
     finally:
-        hotline.stop()
-        await run
         await engine.dispose()
 
 

@@ -3,64 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cti.db.models import CallTag
-from cti.db.repository import Repository, create_schema, make_engine
-from cti.domain.model import CallDetailRecord, Disposition, PendingCallback
-
-PENDING = PendingCallback(
-    call_id="1764000000.17",
-    caller_number="15550100002",
-    caller_name="Bob",
-    callback_number="15550100002",
-    ivr_path="open>lang=en>menu=1>queue=billing",
-    queue="billing",
-    entered_at=1764000000.25,
-    queued_at=1764000012.5,
-    language="en",
-    product="billing",
-    tier="vip",
-    urgency=2,
-    verified=True,
-    recording_path="/var/spool/asterisk/monitor/hotline/1764000000.17.wav",
-    attempts=0,
-)
-
-
-def cdr(call_id: str) -> CallDetailRecord:
-    return CallDetailRecord(
-        call_id=call_id,
-        caller_number="15550100002",
-        caller_name="Bob",
-        ivr_path="",
-        queue="billing",
-        agent_id="1001",
-        entered_at=1764000000.0,
-        queued_at=1764000012.0,
-        answered_at=1764000100.0,
-        ended_at=1764000160.0,
-        wait_s=88.0,
-        talk_s=60.0,
-        disposition=Disposition.ANSWERED,
-        recording_path=None,
-        callback_outcome="answered",
-    )
+from cti.db.repository import Repository
+from tests.support.call_records import PENDING, cdr
 
 
 @pytest.fixture
-async def repository(db_url: str) -> AsyncIterator[Repository]:
-    engine = make_engine(db_url)
-    await create_schema(engine)
-    try:
-        yield Repository(engine)
-    finally:
-        await engine.dispose()
+def repository(db_engine: AsyncEngine) -> Repository:
+    return Repository(db_engine)
 
 
 async def test_saved_callback_comes_back_whole_and_is_updated_in_place(

@@ -8,7 +8,6 @@ counted as they run (they still run against the database).
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -20,6 +19,7 @@ import aiohttp
 from cti.domain import events as ev
 from tests.support.waiting import wait_until
 from tests.support.web_desk import RunningDesk, running_desk
+from tests.support.ws_frames import next_of_type
 
 ALICE = "15550100001"  # a demo customer with earlier calls possible
 
@@ -66,18 +66,8 @@ async def agent_sockets(
         assert r.status == 200, await r.text()
     sockets = [await desk.client.ws_connect("/ws", headers=headers) for _ in range(count)]
     for ws in sockets:
-        await next_frame(ws, "hello")
+        await next_of_type(ws, "hello")
     return sockets
-
-
-async def next_frame(ws: aiohttp.ClientWebSocketResponse, kind: str, within: float = 5) -> Any:
-    async with asyncio.timeout(within):
-        while True:
-            msg = await ws.receive()
-            assert msg.type == aiohttp.WSMsgType.TEXT, msg
-            frame = json.loads(msg.data)
-            if frame["type"] == kind:
-                return frame["data"]
 
 
 def play(desk: RunningDesk, *events: ev.DomainEvent) -> None:
@@ -104,7 +94,7 @@ async def test_every_offer_and_every_socket_of_a_call_share_one_lookup_of_each_k
             ev.AgentRang("c1", "1001", "billing", t + 33),
         )
         for ws in first + second:
-            pop = await next_frame(ws, "screen.pop")
+            pop = await next_of_type(ws, "screen.pop")
             assert pop["call_id"] == "c1"
         await wait_until(desk.hotline.desktop.lookups_done, within=5, what="the lookups")
         await desk.hotline.drain()
@@ -147,14 +137,14 @@ async def test_the_pop_goes_out_at_once_while_the_lookups_wait_and_the_rest_foll
             ev.CallQueued("c1", "billing", 1, t),
             ev.AgentRang("c1", "1001", "billing", t + 1),
         )
-        pop = await next_frame(ws, "screen.pop", within=1)
+        pop = await next_of_type(ws, "screen.pop", within=1)
         assert pop["call_id"] == "c1"
         assert (pop["customer_pending"], pop["context_pending"]) == (True, True)
         # both calls' last calls wait longer than pop_history_wait_s: given up
         lookups = desk.hotline.desktop.db_lookups
         await wait_until(lambda: lookups.given_up == 2, within=5, what="the last calls given up")
         gate.set()
-        update = await next_frame(ws, "screen.pop")
+        update = await next_of_type(ws, "screen.pop")
         assert update["call_id"] == "c1"
         assert (update["customer_pending"], update["context_pending"]) == (False, False)
         assert update["customer"]["name"] == "Alice Johnson"

@@ -3,22 +3,19 @@ and the alarm webhook at once (the CTI reads new tags from the database)."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-from aiohttp import web
-from aiohttp.test_utils import TestServer
-
-from cti.db.models import CallRecord, CallTag
+from cti.db.models import CallTag
 from cti.db.repository import create_schema, make_engine
 from cti.qa.escalation import Escalations
 from cti.qa.store import QaStore
+from tests.support.call_records import answered_row
 from tests.support.waiting import wait_until
 from tests.support.wallboard_app import Board, wallboard_app
+from tests.support.webhook import webhook_site
+from tests.support.ws_frames import next_of_type
 
 AT = datetime(2027, 1, 15, 8, 0, tzinfo=UTC)
 
@@ -41,50 +38,15 @@ async def store_tags(engine: Any, call_id: str, *tags: tuple[str, bool]) -> None
 
 async def add_cdr(engine: Any, call_id: str) -> None:
     async with QaStore(engine).sessions.begin() as session:
-        session.add(
-            CallRecord(
-                call_id=call_id,
-                caller_number="15550100001",
-                caller_name="",
-                queue="billing",
-                agent_id="1001",
-                entered_at=AT,
-                ended_at=AT,
-                wait_s=3.0,
-                talk_s=60.0,
-                disposition="answered",
-            )
-        )
-
-
-async def next_escalation(ws: aiohttp.ClientWebSocketResponse, within: float = 5) -> Any:
-    async with asyncio.timeout(within):
-        while True:
-            msg = await ws.receive()
-            assert msg.type == aiohttp.WSMsgType.TEXT, msg
-            data = json.loads(msg.data)
-            if data["type"] == "qa.escalation":
-                return data["data"]
+        session.add(answered_row(call_id, AT, AT, 60.0))
 
 
 async def test_a_red_flag_tag_reaches_supervisors_and_the_webhook_at_once(tmp_path: Path) -> None:
-    posted: list[dict[str, Any]] = []
-
-    async def hook(request: web.Request) -> web.Response:
-        posted.append(await request.json())
-        return web.Response(status=204)
-
-    site_app = web.Application()
-    site_app.router.add_post("/hook", hook)
-    site = TestServer(site_app)
-    await site.start_server()
-    try:
-        async with wallboard_app(
-            tmp_path, alarm_webhook_url=str(site.make_url("/hook")), escalation_poll_s=0.05
-        ) as board:
-            await run_escalation(board, posted)
-    finally:
-        await site.close()
+    async with (
+        webhook_site() as hook,
+        wallboard_app(tmp_path, alarm_webhook_url=hook.url, escalation_poll_s=0.05) as board,
+    ):
+        await run_escalation(board, hook.posted)
 
 
 async def run_escalation(board: Board, posted: list[dict[str, Any]]) -> None:
@@ -95,7 +57,7 @@ async def run_escalation(board: Board, posted: list[dict[str, Any]]) -> None:
         await add_cdr(engine, "c1")
         # a plain tag and a red flag, as a worker stores them for one call
         await store_tags(engine, "c1", ("greeting_missing", False), ("regulator", True))
-        escalation = await next_escalation(ws)
+        escalation = await next_of_type(ws, "qa.escalation")
         assert escalation == {
             "call_id": "c1",
             "tag": "regulator",
@@ -111,7 +73,7 @@ async def run_escalation(board: Board, posted: list[dict[str, Any]]) -> None:
         assert posted[0]["call_id"] == "c1"
         # the next red flag is the next frame: nothing was sent twice
         await store_tags(engine, "c2", ("supervisor_request", True))
-        second = await next_escalation(ws)
+        second = await next_of_type(ws, "qa.escalation")
         assert (second["call_id"], second["tag"], second["agent_id"]) == (
             "c2",
             "supervisor_request",

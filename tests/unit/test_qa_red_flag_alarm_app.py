@@ -7,15 +7,9 @@ which tags the escalation reader hands the wallboard."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-import aiohttp
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from cti.db.models import CallRecord, CallTag
 from cti.db.repository import create_schema, make_engine
@@ -26,9 +20,11 @@ from recordings.transcribe.store import TranscriptionStore
 from recordings.transcribe.tags import apply_rules, load_rules
 from recordings.transcribe.turns import Turn
 from recordings.transcribe.types import AudioSource, TranscriptData, Word
+from tests.support.call_records import answered_row
 from tests.support.waiting import wait_until
 from tests.support.wallboard_app import T0, Board, wallboard_app
 from tests.support.wallboard_frames import BoardView
+from tests.support.webhook import webhook_site
 
 RULES = """
 timezone: UTC
@@ -53,20 +49,7 @@ async def transcribed(board: Board, call_id: str, said: str, when: float) -> lis
     engine = board.hotline.repository.engine
     store = TranscriptionStore(engine)
     async with store.sessions.begin() as session:
-        session.add(
-            CallRecord(
-                call_id=call_id,
-                caller_number="15550100001",
-                caller_name="",
-                queue="billing",
-                agent_id="1001",
-                entered_at=at(when - 120),
-                ended_at=at(when - 60),
-                wait_s=3.0,
-                talk_s=50.0,
-                disposition="answered",
-            )
-        )
+        session.add(answered_row(call_id, at(when - 120), at(when - 60), 50.0))
     await store.enqueue(call_id, [AudioSource("caller", f"/rec/{call_id}-in.wav")], "vosk")
     job = await store.lease("worker-1", 60, now=at(when))
     assert job is not None and job.call_id == call_id
@@ -77,41 +60,20 @@ async def transcribed(board: Board, call_id: str, said: str, when: float) -> lis
     return [t.tag for t in tags]
 
 
-async def next_board(
-    view: BoardView, ws: aiohttp.ClientWebSocketResponse, check: Any, within: float
-) -> Any:
-    async with asyncio.timeout(within):
-        while True:
-            msg = await ws.receive()
-            assert msg.type == aiohttp.WSMsgType.TEXT, msg
-            if view.take(json.loads(msg.data)) and check(view.data):
-                return view.data
-
-
 async def test_red_flagged_calls_raise_the_alarm_on_the_wallboard_and_it_clears_later(
     tmp_path: Path, db_url: str
 ) -> None:
-    posted: list[dict[str, Any]] = []
-
-    async def hook(request: web.Request) -> web.Response:
-        posted.append(await request.json())
-        return web.Response(status=204)
-
-    site_app = web.Application()
-    site_app.router.add_post("/hook", hook)
-    site = TestServer(site_app)
-    await site.start_server()
-    try:
-        async with wallboard_app(
+    async with (
+        webhook_site() as hook,
+        wallboard_app(
             tmp_path,
             RULES,
             database_url=db_url,
             escalation_poll_s=0.05,
-            alarm_webhook_url=str(site.make_url("/hook")),
-        ) as board:
-            await raise_and_clear(board, posted)
-    finally:
-        await site.close()
+            alarm_webhook_url=hook.url,
+        ) as board,
+    ):
+        await raise_and_clear(board, hook.posted)
 
 
 async def raise_and_clear(board: Board, posted: list[dict[str, Any]]) -> None:
@@ -129,7 +91,7 @@ async def raise_and_clear(board: Board, posted: list[dict[str, Any]]) -> None:
         assert board.hotline.wallboard.alarms.active == {}
         tags = await transcribed(board, "c2", "this is unacceptable I will complain", T0 + 30)
         assert "complaint" in tags
-        data = await next_board(view, ws, lambda d: bool(d["alarms"]), 5.0)
+        data = await view.until(ws, lambda d: bool(d["alarms"]), 5.0)
         (alarm,) = data["alarms"]
         assert (alarm["rule"], alarm["kind"], alarm["queue"], alarm["value"]) == (
             "red-flags",
@@ -153,7 +115,7 @@ async def raise_and_clear(board: Board, posted: list[dict[str, Any]]) -> None:
         assert "qa_red_flags of queue billing is 2" in raised["text"]
         # ten minutes on, both calls left the window: the clock clears it
         board.now[0] = T0 + 631
-        data = await next_board(view, ws, lambda d: not d["alarms"], 5.0)
+        data = await view.until(ws, lambda d: not d["alarms"], 5.0)
         assert [(a["rule"], a["active"]) for a in data["recent_alarms"]] == [
             ("red-flags", False),
             ("red-flags", True),

@@ -18,6 +18,7 @@ from cti.db.models import CallRecord, CallTag, Transcript
 from cti.db.repository import create_schema, make_engine
 from cti.qa.retention import apply_retention
 from cti.qa.store import QaStore
+from tests.support.call_records import answered_row
 
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -35,17 +36,11 @@ async def add_call(
 ) -> None:
     async with QaStore(engine).sessions.begin() as session:
         session.add(
-            CallRecord(
-                call_id=call_id,
-                caller_number="15550100001",
-                caller_name="",
-                queue="billing",
-                agent_id="1001",
-                entered_at=ended - timedelta(minutes=5),
-                ended_at=ended,
-                wait_s=3.0,
-                talk_s=200.0,
-                disposition="answered",
+            answered_row(
+                call_id,
+                ended - timedelta(minutes=5),
+                ended,
+                200.0,
                 recording_path=str(recording) if recording else None,
             )
         )

@@ -24,7 +24,7 @@ from cti.wallboard.store import WallboardStore
 from ivr.engine import SurveyRunner
 from ivr.flow import FlowError, parse_flow
 from ivr.nps import parse_nps
-from tests.unit.test_pending_callbacks_store import cdr
+from tests.support.call_records import cdr
 
 ROOT = PurePosixPath("/sounds")
 PROMPTS = {"rate", "rate-again", "thanks", "bye", "nps", "nps-again"}

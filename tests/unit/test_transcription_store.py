@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import dataclasses
 import wave
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cti.db.models import TranscriptionJobState
-from cti.db.repository import Repository, create_schema, make_engine
-from cti.domain.model import CallDetailRecord, Disposition
+from cti.db.repository import Repository
+from cti.domain.model import CallDetailRecord
 from recordings.transcribe.store import TranscriptionStore
 from recordings.transcribe.types import AudioSource, TagMatch, TranscriptData
+from tests.support.call_records import cdr
 
 T0 = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
 SOURCES = [AudioSource("caller", "/rec/a-caller.wav"), AudioSource("agent", "/rec/a-agent.wav")]
@@ -34,13 +35,8 @@ def result(call_id: str, text: str = "hello") -> TranscriptData:
 
 
 @pytest.fixture
-async def store(db_url: str) -> AsyncIterator[TranscriptionStore]:
-    engine = make_engine(db_url)
-    await create_schema(engine)
-    try:
-        yield TranscriptionStore(engine, max_attempts=2)
-    finally:
-        await engine.dispose()
+def store(db_engine: AsyncEngine) -> TranscriptionStore:
+    return TranscriptionStore(db_engine, max_attempts=2)
 
 
 async def test_a_queued_job_is_leased_by_one_worker_only(store: TranscriptionStore) -> None:
@@ -154,22 +150,7 @@ async def test_transcribing_again_replaces_the_transcript_and_rule_tags_not_manu
 
 
 def _cdr(call_id: str, recording: str | None) -> CallDetailRecord:
-    return CallDetailRecord(
-        call_id=call_id,
-        caller_number="15550100002",
-        caller_name="Bob",
-        ivr_path="",
-        queue="billing",
-        agent_id="1001",
-        entered_at=1764000000.0,
-        queued_at=1764000012.0,
-        answered_at=1764000100.0,
-        ended_at=1764000160.0,
-        wait_s=88.0,
-        talk_s=60.0,
-        disposition=Disposition.ANSWERED,
-        recording_path=recording,
-    )
+    return dataclasses.replace(cdr(call_id), recording_path=recording, callback_outcome=None)
 
 
 async def test_a_stored_cdr_with_a_recording_queues_one_job_with_its_parties(

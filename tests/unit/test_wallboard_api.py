@@ -12,8 +12,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from cti.db.repository import AgentDisposition, make_engine
 from cti.domain import effects as fx
@@ -24,6 +22,7 @@ from tests.support.kpi_day import QUEUES, simulate_day
 from tests.support.waiting import wait_until
 from tests.support.wallboard_app import T0, Board, wallboard_app
 from tests.support.wallboard_frames import BoardView
+from tests.support.webhook import webhook_site
 
 DAY = T0 - T0 % 86400
 
@@ -55,13 +54,7 @@ VIEWS: dict[int, BoardView] = {}  # by socket: the board its page would hold
 async def next_update(
     ws: aiohttp.ClientWebSocketResponse, check: Callable[[Any], bool], within: float
 ) -> Any:
-    view = VIEWS.setdefault(id(ws), BoardView())
-    async with asyncio.timeout(within):
-        while True:
-            msg = await ws.receive()
-            assert msg.type == aiohttp.WSMsgType.TEXT, msg
-            if view.take(json.loads(msg.data)) and check(view.data):
-                return view.data
+    return await VIEWS.setdefault(id(ws), BoardView()).until(ws, check, within)
 
 
 def queue_of(data: Any, name: str) -> Any:
@@ -234,35 +227,20 @@ async def test_an_alarm_is_raised_pushed_stored_and_cleared_with_the_waiting_cal
 
 
 async def test_alarms_go_to_the_webhook_retried_after_a_failure(board: Factory) -> None:
-    received: list[Any] = []
-    tries = [0]
-
-    async def hook(request: web.Request) -> web.Response:
-        tries[0] += 1
-        if tries[0] == 1:
-            return web.Response(status=503)
-        received.append(await request.json())
-        return web.Response(status=204)
-
-    site_app = web.Application()
-    site_app.router.add_post("/hook", hook)
-    site = TestServer(site_app)
-    await site.start_server()
-    try:
-        b = await board(RULES, alarm_webhook_url=str(site.make_url("/hook")))
+    async with webhook_site(refuse_first=1) as hook:
+        b = await board(RULES, alarm_webhook_url=hook.url)
         assert b.hotline.wallboard.webhook is not None
         b.hotline.wallboard.webhook.backoff_s = 0.05
         b.play(
             ev.CallStarted("c1", "PJSIP/trunk-1", "15550100001", "", T0),
             ev.CallQueued("c1", "billing", 1, T0),
         )
+        received = hook.posted
         await wait_until(lambda: received, within=5, what="the alarm posted")
-        assert tries[0] == 2
+        assert hook.tries == 2
         assert received[0]["event"] == "alarm.raised"
         assert received[0]["rule"] == "queue-full" and received[0]["queue"] == "billing"
         assert "queue-full raised" in received[0]["text"]
-    finally:
-        await site.close()
 
 
 async def test_a_bad_wallboard_file_is_refused_naming_the_field(board: Factory) -> None:

@@ -7,8 +7,6 @@ produce); AMI actions the desktop sends are recorded by the stub.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,69 +15,48 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 
-from cti.ami.client import AmiError
 from cti.auth import SessionStore
 from cti.config import Settings
-from cti.db.repository import Repository, create_schema, make_engine
-from cti.demo import DemoSecrets, seed_demo
+from cti.db.repository import make_engine
 from cti.domain import events as ev
 from cti.domain.model import AgentState
 from cti.service import Hotline, HttpCrm
-from cti.web.app import SESSIONS, build_app
+from cti.web.app import SESSIONS
 from cti.web.hub import Hub
+from tests.support.stub_service import (
+    PASSWORD,
+    T0,
+    Client,
+    StubAmi,
+    login_token,
+    seeded,
+    serving,
+)
 from tests.support.waiting import wait_until
+from tests.support.ws_frames import next_of_type
 
-PASSWORD = "correct horse"
-SUPERVISOR_PASSWORD = "battery staple"  # the demo's supervisor has a password of its own
 TTL = 3600
-
-
-class StubAmi:
-    """Records actions and answers them with Success (or refuses them all)."""
-
-    generation = 1
-
-    def __init__(self) -> None:
-        self.actions: list[dict[str, str]] = []
-        self.refuse: str | None = None
-        # what the operations metrics read of the AMI client: never connected
-        self.logged_in = asyncio.Event()
-        self.events: asyncio.Queue[Any] = asyncio.Queue()
-
-    async def action(self, fields: dict[str, Any], *, answer_within: float | None = None) -> Any:
-        self.actions.append({k: str(v) for k, v in fields.items()})
-        if self.refuse:
-            raise AmiError(self.refuse)
-        return {"Response": "Success"}
-
-    async def list_action(self, fields: dict[str, Any], **_: Any) -> list[dict[str, str]]:
-        self.actions.append({k: str(v) for k, v in fields.items()})
-        return []
-
-    def named(self, action: str) -> list[dict[str, str]]:
-        return [a for a in self.actions if a.get("Action") == action]
 
 
 @dataclass
 class Desk:
     hotline: Hotline
     ami: StubAmi
-    client: TestClient[web.Request, web.Application]
-    now: list[float] = field(default_factory=lambda: [1_800_000_000.0])
+    client: Client
+    now: list[float] = field(default_factory=lambda: [T0])
 
     def advance(self, seconds: float) -> None:
         self.now[0] += seconds
 
     async def login(self, user: str, password: str | None = None) -> str:
-        if password is None:
-            password = SUPERVISOR_PASSWORD if user == "supervisor" else PASSWORD
-        async with self.client.post(
-            "/api/login", json={"username": user, "password": password}
-        ) as r:
-            assert r.status == 200, await r.text()
-            return str((await r.json())["token"])
+        return await login_token(self.client, user, password)
+
+    async def ready(self, agent: str) -> str:
+        """``agent`` logged in and asked to be ready; its session token."""
+        token = await self.login(agent)
+        await self.post("/api/agent/state", token, {"state": "ready"})
+        return token
 
     async def post(self, path: str, token: str, body: dict[str, Any] | None = None) -> Any:
         async with self.client.post(
@@ -111,6 +88,12 @@ class Desk:
         t = self.now[0] + 30
         self.play(ev.AgentCallCompleted(call_id, agent, t), ev.CallEnded(call_id, t, "Normal"))
 
+    def talk(self, call_id: str, agent: str) -> None:
+        """A call rung to ``agent``, answered and hung up."""
+        self.ring(call_id, agent)
+        self.answer(call_id, agent)
+        self.hang_up(call_id, agent)
+
 
 @pytest.fixture
 async def desk(tmp_path: Path, db_url: str) -> AsyncIterator[Desk]:
@@ -120,44 +103,15 @@ async def desk(tmp_path: Path, db_url: str) -> AsyncIterator[Desk]:
         recordings_dir=tmp_path / "recordings",
     )
     engine = make_engine(settings.effective_database_url)
-    await create_schema(engine)
-    repository = Repository(engine)
-    demo = dataclasses.replace(
-        DemoSecrets.generate(PASSWORD), supervisor_password=SUPERVISOR_PASSWORD
-    )
-    await seed_demo(repository, demo)
-    now = [1_800_000_000.0]
-    ami = StubAmi()
-    hotline = Hotline(settings, repository, ami, Hub(), clock=lambda: now[0])  # type: ignore[arg-type]
-    await hotline.load_agents()
-    service = asyncio.create_task(hotline.run(follow_ami=False))
-    await hotline.started.wait()
-    client = TestClient(
-        TestServer(
-            build_app(
-                hotline.desk, SessionStore(settings.session_ttl_s), hotline.supervision, hotline.qa
-            )
-        )
-    )
-    await client.start_server()
     try:
-        yield Desk(hotline, ami, client, now)
+        repository = await seeded(engine)
+        now = [T0]
+        ami = StubAmi()
+        hotline = Hotline(settings, repository, ami, Hub(), clock=lambda: now[0])  # type: ignore[arg-type]
+        async with serving(hotline, SessionStore(settings.session_ttl_s)) as client:
+            yield Desk(hotline, ami, client, now)
     finally:
-        await client.close()
-        hotline.stop()
-        await service
         await engine.dispose()
-
-
-async def next_of_type(ws: aiohttp.ClientWebSocketResponse, kind: str, within: float = 5) -> Any:
-    async with asyncio.timeout(within):
-        while True:
-            msg = await ws.receive()
-            assert msg.type == aiohttp.WSMsgType.TEXT, msg
-            data = json.loads(msg.data)
-            assert data["v"] == 1
-            if data["type"] == kind:
-                return data["data"]
 
 
 # --------------------------------------------------------------------------- login
@@ -317,16 +271,14 @@ async def test_acting_on_another_agents_call_is_refused(desk: Desk) -> None:
 
 
 async def test_a_ringing_call_cannot_be_acted_on_before_it_is_answered(desk: Desk) -> None:
-    token = await desk.login("1001")
-    await desk.post("/api/agent/state", token, {"state": "ready"})
+    token = await desk.ready("1001")
     desk.ring("c1", "1001")
     status, answer = await desk.post("/api/calls/c1/hangup", token)
     assert (status, answer["error"]) == (403, "not_your_call")
 
 
 async def test_disposition_during_the_call_is_stored_with_the_cdr(desk: Desk) -> None:
-    token = await desk.login("1001")
-    await desk.post("/api/agent/state", token, {"state": "ready"})
+    token = await desk.ready("1001")
     desk.ring("c1", "1001")
     desk.answer("c1", "1001")
     status, body = await desk.post(
@@ -353,8 +305,7 @@ async def test_disposition_during_the_call_is_stored_with_the_cdr(desk: Desk) ->
 
 
 async def test_disposition_between_call_end_and_cdr_commit_is_not_lost(desk: Desk) -> None:
-    token = await desk.login("1001")
-    await desk.post("/api/agent/state", token, {"state": "ready"})
+    token = await desk.ready("1001")
     desk.ring("c1", "1001")
     desk.answer("c1", "1001")
     desk.hang_up("c1", "1001")  # the CDR is on its way to the writer, not committed
@@ -378,8 +329,7 @@ async def test_disposition_code_must_be_a_known_one(desk: Desk) -> None:
 
 
 async def test_blind_transfer_to_a_queue_sends_the_caller_back_to_waiting(desk: Desk) -> None:
-    token = await desk.login("1001")
-    await desk.post("/api/agent/state", token, {"state": "ready"})
+    token = await desk.ready("1001")
     desk.ring("c1", "1001")
     desk.answer("c1", "1001")
     status, body = await desk.post("/api/calls/c1/transfer", token, {"queue": "nowhere"})
@@ -469,12 +419,9 @@ async def test_websocket_needs_a_session_and_an_allowed_origin(desk: Desk) -> No
 
 
 async def test_screen_pop_carries_customer_history_and_followups(desk: Desk) -> None:
-    token = await desk.login("1001")
-    await desk.post("/api/agent/state", token, {"state": "ready"})
+    token = await desk.ready("1001")
     # an earlier call of the same customer, with its disposition
-    desk.ring("c0", "1001")
-    desk.answer("c0", "1001")
-    desk.hang_up("c0", "1001")
+    desk.talk("c0", "1001")
     await desk.hotline.drain()
     await desk.post(
         "/api/calls/c0/disposition", token, {"disposition": "follow_up", "notes": "refund promised"}
@@ -518,21 +465,28 @@ async def test_screen_pop_carries_customer_history_and_followups(desk: Desk) -> 
     await ws.close()
 
 
-async def test_a_caller_who_passed_the_pin_check_pops_verified_and_its_cdr_says_so(
-    desk: Desk,
-) -> None:
-    token = await desk.login("1001")
-    await desk.post("/api/agent/state", token, {"state": "ready"})
+async def pop_after_the_pin_check(
+    desk: Desk, call_id: str, verified: bool
+) -> tuple[aiohttp.ClientWebSocketResponse, Any]:
+    """Agent 1001 ready with its socket; a caller whose PIN check ended ``verified``
+    queues and rings 1001. The socket and the screen-pop on it."""
+    token = await desk.ready("1001")
     ws = await desk.client.ws_connect("/ws", headers={"Authorization": f"Bearer {token}"})
     await next_of_type(ws, "hello")
     t = desk.now[0]
     desk.play(
-        ev.CallStarted("v1", "PJSIP/trunk-v1", "15550100001", "", t),
-        ev.IdentityChecked("v1", True),
-        ev.CallQueued("v1", "billing", 1, t + 1),
-        ev.AgentRang("v1", "1001", "billing", t + 2),
+        ev.CallStarted(call_id, f"PJSIP/trunk-{call_id}", "15550100001", "", t),
+        ev.IdentityChecked(call_id, verified),
+        ev.CallQueued(call_id, "billing", 1, t + 1),
+        ev.AgentRang(call_id, "1001", "billing", t + 2),
     )
-    pop = await next_of_type(ws, "screen.pop")
+    return ws, await next_of_type(ws, "screen.pop")
+
+
+async def test_a_caller_who_passed_the_pin_check_pops_verified_and_its_cdr_says_so(
+    desk: Desk,
+) -> None:
+    ws, pop = await pop_after_the_pin_check(desk, "v1", True)
     assert (pop["call_id"], pop["verified"]) == ("v1", True)
     # the page's resync shows it the same way
     await ws.send_json({"type": "resync"})
@@ -547,28 +501,14 @@ async def test_a_caller_who_passed_the_pin_check_pops_verified_and_its_cdr_says_
 
 
 async def test_a_caller_who_failed_the_pin_check_pops_not_verified(desk: Desk) -> None:
-    token = await desk.login("1001")
-    await desk.post("/api/agent/state", token, {"state": "ready"})
-    ws = await desk.client.ws_connect("/ws", headers={"Authorization": f"Bearer {token}"})
-    await next_of_type(ws, "hello")
-    t = desk.now[0]
-    desk.play(
-        ev.CallStarted("v2", "PJSIP/trunk-v2", "15550100001", "", t),
-        ev.IdentityChecked("v2", False),
-        ev.CallQueued("v2", "billing", 1, t + 1),
-        ev.AgentRang("v2", "1001", "billing", t + 2),
-    )
-    pop = await next_of_type(ws, "screen.pop")
+    ws, pop = await pop_after_the_pin_check(desk, "v2", False)
     assert (pop["call_id"], pop["verified"]) == ("v2", False)
     await ws.close()
 
 
 async def test_hello_after_a_drop_offers_the_call_still_without_disposition(desk: Desk) -> None:
-    token = await desk.login("1001")
-    await desk.post("/api/agent/state", token, {"state": "ready"})
-    desk.ring("c1", "1001")
-    desk.answer("c1", "1001")
-    desk.hang_up("c1", "1001")
+    token = await desk.ready("1001")
+    desk.talk("c1", "1001")
     ws = await desk.client.ws_connect("/ws", headers={"Authorization": f"Bearer {token}"})
     hello = await next_of_type(ws, "hello")
     assert hello["call"] is None
@@ -582,13 +522,10 @@ async def test_hello_after_a_drop_offers_the_call_still_without_disposition(desk
 
 async def test_wrap_up_countdown_is_published(desk: Desk) -> None:
     desk.hotline.core.agents["1001"].wrap_up_s = 30
-    token = await desk.login("1001")
-    await desk.post("/api/agent/state", token, {"state": "ready"})
+    token = await desk.ready("1001")
     ws = await desk.client.ws_connect("/ws", headers={"Authorization": f"Bearer {token}"})
     await next_of_type(ws, "hello")
-    desk.ring("c1", "1001")
-    desk.answer("c1", "1001")
-    desk.hang_up("c1", "1001")
+    desk.talk("c1", "1001")
     while (state := await next_of_type(ws, "agent.state"))["state"] != "wrap_up":
         pass
     # the call ended at now + 30 (see Desk.hang_up): 30 s of wrap-up from then
@@ -616,8 +553,7 @@ async def test_slow_or_failing_crm_never_holds_the_pop_back(desk: Desk, fails: b
     crm = SlowCrm()
     crm.fail = fails
     desk.hotline.desktop.crm = crm
-    token = await desk.login("1001")
-    await desk.post("/api/agent/state", token, {"state": "ready"})
+    token = await desk.ready("1001")
     ws = await desk.client.ws_connect("/ws", headers={"Authorization": f"Bearer {token}"})
     await next_of_type(ws, "hello")
     desk.ring("c1", "1001")

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
-import struct
 import time
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from cti.service.pbx_actions import PbxActions, PbxQueueFull
 from cti.web.hub import WS_TOO_SLOW
 from cti.web.json_limits import JsonRefused, loads_limited, nesting_depth
 from tests.support.fake_ami import FakeAmi, frame
+from tests.support.raw_ws import close_of, read_frames, stalled_socket
 from tests.support.waiting import wait_until
 from tests.support.web_desk import running_desk
 
@@ -142,60 +141,12 @@ async def test_ami_event_queue_overflow_drops_the_connection_and_reconnects() ->
 # ------------------------------------------------------------- a real slow reader
 
 
-def _read_frames(sock: socket.socket, within: float) -> list[tuple[int, bytes]]:
-    """Skip the HTTP upgrade answer, then read server frames until a close frame or EOF."""
-    sock.settimeout(within)
-    data = b""
-    upgraded = False
-    frames: list[tuple[int, bytes]] = []
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-        if not upgraded:
-            head_end = data.find(b"\r\n\r\n")
-            if head_end < 0:
-                continue
-            assert data.startswith(b"HTTP/1.1 101"), data[:100]
-            data, upgraded = data[head_end + 4 :], True
-        while len(data) >= 2:
-            opcode, length, head = data[0] & 0x0F, data[1] & 0x7F, 2
-            if length == 126:
-                if len(data) < 4:
-                    break
-                length, head = struct.unpack("!H", data[2:4])[0], 4
-            elif length == 127:
-                if len(data) < 10:
-                    break
-                length, head = struct.unpack("!Q", data[2:10])[0], 10
-            if len(data) < head + length:
-                break
-            frames.append((opcode, data[head : head + length]))
-            data = data[head + length :]
-            if opcode == 0x8:
-                return frames
-    return frames
-
-
 async def test_a_client_that_stops_reading_is_closed_with_1013_within_a_bounded_time(
     tmp_path: Path,
 ) -> None:
     async with running_desk(tmp_path, ws_send_timeout_s=2.0, ws_pending_bytes=64 * 1024) as desk:
         _, data = await desk.login()
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        sock.connect((desk.client.host, desk.client.port))
-        sock.sendall(
-            (
-                "GET /ws HTTP/1.1\r\n"
-                f"Host: {desk.client.host}:{desk.client.port}\r\n"
-                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-                f"Authorization: Bearer {data['token']}\r\n\r\n"
-            ).encode()
-        )
+        sock = stalled_socket(desk.client.host, desk.client.port, data["token"])
         try:
             await wait_until(
                 lambda: len(desk.hub.sockets_of("1001")) == 1, within=5, what="socket attached"
@@ -211,11 +162,8 @@ async def test_a_client_that_stops_reading_is_closed_with_1013_within_a_bounded_
                 await asyncio.sleep(0.002)
             dropped_after = time.monotonic() - started
             # the client reads again: what was in flight, then the close frame with 1013
-            frames = await asyncio.to_thread(_read_frames, sock, 10.0)
+            frames = await asyncio.to_thread(read_frames, sock, 10.0)
         finally:
             sock.close()
         assert dropped_after < 6, dropped_after
-        closes = [payload for opcode, payload in frames if opcode == 0x8]
-        assert closes, f"no close frame among {len(frames)} frames"
-        assert struct.unpack("!H", closes[0][:2])[0] == WS_TOO_SLOW
-        assert closes[0][2:] == b"too slow"
+        assert close_of(frames) == (WS_TOO_SLOW, b"too slow")

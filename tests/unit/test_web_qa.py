@@ -396,8 +396,7 @@ async def test_training_mark_is_set_searched_and_cleared(desk: Desk) -> None:
 
 # ------------------------------------------------------------------ recording pause
 async def test_agent_on_the_call_pauses_and_resumes_its_recording(desk: Desk) -> None:
-    token = await desk.login("1001")
-    await desk.post("/api/agent/state", token, {"state": "ready"})
+    token = await desk.ready("1001")
     desk.ring("c9", "1001")
     desk.answer("c9", "1001")
     desk.advance(10)
@@ -451,8 +450,7 @@ async def test_only_the_agent_on_the_call_may_pause_its_recording(desk: Desk) ->
 
 
 async def test_a_refused_pause_stores_no_span(desk: Desk) -> None:
-    token = await desk.login("1001")
-    await desk.post("/api/agent/state", token, {"state": "ready"})
+    token = await desk.ready("1001")
     desk.ring("c9", "1001")
     desk.answer("c9", "1001")
     desk.ami.refuse = "No such channel"
@@ -467,8 +465,7 @@ async def test_a_refused_pause_stores_no_span(desk: Desk) -> None:
 
 
 async def test_a_call_that_ends_paused_keeps_the_span_to_its_end(desk: Desk) -> None:
-    token = await desk.login("1001")
-    await desk.post("/api/agent/state", token, {"state": "ready"})
+    token = await desk.ready("1001")
     desk.ring("c9", "1001")
     desk.answer("c9", "1001")
     desk.advance(4)
@@ -483,8 +480,7 @@ async def test_a_call_that_ends_paused_keeps_the_span_to_its_end(desk: Desk) -> 
 
 
 async def test_a_call_back_is_paused_on_the_leg_that_carries_its_recording(desk: Desk) -> None:
-    token = await desk.login("1001")
-    await desk.post("/api/agent/state", token, {"state": "ready"})
+    token = await desk.ready("1001")
     desk.ring("c9", "1001")
     desk.answer("c9", "1001")
     # a call-back: the caller's own channel is gone; the conversation is on the
@@ -508,8 +504,7 @@ async def test_a_call_back_is_paused_on_the_leg_that_carries_its_recording(desk:
 
 
 async def test_two_pause_requests_at_once_are_one_span(desk: Desk) -> None:
-    token = await desk.login("1001")
-    await desk.post("/api/agent/state", token, {"state": "ready"})
+    token = await desk.ready("1001")
     desk.ring("c9", "1001")
     desk.answer("c9", "1001")
     replies = await asyncio.gather(

@@ -16,8 +16,9 @@ from cti.auth import hash_password
 from cti.db.models import User
 from cti.domain.model import AgentState, CallDetailRecord, Disposition
 from cti.staffing.forecast import history_days
+from tests.support.stub_service import PASSWORD, SUPERVISOR_PASSWORD
 from tests.unit import test_web_desktop
-from tests.unit.test_web_desktop import PASSWORD, SUPERVISOR_PASSWORD, Desk
+from tests.unit.test_web_desktop import Desk
 
 desk = test_web_desktop.desk  # the desktop tests' fixture: real core, database, web app
 
