@@ -204,7 +204,8 @@ async def test_a_checking_process_ends_when_its_server_is_killed() -> None:
         server.kill()  # (its pipes stay open while the worker lives: not waited for)
         await wait_until(lambda: not alive(worker), within=10, what="the worker to end")
     finally:
-        server.kill()
+        with contextlib.suppress(ProcessLookupError):  # killed and reaped already
+            server.kill()
         assert server.stdin is not None
         server.stdin.close()  # our end of its pipe, closed before the loop is
         with contextlib.suppress(TimeoutError):
